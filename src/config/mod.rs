@@ -1,0 +1,193 @@
+//! Typed settings, parsed once from `RUSTCHAT_*` variables (environment over `.env`).
+//! Parsing collects every problem at once, each naming its variable and the expected form, so an
+//! operator fixes a broken deployment in one round. Secrets are wrapped in [`Secret`] and never print.
+
+mod check;
+mod parse;
+mod secret;
+mod secrets;
+mod sources;
+mod variables;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use check::check_config;
+pub use secret::Secret;
+pub use secrets::{SecretBytes, ensure_development_secrets};
+pub use sources::{Source, Sources};
+pub use variables::{PREFIX, VARIABLES, Variable};
+
+/// `development` (the default) or `production`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// How an SSO login hands tokens to the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenDelivery {
+    Cookie,
+    Code,
+}
+
+/// Which database, parsed from `RUSTCHAT_DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub enum DatabaseUrl {
+    Postgres(Secret<String>),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, DatabaseUrl::Postgres(_))
+    }
+
+    /// The URL with any password replaced, safe to print.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Postgres(url) => redact_url(url.expose()),
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+        }
+    }
+}
+
+/// Replaces the password of a URL (if any) with `***`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "[unparseable url]".to_string(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    pub auto_migrate: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: Option<Secret<String>>,
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub auth_per_minute: u32,
+    pub ws_per_minute: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub environment: Environment,
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub node_id: String,
+    pub site_url: Option<url::Url>,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    /// `None` until supplied or generated; see [`ensure_development_secrets`].
+    pub jwt_secret: Option<SecretBytes>,
+    pub encryption_key: Option<SecretBytes>,
+    pub oauth_token_delivery: TokenDelivery,
+    pub rate_limit: RateLimitSettings,
+    pub data_dir: PathBuf,
+    pub log: LogSettings,
+    pub shutdown_drain: Duration,
+    pub shutdown_grace: Duration,
+    /// Where each value came from, for `--check-config`.
+    pub sources: Sources,
+    /// `RUSTCHAT_*` names that match no setting (likely typos).
+    pub unknown_variables: Vec<String>,
+    /// Non-fatal findings, logged at start.
+    pub warnings: Vec<String>,
+}
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Settings {
+    /// Loads settings from the process environment and `./.env`.
+    pub fn from_process_env() -> Result<Self, ConfigErrors> {
+        let sources = Sources::collect(std::env::vars(), Some(std::path::Path::new(".env")))
+            .map_err(|message| {
+                ConfigErrors(vec![ConfigError {
+                    variable: "RUSTCHAT_*",
+                    message,
+                }])
+            })?;
+        Self::from_sources(sources)
+    }
+
+    /// Loads settings from explicit variables (tests and embedders use this).
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigErrors> {
+        let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
+        let sources = Sources::collect(vars, None).map_err(|message| {
+            ConfigErrors(vec![ConfigError {
+                variable: "RUSTCHAT_*",
+                message,
+            }])
+        })?;
+        Self::from_sources(sources)
+    }
+
+    pub fn from_sources(sources: Sources) -> Result<Self, ConfigErrors> {
+        parse::parse(sources)
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+}

@@ -1,0 +1,110 @@
+//! Health endpoints for Kubernetes and operators: liveness (the process answers) and readiness
+//! (every dependency answers and the node is not draining). Readiness always names each check.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::{HttpResponse, get, web};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// How long one readiness probe waits for a dependency.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize)]
+struct Live {
+    status: &'static str,
+    version: &'static str,
+    uptime_seconds: u64,
+}
+
+#[get("/health/live")]
+pub async fn live(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Live {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+    })
+}
+
+#[derive(Serialize)]
+struct Check {
+    status: &'static str,
+    latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Check {
+    fn from(result: Result<Duration, String>, elapsed: Duration) -> Self {
+        match result {
+            Ok(latency) => Check {
+                status: "ok",
+                latency_ms: millis(latency),
+                error: None,
+            },
+            Err(error) => Check {
+                status: "error",
+                latency_ms: millis(elapsed),
+                error: Some(error),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Ready {
+    status: &'static str,
+    node_id: String,
+    draining: bool,
+    checks: BTreeMap<&'static str, Check>,
+}
+
+#[get("/health/ready")]
+pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let database = async {
+        state
+            .store
+            .ping(CHECK_TIMEOUT)
+            .await
+            .map_err(|e| format!("{e:?}"))
+    };
+    let redis = async {
+        match &state.redis {
+            Some(link) => Some(link.ping(CHECK_TIMEOUT).await.map_err(|e| format!("{e:#}"))),
+            None => None,
+        }
+    };
+    let (database, redis) = tokio::join!(database, redis);
+    let elapsed = started.elapsed();
+
+    let mut checks = BTreeMap::new();
+    checks.insert("database", Check::from(database, elapsed));
+    if let Some(redis) = redis {
+        checks.insert("redis", Check::from(redis, elapsed));
+    }
+    let draining = state.lifecycle.is_draining();
+    let healthy = checks.values().all(|c| c.error.is_none());
+    let status = match (draining, healthy) {
+        (true, _) => "draining",
+        (false, true) => "ready",
+        (false, false) => "not_ready",
+    };
+    let body = Ready {
+        status,
+        node_id: state.settings.node_id.clone(),
+        draining,
+        checks,
+    };
+    if status == "ready" {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}

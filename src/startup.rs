@@ -1,0 +1,172 @@
+//! A node's life: `Node::build` prepares storage, binds its listener (port 0 picks a free one, as
+//! tests do) and assembles the HTTP server; `Node::run` serves until a signal or `NodeHandle::stop`,
+//! then drains: readiness 503 at once, keep serving for the drain period, stop accepting, let
+//! in-flight requests finish within the grace period, close the pool, return.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::cluster::RedisLink;
+use crate::config::Settings;
+use crate::http;
+use crate::state::{AppState, Lifecycle};
+use crate::store::Store;
+use crate::telemetry::request_log::log_requests;
+
+pub struct Node {
+    server: Server,
+    port: u16,
+    state: web::Data<AppState>,
+}
+
+/// Asks a running node to shut down the way SIGTERM does.
+#[derive(Clone)]
+pub struct NodeHandle {
+    lifecycle: Lifecycle,
+}
+
+impl NodeHandle {
+    pub fn stop(&self) {
+        self.lifecycle.begin_shutdown();
+    }
+}
+
+impl Node {
+    /// Must be called inside an actix system (the HTTP server and the actors live there).
+    pub async fn build(settings: Settings) -> anyhow::Result<Node> {
+        let store = Store::connect_lazy(&settings.database)?;
+        prepare_schema(&store, &settings).await?;
+        let redis = match &settings.redis.url {
+            Some(url) => Some(Arc::new(RedisLink::new(url)?)),
+            None => None,
+        };
+
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.workers;
+        let grace = settings.shutdown_grace;
+
+        let state = web::Data::new(AppState {
+            settings: Arc::new(settings),
+            store,
+            redis,
+            started: Instant::now(),
+            lifecycle: Lifecycle::default(),
+        });
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .wrap(from_fn(log_requests))
+                .configure(http::routes)
+                .default_service(web::to(http::not_found))
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs())
+        .listen(listener)?
+        .run();
+
+        Ok(Node {
+            server,
+            port,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            lifecycle: self.state.lifecycle.clone(),
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT or [`NodeHandle::stop`], then drains and returns.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Node {
+            server,
+            port,
+            state,
+        } = self;
+        let settings = state.settings.clone();
+        tracing::info!(
+            port,
+            node_id = %settings.node_id,
+            version = env!("CARGO_PKG_VERSION"),
+            database = ?state.store.backend(),
+            redis = settings.redis.url.is_some(),
+            "rustchat node listening on {}:{port}",
+            settings.host
+        );
+        let lifecycle = state.lifecycle.clone();
+
+        let handle = server.handle();
+        let server_task = tokio::spawn(server);
+        lifecycle.shutdown_requested().await;
+
+        tracing::info!(
+            drain_seconds = settings.shutdown_drain.as_secs(),
+            grace_seconds = settings.shutdown_grace.as_secs(),
+            "shutdown requested: readiness now fails; draining"
+        );
+        tokio::time::sleep(settings.shutdown_drain).await;
+        handle.stop(true).await;
+        server_task.await.context("HTTP server task failed")??;
+        state.store.close().await;
+        tracing::info!("rustchat node stopped");
+        Ok(())
+    }
+}
+
+async fn prepare_schema(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    if settings.database.auto_migrate {
+        store
+            .migrate()
+            .await
+            .context("applying database migrations failed")?;
+        return Ok(());
+    }
+    let status = store
+        .migration_status()
+        .await
+        .context("cannot read the database's migration status")?;
+    if !status.pending.is_empty() {
+        anyhow::bail!(
+            "{} database migration(s) pending ({}): run `rustchat --migrate-only` first, or set RUSTCHAT_AUTO_MIGRATE=true",
+            status.pending.len(),
+            status.pending.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// SIGTERM or SIGINT starts the shutdown sequence of the node behind `handle`. The binary installs
+/// this; in-process test nodes do not, so they never steal the test runner's signals.
+pub async fn stop_on_signal(handle: NodeHandle) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    tokio::select! {
+        _ = terminate => tracing::info!(signal = "SIGTERM", "signal received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "signal received"),
+    }
+    handle.stop();
+}

@@ -1,0 +1,43 @@
+//! What every handler can reach: settings, the store, the Redis link, and the node's lifecycle.
+//! Passed as `web::Data<AppState>`, never through globals, so several nodes can share one process.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::cluster::RedisLink;
+use crate::config::Settings;
+use crate::store::Store;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub redis: Option<Arc<RedisLink>>,
+    pub started: Instant,
+    pub lifecycle: Lifecycle,
+}
+
+/// Draining (readiness 503, still serving) and shutdown (stop accepting, finish in-flight).
+#[derive(Clone, Default)]
+pub struct Lifecycle {
+    draining: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+}
+
+impl Lifecycle {
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Starts the shutdown sequence: readiness fails at once.
+    pub fn begin_shutdown(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        self.shutdown.cancel();
+    }
+
+    pub async fn shutdown_requested(&self) {
+        self.shutdown.cancelled().await
+    }
+}

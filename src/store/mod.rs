@@ -1,0 +1,157 @@
+//! The store: every byte of SQL lives under this module. One `Store` fronts PostgreSQL (production,
+//! clustered) or SQLite (embedded default); the same SQL text runs on both where it can (sqlx binds
+//! `$1…$N` on both), and a backend-specific branch is written out where it cannot.
+//!
+//! `with_pool!` runs one expression against whichever pool is configured, so a query is written once.
+
+mod migrate;
+mod site;
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use migrate::MigrationStatus;
+pub use site::SiteConfig;
+
+use crate::config::{DatabaseSettings, DatabaseUrl};
+use crate::error::{Error, Result};
+
+/// Runs `$body` with `$pool` bound to the configured pool, whichever backend it is.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Pg($pool) => $body,
+            $crate::store::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Pg(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool,
+    max_connections: u32,
+    sqlite_path: Option<std::path::PathBuf>,
+}
+
+/// Connections in use against the configured maximum.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PoolStats {
+    pub in_use: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolStats {
+    pub fn saturation(&self) -> f64 {
+        if self.max == 0 {
+            0.0
+        } else {
+            f64::from(self.in_use) / f64::from(self.max)
+        }
+    }
+}
+
+impl Store {
+    /// Builds the pool without connecting: a node starts while the database is still coming up, and
+    /// readiness tells the truth until it answers.
+    pub fn connect_lazy(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let (pool, sqlite_path) = match &settings.url {
+            DatabaseUrl::Postgres(url) => {
+                let options = PgConnectOptions::from_str(url.expose())
+                    .map_err(|e| {
+                        anyhow::anyhow!("RUSTCHAT_DATABASE_URL is not a valid PostgreSQL URL: {e}")
+                    })?
+                    .application_name("rustchat");
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_lazy_with(options);
+                (Pool::Pg(pool), None)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .min_connections(settings.min_connections)
+                    .acquire_timeout(settings.acquire_timeout)
+                    .connect_lazy_with(options);
+                (Pool::Sqlite(pool), Some(path.clone()))
+            }
+        };
+        Ok(Self {
+            pool,
+            max_connections: settings.max_connections,
+            sqlite_path,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Pg(_) => Backend::Postgres,
+            Pool::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// One round trip to the database, bounded by `timeout`; returns its latency.
+    pub async fn ping(&self, timeout: Duration) -> Result<Duration> {
+        let started = Instant::now();
+        let query = async {
+            with_pool!(self, |pool| sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(|_| ()))
+        };
+        match tokio::time::timeout(timeout, query).await {
+            Ok(Ok(())) => Ok(started.elapsed()),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(Error::new(
+                crate::error::ErrorCode::DatabaseUnavailable,
+                "database did not answer in time",
+            )),
+        }
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = with_pool!(self, |pool| (pool.size(), pool.num_idle() as u32));
+        PoolStats {
+            in_use: size.saturating_sub(idle),
+            idle,
+            max: self.max_connections,
+        }
+    }
+
+    /// Closes every connection; in-flight queries finish first.
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
