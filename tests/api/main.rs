@@ -1,0 +1,13 @@
+//! Black-box tests of a RustChat node: configuration, CLI, health, logs, shutdown, storage.
+//! One binary (fast to link); each module is a specification of one area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../common/mod.rs"]
+pub mod common;
+
+mod cli;
+mod config;
+mod health;
+mod logs;
+mod shutdown;
+mod storage;
