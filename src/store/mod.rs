@@ -4,8 +4,16 @@
 //!
 //! `with_pool!` runs one expression against whichever pool is configured, so a query is written once.
 
+mod channels;
+mod events;
 mod migrate;
+pub mod models;
+mod posts;
+mod search;
+mod sessions;
 mod site;
+mod teams;
+mod users;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -15,7 +23,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use migrate::MigrationStatus;
-pub use site::SiteConfig;
+pub use channels::{ChannelPatch, NewChannel};
+pub use posts::{NewPost, PostCursor};
+pub use search::SearchQuery;
+pub use sessions::RefreshOutcome;
 
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::error::{Error, Result};
@@ -30,6 +41,29 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// Runs `$body` inside one write transaction on the configured pool, committing at the end; an early
+/// return (`?`) rolls back. SQLite transactions begin IMMEDIATE so concurrent writers queue on the
+/// busy timeout instead of failing when a read lock cannot be upgraded.
+macro_rules! with_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Pg(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Pool::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Pool {

@@ -1,0 +1,49 @@
+//! Site settings: the typed view of `server_config.site`. Unknown keys in the stored document are
+//! kept (an operator may add them in SQL); missing keys take their defaults.
+
+use serde::{Deserialize, Serialize};
+
+/// Who may create an account (the first account is always allowed and becomes system admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Registration {
+    Open,
+    InviteOnly,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct SiteConfig {
+    /// Per-user limit on simultaneous WebSocket connections, counted cluster-wide.
+    pub max_simultaneous_connections: u32,
+    pub registration: Registration,
+    pub site_name: String,
+    /// Whether any user may create a team (otherwise only system admins).
+    pub allow_team_creation: bool,
+}
+
+impl Default for SiteConfig {
+    fn default() -> Self {
+        Self {
+            max_simultaneous_connections: 10,
+            registration: Registration::Open,
+            site_name: "RustChat".into(),
+            allow_team_creation: true,
+        }
+    }
+}
+
+impl SiteConfig {
+    /// Checks values a patch may set; the limits keep a typo from locking everyone out.
+    pub fn validate(&self) -> Result<(), crate::error::Error> {
+        if !(1..=1000).contains(&self.max_simultaneous_connections) {
+            return Err(crate::error::Error::validation("max_simultaneous_connections must be 1-1000"));
+        }
+        let n = self.site_name.trim().chars().count();
+        if n == 0 || n > 64 {
+            return Err(crate::error::Error::validation("site_name must be 1-64 characters"));
+        }
+        Ok(())
+    }
+}

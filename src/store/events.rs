@@ -1,0 +1,45 @@
+//! The per-channel event log. `append_event!` is the only way an event is written: inside the
+//! transaction that made the change, it takes the next `seq` from `channels.last_seq` (the UPDATE
+//! locks the channel row until commit, so commit order is seq order and there are no gaps).
+
+use super::models::ChannelEvent;
+use super::{Store, with_pool};
+use crate::domain::ChannelId;
+use crate::error::Result;
+
+/// Appends one event to `$channel`'s log inside transaction `$tx`; evaluates to its `seq`.
+macro_rules! append_event {
+    ($tx:expr, $channel:expr, $kind:expr, $data:expr, $now:expr) => {{
+        let seq: i64 = sqlx::query_scalar("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+            .bind($channel)
+            .fetch_one(&mut *$tx)
+            .await?;
+        sqlx::query("INSERT INTO channel_events (channel_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind($channel)
+            .bind(seq)
+            .bind($kind)
+            .bind(sqlx::types::Json($data))
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        seq
+    }};
+}
+pub(crate) use append_event;
+
+impl Store {
+    /// Events of `channel` with `seq > after_seq`, oldest first, at most `limit`.
+    pub async fn events_after(&self, channel: ChannelId, after_seq: i64, limit: u32) -> Result<Vec<ChannelEvent>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, ChannelEvent>(
+                "SELECT kind, channel_id, seq, data, created_at FROM channel_events
+                 WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(channel)
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}

@@ -1,0 +1,190 @@
+//! Rows as the store returns them. They double as API bodies (they hold nothing secret: password
+//! hashes and refresh-token hashes stay in the rows that only the auth path reads).
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::{ChannelId, PostId, TeamId, Timestamp, UserId};
+
+/// Defines a lower-case text enum stored as TEXT on both backends.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                match s.as_str() {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(format!("unknown {} '{other}'", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What kind of conversation a channel is.
+    ChannelKind { Public => "public", Private => "private", Direct => "direct", Group => "group" }
+);
+text_enum!(
+    /// A member's role in a team or channel.
+    Role { Admin => "admin", Member => "member" }
+);
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub username: String,
+    pub email: String,
+    pub display_name: String,
+    pub is_system_admin: bool,
+    pub is_active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A user as other users see them (no email).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct PublicUser {
+    pub id: UserId,
+    pub username: String,
+    pub display_name: String,
+    pub is_active: bool,
+}
+
+impl From<User> for PublicUser {
+    fn from(u: User) -> Self {
+        Self { id: u.id, username: u.username, display_name: u.display_name, is_active: u.is_active }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Team {
+    pub id: TeamId,
+    pub name: String,
+    pub display_name: String,
+    pub description: String,
+    /// Anyone on the site may join an open team.
+    pub open: bool,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct TeamMember {
+    pub team_id: TeamId,
+    pub user_id: UserId,
+    pub username: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub joined_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub team_id: Option<TeamId>,
+    #[sqlx(try_from = "String")]
+    pub kind: ChannelKind,
+    pub name: String,
+    pub display_name: String,
+    pub purpose: String,
+    pub header: String,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub archived_at: Option<Timestamp>,
+    /// The sequence number of the channel's latest event.
+    pub last_seq: i64,
+    pub total_msg_count: i64,
+    pub last_post_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ChannelMember {
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub username: String,
+    pub display_name: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub joined_at: Timestamp,
+}
+
+/// A member's read position in one channel.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ReadState {
+    pub channel_id: ChannelId,
+    pub last_viewed_seq: i64,
+    pub last_seq: i64,
+    pub unread_count: i64,
+    pub mention_count: i64,
+}
+
+/// One of my channels, with my read state in it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct MyChannel {
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub channel: Channel,
+    #[sqlx(flatten)]
+    pub read: ReadState,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Post {
+    pub id: PostId,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub root_id: Option<PostId>,
+    /// Empty once deleted.
+    pub message: String,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+    pub reply_count: i64,
+    pub last_reply_at: Option<Timestamp>,
+    pub is_pinned: bool,
+    #[sqlx(skip)]
+    pub reactions: Vec<ReactionSummary>,
+}
+
+/// Who reacted with one emoji on one post.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ReactionSummary {
+    pub emoji_name: String,
+    pub count: usize,
+    pub user_ids: Vec<UserId>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Reaction {
+    pub post_id: PostId,
+    pub user_id: UserId,
+    pub emoji_name: String,
+    pub created_at: Timestamp,
+}
+
+/// One entry of a channel's event log.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct ChannelEvent {
+    /// The event's name, e.g. `posted`.
+    #[sqlx(rename = "kind")]
+    pub event: String,
+    pub channel_id: ChannelId,
+    pub seq: i64,
+    #[schema(value_type = Object)]
+    pub data: sqlx::types::Json<serde_json::Value>,
+    pub created_at: Timestamp,
+}

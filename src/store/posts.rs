@@ -1,0 +1,393 @@
+//! Posts, threads, reactions and pins. Creating, editing or deleting a post, and adding or removing a
+//! reaction, appends the matching event (`posted`, `post_edited`, `post_deleted`, `reaction_added`,
+//! `reaction_removed`) in the same transaction, carrying the post or reaction as the client sees it.
+
+use std::collections::HashMap;
+
+use super::events::append_event;
+use super::models::{ChannelKind, Post, Reaction, ReactionSummary};
+use super::{Store, with_pool, with_tx};
+use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, Timestamp, UserId};
+use crate::error::{Error, Result};
+
+macro_rules! post_columns {
+    () => {
+        "p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
+         p.reply_count, p.last_reply_at, p.is_pinned"
+    };
+    (bare) => {
+        "id, channel_id, user_id, root_id, message, created_at, edited_at, deleted_at,
+         reply_count, last_reply_at, is_pinned"
+    };
+}
+
+/// A post about to be created.
+pub struct NewPost<'a> {
+    pub channel: ChannelId,
+    pub kind: ChannelKind,
+    pub author: UserId,
+    pub message: &'a MessageBody,
+    pub root: Option<PostId>,
+}
+
+/// Where a page of posts starts: strictly before or after a known post.
+#[derive(Debug, Clone, Copy)]
+pub enum PostCursor {
+    Latest,
+    Before(PostId),
+    After(PostId),
+}
+
+impl Store {
+    /// Inserts a post and everything that follows from it in one transaction: the thread root's reply
+    /// count, the channel's message count, members' mention counts, the author's read position, and
+    /// the `posted` event. Returns the post and the event's seq.
+    pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, i64)> {
+        let now = Timestamp::now();
+        let id = PostId::new();
+        let mentions = Mentions::parse(new.message.as_str());
+        with_tx!(self, |tx| {
+            let root = match new.root {
+                None => None,
+                Some(root) => {
+                    let found: Option<(ChannelId, Option<PostId>)> = sqlx::query_as(
+                        "SELECT channel_id, root_id FROM posts WHERE id = $1 AND deleted_at IS NULL",
+                    )
+                    .bind(root)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    match found {
+                        Some((channel, parent)) if channel == new.channel => {
+                            // A reply to a reply joins the same thread.
+                            let root = parent.unwrap_or(root);
+                            sqlx::query("UPDATE posts SET reply_count = reply_count + 1, last_reply_at = $2 WHERE id = $1")
+                                .bind(root)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            Some(root)
+                        }
+                        _ => return Err(Error::validation("root_id must be a post in this channel")),
+                    }
+                }
+            };
+            let mut post = sqlx::query_as::<_, Post>(concat!(
+                "INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                post_columns!(bare)
+            ))
+            .bind(id)
+            .bind(new.channel)
+            .bind(new.author)
+            .bind(root)
+            .bind(new.message.as_str())
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            post.reactions = Vec::new();
+            sqlx::query("UPDATE channels SET total_msg_count = total_msg_count + 1, last_post_at = $2 WHERE id = $1")
+                .bind(new.channel)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+
+            // Mentions: in a DM every message mentions the other member; @channel/@all everyone else.
+            if new.kind == ChannelKind::Direct || mentions.channel {
+                sqlx::query("UPDATE channel_members SET mention_count = mention_count + 1 WHERE channel_id = $1 AND user_id <> $2")
+                    .bind(new.channel)
+                    .bind(new.author)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                for name in &mentions.usernames {
+                    sqlx::query(
+                        "UPDATE channel_members SET mention_count = mention_count + 1
+                         WHERE channel_id = $1 AND user_id <> $2 AND user_id IN (SELECT id FROM users WHERE username = $3)",
+                    )
+                    .bind(new.channel)
+                    .bind(new.author)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+
+            let data = serde_json::json!({ "post": &post, "mentions": &mentions });
+            let seq = append_event!(tx, new.channel, "posted", data, now);
+            // The author has read their own post.
+            sqlx::query(
+                "UPDATE channel_members SET last_viewed_seq = $3,
+                   viewed_msg_count = (SELECT total_msg_count FROM channels WHERE id = $1)
+                 WHERE channel_id = $1 AND user_id = $2",
+            )
+            .bind(new.channel)
+            .bind(new.author)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            Ok((post, seq))
+        })
+    }
+
+    /// A post (deleted ones included, as tombstones) with its reactions.
+    pub async fn post(&self, id: PostId) -> Result<Option<Post>> {
+        let post = with_pool!(self, |pool| {
+            sqlx::query_as::<_, Post>(concat!("SELECT ", post_columns!(), " FROM posts p WHERE p.id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        match post {
+            Some(p) => Ok(Some(self.with_reactions_one(p).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of a channel's live posts, newest first. `has_more` says whether the page was cut.
+    pub async fn channel_posts(&self, channel: ChannelId, cursor: PostCursor, limit: u32) -> Result<(Vec<Post>, bool)> {
+        let fetch = i64::from(limit) + 1;
+        let (anchor, after) = match cursor {
+            PostCursor::Latest => (None, false),
+            PostCursor::Before(id) | PostCursor::After(id) => {
+                let at: Option<(ChannelId, Timestamp)> = with_pool!(self, |pool| {
+                    sqlx::query_as("SELECT channel_id, created_at FROM posts WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?
+                });
+                match at {
+                    Some((c, at)) if c == channel => (Some((at, id)), matches!(cursor, PostCursor::After(_))),
+                    _ => return Err(Error::validation("cursor is not a post of this channel")),
+                }
+            }
+        };
+        let mut posts = with_pool!(self, |pool| {
+            match (anchor, after) {
+                (None, _) => sqlx::query_as::<_, Post>(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL
+                     ORDER BY p.created_at DESC, p.id DESC LIMIT $2"
+                ))
+                .bind(channel)
+                .bind(fetch)
+                .fetch_all(pool)
+                .await?,
+                (Some((at, id)), false) => sqlx::query_as::<_, Post>(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) < ($2, $3)
+                     ORDER BY p.created_at DESC, p.id DESC LIMIT $4"
+                ))
+                .bind(channel)
+                .bind(at)
+                .bind(id)
+                .bind(fetch)
+                .fetch_all(pool)
+                .await?,
+                (Some((at, id)), true) => sqlx::query_as::<_, Post>(concat!(
+                    "SELECT ",
+                    post_columns!(),
+                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) > ($2, $3)
+                     ORDER BY p.created_at ASC, p.id ASC LIMIT $4"
+                ))
+                .bind(channel)
+                .bind(at)
+                .bind(id)
+                .bind(fetch)
+                .fetch_all(pool)
+                .await?,
+            }
+        });
+        let has_more = posts.len() as i64 == fetch;
+        posts.truncate(limit as usize);
+        if after {
+            posts.reverse();
+        }
+        Ok((self.with_reactions(posts).await?, has_more))
+    }
+
+    /// A thread: the root and its live replies, oldest first.
+    pub async fn thread(&self, root: PostId) -> Result<Vec<Post>> {
+        let posts = with_pool!(self, |pool| {
+            sqlx::query_as::<_, Post>(concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p WHERE p.id = $1 OR (p.root_id = $1 AND p.deleted_at IS NULL)
+                 ORDER BY p.created_at, p.id"
+            ))
+            .bind(root)
+            .fetch_all(pool)
+            .await?
+        });
+        self.with_reactions(posts).await
+    }
+
+    pub async fn pinned_posts(&self, channel: ChannelId) -> Result<Vec<Post>> {
+        let posts = with_pool!(self, |pool| {
+            sqlx::query_as::<_, Post>(concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p WHERE p.channel_id = $1 AND p.is_pinned AND p.deleted_at IS NULL ORDER BY p.created_at DESC"
+            ))
+            .bind(channel)
+            .fetch_all(pool)
+            .await?
+        });
+        self.with_reactions(posts).await
+    }
+
+    /// Replaces a live post's message; appends `post_edited`.
+    pub async fn edit_post(&self, id: PostId, message: &MessageBody) -> Result<(Post, i64)> {
+        let now = Timestamp::now();
+        let (post, seq) = with_tx!(self, |tx| {
+            let post = sqlx::query_as::<_, Post>(concat!(
+                "UPDATE posts SET message = $2, edited_at = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                post_columns!(bare)
+            ))
+            .bind(id)
+            .bind(message.as_str())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("post"))?;
+            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            (post, seq)
+        });
+        Ok((self.with_reactions_one(post).await?, seq))
+    }
+
+    /// Pins or unpins a live post; appends `post_edited`.
+    pub async fn pin_post(&self, id: PostId, pinned: bool) -> Result<(Post, i64)> {
+        let now = Timestamp::now();
+        let (post, seq) = with_tx!(self, |tx| {
+            let post = sqlx::query_as::<_, Post>(concat!(
+                "UPDATE posts SET is_pinned = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                post_columns!(bare)
+            ))
+            .bind(id)
+            .bind(pinned)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("post"))?;
+            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            (post, seq)
+        });
+        Ok((self.with_reactions_one(post).await?, seq))
+    }
+
+    /// Soft-deletes a post (its text is erased); appends `post_deleted`. A reply leaves its thread.
+    pub async fn delete_post(&self, id: PostId) -> Result<(Post, i64)> {
+        let now = Timestamp::now();
+        with_tx!(self, |tx| {
+            let post = sqlx::query_as::<_, Post>(concat!(
+                "UPDATE posts SET deleted_at = $2, message = '', is_pinned = FALSE WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                post_columns!(bare)
+            ))
+            .bind(id)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| Error::not_found("post"))?;
+            if let Some(root) = post.root_id {
+                sqlx::query(
+                    "UPDATE posts SET reply_count = reply_count - 1,
+                       last_reply_at = (SELECT max(created_at) FROM posts WHERE root_id = $1 AND deleted_at IS NULL)
+                     WHERE id = $1",
+                )
+                .bind(root)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM reactions WHERE post_id = $1").bind(id).execute(&mut *tx).await?;
+            let data = serde_json::json!({ "post_id": id, "root_id": post.root_id });
+            let seq = append_event!(tx, post.channel_id, "post_deleted", data, now);
+            Ok((post, seq))
+        })
+    }
+
+    /// Adds `user`'s reaction; `None` when it was already there (no event).
+    pub async fn add_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<(Reaction, i64)>> {
+        let now = Timestamp::now();
+        with_tx!(self, |tx| {
+            let added = sqlx::query(
+                "INSERT INTO reactions (post_id, user_id, emoji_name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            )
+            .bind(post.id)
+            .bind(user)
+            .bind(emoji.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if added.rows_affected() == 0 {
+                Ok(None)
+            } else {
+                let reaction = Reaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string(), created_at: now };
+                let seq = append_event!(tx, post.channel_id, "reaction_added", serde_json::json!({ "reaction": &reaction }), now);
+                Ok(Some((reaction, seq)))
+            }
+        })
+    }
+
+    /// Removes `user`'s reaction; `None` when there was none.
+    pub async fn remove_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<i64>> {
+        let now = Timestamp::now();
+        with_tx!(self, |tx| {
+            let removed = sqlx::query("DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3")
+                .bind(post.id)
+                .bind(user)
+                .bind(emoji.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if removed.rows_affected() == 0 {
+                Ok(None)
+            } else {
+                let data = serde_json::json!({ "reaction": { "post_id": post.id, "user_id": user, "emoji_name": emoji } });
+                Ok(Some(append_event!(tx, post.channel_id, "reaction_removed", data, now)))
+            }
+        })
+    }
+
+    async fn with_reactions_one(&self, post: Post) -> Result<Post> {
+        self.with_reactions(vec![post]).await?.pop().ok_or_else(|| Error::not_found("post"))
+    }
+
+    /// Fills each post's reaction summary with one query for the whole page.
+    pub(crate) async fn with_reactions(&self, mut posts: Vec<Post>) -> Result<Vec<Post>> {
+        if posts.is_empty() {
+            return Ok(posts);
+        }
+        let ids: Vec<PostId> = posts.iter().map(|p| p.id).collect();
+        let mut sql = String::from("SELECT post_id, user_id, emoji_name, created_at FROM reactions WHERE post_id IN (");
+        for i in 0..ids.len() {
+            sql.push_str(if i == 0 { "$1" } else { ", $" });
+            if i > 0 {
+                sql.push_str(&(i + 1).to_string());
+            }
+        }
+        sql.push_str(") ORDER BY created_at, user_id");
+        let rows: Vec<Reaction> = with_pool!(self, |pool| {
+            let mut q = sqlx::query_as::<_, Reaction>(sqlx::AssertSqlSafe(sql.clone()));
+            for id in &ids {
+                q = q.bind(*id);
+            }
+            q.fetch_all(pool).await?
+        });
+        let mut by_post: HashMap<PostId, Vec<ReactionSummary>> = HashMap::new();
+        for r in rows {
+            let list = by_post.entry(r.post_id).or_default();
+            match list.iter_mut().find(|s| s.emoji_name == r.emoji_name) {
+                Some(s) => {
+                    s.count += 1;
+                    s.user_ids.push(r.user_id);
+                }
+                None => list.push(ReactionSummary { emoji_name: r.emoji_name, count: 1, user_ids: vec![r.user_id] }),
+            }
+        }
+        for p in &mut posts {
+            p.reactions = by_post.remove(&p.id).unwrap_or_default();
+        }
+        Ok(posts)
+    }
+}
+

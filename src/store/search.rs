@@ -1,0 +1,73 @@
+//! Full-text search over posts the searcher can see: only channels they are a member of, never
+//! deleted posts. PostgreSQL uses a generated `tsvector` with a GIN index; SQLite an FTS5 table.
+//! Both match posts containing every term of the query.
+
+use super::models::Post;
+use super::{Pool, Store};
+use crate::domain::{ChannelId, Timestamp, UserId};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub terms: String,
+    pub channel: Option<ChannelId>,
+    pub author: Option<UserId>,
+    pub before: Option<Timestamp>,
+    pub after: Option<Timestamp>,
+    pub limit: u32,
+}
+
+const PG_SEARCH: &str = "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
+        p.reply_count, p.last_reply_at, p.is_pinned
+ FROM posts p JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
+ WHERE p.deleted_at IS NULL AND p.search @@ plainto_tsquery('simple', $2)
+   AND ($3::uuid IS NULL OR p.channel_id = $3) AND ($4::uuid IS NULL OR p.user_id = $4)
+   AND ($5::timestamptz IS NULL OR p.created_at < $5) AND ($6::timestamptz IS NULL OR p.created_at > $6)
+ ORDER BY p.created_at DESC, p.id DESC LIMIT $7";
+
+const SQLITE_SEARCH: &str = "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
+        p.reply_count, p.last_reply_at, p.is_pinned
+ FROM posts_fts f JOIN posts p ON p.rowid = f.rowid
+ JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
+ WHERE posts_fts MATCH $2 AND p.deleted_at IS NULL
+   AND ($3 IS NULL OR p.channel_id = $3) AND ($4 IS NULL OR p.user_id = $4)
+   AND ($5 IS NULL OR p.created_at < $5) AND ($6 IS NULL OR p.created_at > $6)
+ ORDER BY p.created_at DESC, p.id DESC LIMIT $7";
+
+impl Store {
+    pub async fn search_posts(&self, searcher: UserId, q: &SearchQuery) -> Result<Vec<Post>> {
+        let words: Vec<&str> = q.terms.split_whitespace().take(32).collect();
+        if words.is_empty() {
+            return Err(Error::validation("q must contain at least one word"));
+        }
+        let posts = match &self.pool {
+            Pool::Pg(pool) => {
+                sqlx::query_as::<_, Post>(PG_SEARCH)
+                    .bind(searcher)
+                    .bind(words.join(" "))
+                    .bind(q.channel)
+                    .bind(q.author)
+                    .bind(q.before)
+                    .bind(q.after)
+                    .bind(i64::from(q.limit))
+                    .fetch_all(pool)
+                    .await?
+            }
+            Pool::Sqlite(pool) => {
+                // Each word becomes a quoted FTS5 string, so user input is never FTS5 syntax.
+                let fts: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+                sqlx::query_as::<_, Post>(SQLITE_SEARCH)
+                    .bind(searcher)
+                    .bind(fts.join(" "))
+                    .bind(q.channel)
+                    .bind(q.author)
+                    .bind(q.before)
+                    .bind(q.after)
+                    .bind(i64::from(q.limit))
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        self.with_reactions(posts).await
+    }
+}

@@ -1,0 +1,122 @@
+//! Login sessions. A refresh token is `<session id>.<secret>`; only SHA-256 of the secret is stored.
+//! Each refresh rotates the secret; presenting the previous secret again means the token was copied,
+//! so the session is revoked (refresh-token reuse detection).
+
+use super::models::User;
+use super::{Store, with_pool, with_tx};
+use crate::domain::{SessionId, Timestamp, UserId};
+use crate::error::Result;
+
+/// The state of a session as an access token's check needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SessionUser {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub revoked_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    Rotated(UserId),
+    /// The previous secret was presented again: the session is now revoked.
+    Reused,
+    Invalid,
+}
+
+impl Store {
+    pub async fn create_session(&self, user: UserId, refresh_hash: &str, expires_at: Timestamp, user_agent: &str) -> Result<SessionId> {
+        let id = SessionId::new();
+        let now = Timestamp::now();
+        with_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, user_agent)
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(user)
+            .bind(refresh_hash)
+            .bind(now)
+            .bind(expires_at)
+            .bind(user_agent)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(id)
+    }
+
+    /// The session and its user, for checking an access token.
+    pub async fn session_user(&self, id: SessionId) -> Result<Option<SessionUser>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, SessionUser>(
+                "SELECT u.id, u.username, u.email, u.display_name, u.is_system_admin, u.is_active, u.created_at, u.updated_at,
+                        s.revoked_at, s.expires_at
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Swaps `presented` for `next` when `presented` is the session's current secret.
+    pub async fn rotate_refresh(&self, id: SessionId, presented: &str, next: &str, expires_at: Timestamp) -> Result<RefreshOutcome> {
+        let now = Timestamp::now();
+        Ok(with_tx!(self, |tx| {
+            let rotated: Option<UserId> = sqlx::query_scalar(
+                "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $3, refreshed_at = $4, expires_at = $5
+                 WHERE id = $1 AND refresh_hash = $2 AND revoked_at IS NULL AND expires_at > $4
+                 RETURNING user_id",
+            )
+            .bind(id)
+            .bind(presented)
+            .bind(next)
+            .bind(now)
+            .bind(expires_at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match rotated {
+                Some(user) => RefreshOutcome::Rotated(user),
+                None => {
+                    let revoked = sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND prev_refresh_hash = $2 AND revoked_at IS NULL")
+                        .bind(id)
+                        .bind(presented)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    if revoked.rows_affected() == 1 { RefreshOutcome::Reused } else { RefreshOutcome::Invalid }
+                }
+            }
+        }))
+    }
+
+    pub async fn revoke_session(&self, id: SessionId) -> Result<()> {
+        let now = Timestamp::now();
+        with_pool!(self, |pool| {
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// Revokes every session of `user` except `keep`.
+    pub async fn revoke_other_sessions(&self, user: UserId, keep: SessionId) -> Result<u64> {
+        let now = Timestamp::now();
+        let done = with_pool!(self, |pool| {
+            sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL")
+                .bind(user)
+                .bind(keep)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+}
