@@ -8,14 +8,20 @@
 //! - [`store`]: all SQL, for PostgreSQL and SQLite, behind one [`store::Store`].
 //! - [`cluster`]: what crosses nodes through Redis.
 //! - [`telemetry`]: JSON log lines in the runbook's layout, request logging.
+//! - [`domain`]: ids, timestamps and user input parsed into types that only hold valid values.
+//! - [`auth`]: passwords, tokens, the [`auth::AuthUser`] extractor; [`access`]: who may see what.
+//! - [`site`]: the cached site settings.
 //! - [`error`]: the one error type and its JSON body.
 
+pub mod access;
+pub mod auth;
 pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod site;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -12,9 +12,13 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use utoipa_actix_web::AppExt;
+
+use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
 use crate::config::Settings;
 use crate::http;
+use crate::site::SiteCache;
 use crate::state::{AppState, Lifecycle};
 use crate::store::Store;
 use crate::telemetry::request_log::log_requests;
@@ -53,19 +57,36 @@ impl Node {
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
 
+        let jwt = settings
+            .jwt_secret
+            .as_ref()
+            .context("no JWT secret (development secrets were not loaded)")?;
+        let tokens = TokenKeys::new(jwt.expose());
+        let site = SiteCache::default();
+        site.set(
+            store
+                .site_config()
+                .await
+                .context("cannot read site settings")?,
+        );
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,
+            tokens,
+            site,
+            openapi_json: http::openapi_document(),
             redis,
             started: Instant::now(),
             lifecycle: Lifecycle::default(),
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .wrap(from_fn(log_requests))
+            let (app, _) = App::new()
+                .into_utoipa_app()
                 .configure(http::routes)
+                .split_for_parts();
+            app.app_data(app_state.clone())
+                .wrap(from_fn(log_requests))
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
@@ -110,6 +131,12 @@ impl Node {
         );
         let lifecycle = state.lifecycle.clone();
 
+        tokio::spawn(
+            state
+                .site
+                .clone()
+                .follow(state.store.clone(), lifecycle.shutdown_token()),
+        );
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

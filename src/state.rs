@@ -7,13 +7,19 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
 use crate::config::Settings;
+use crate::site::SiteCache;
 use crate::store::Store;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    pub tokens: TokenKeys,
+    pub site: SiteCache,
+    /// The OpenAPI document, rendered once at start.
+    pub openapi_json: String,
     pub redis: Option<Arc<RedisLink>>,
     pub started: Instant,
     pub lifecycle: Lifecycle,
@@ -39,5 +45,10 @@ impl Lifecycle {
 
     pub async fn shutdown_requested(&self) {
         self.shutdown.cancelled().await
+    }
+
+    /// A token that fires when shutdown begins, for background tasks.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
     }
 }

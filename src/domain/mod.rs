@@ -20,9 +20,13 @@ pub const MAX_MESSAGE_CHARS: usize = 16_000;
 pub const MAX_PAGE: u32 = 200;
 
 /// An OpenAPI string schema with a well-known format, for our newtypes.
-fn string_schema(format: utoipa::openapi::schema::KnownFormat) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+fn string_schema(
+    format: utoipa::openapi::schema::KnownFormat,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(format)))
+        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
+            format,
+        )))
         .into()
 }

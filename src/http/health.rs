@@ -19,6 +19,8 @@ struct Live {
     uptime_seconds: u64,
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(tag = "health", responses((status = 200, description = "{\"status\":\"ok\",\"version\",\"uptime_seconds\"}")))]
 #[get("/health/live")]
 pub async fn live(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Live {
@@ -61,6 +63,8 @@ struct Ready {
     checks: BTreeMap<&'static str, Check>,
 }
 
+/// Readiness: every dependency answers and the node is not draining; the body names each check.
+#[utoipa::path(tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "not ready or draining")))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let started = std::time::Instant::now();

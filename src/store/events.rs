@@ -29,7 +29,12 @@ pub(crate) use append_event;
 
 impl Store {
     /// Events of `channel` with `seq > after_seq`, oldest first, at most `limit`.
-    pub async fn events_after(&self, channel: ChannelId, after_seq: i64, limit: u32) -> Result<Vec<ChannelEvent>> {
+    pub async fn events_after(
+        &self,
+        channel: ChannelId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ChannelEvent>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, ChannelEvent>(
                 "SELECT kind, channel_id, seq, data, created_at FROM channel_events

@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use migrate::MigrationStatus;
 pub use channels::{ChannelPatch, NewChannel};
+pub use migrate::MigrationStatus;
 pub use posts::{NewPost, PostCursor};
 pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;

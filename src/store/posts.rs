@@ -67,7 +67,9 @@ impl Store {
                                 .await?;
                             Some(root)
                         }
-                        _ => return Err(Error::validation("root_id must be a post in this channel")),
+                        _ => {
+                            return Err(Error::validation("root_id must be a post in this channel"));
+                        }
                     }
                 }
             };
@@ -132,10 +134,14 @@ impl Store {
     /// A post (deleted ones included, as tombstones) with its reactions.
     pub async fn post(&self, id: PostId) -> Result<Option<Post>> {
         let post = with_pool!(self, |pool| {
-            sqlx::query_as::<_, Post>(concat!("SELECT ", post_columns!(), " FROM posts p WHERE p.id = $1"))
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
+            sqlx::query_as::<_, Post>(concat!(
+                "SELECT ",
+                post_columns!(),
+                " FROM posts p WHERE p.id = $1"
+            ))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
         });
         match post {
             Some(p) => Ok(Some(self.with_reactions_one(p).await?)),
@@ -144,7 +150,12 @@ impl Store {
     }
 
     /// A page of a channel's live posts, newest first. `has_more` says whether the page was cut.
-    pub async fn channel_posts(&self, channel: ChannelId, cursor: PostCursor, limit: u32) -> Result<(Vec<Post>, bool)> {
+    pub async fn channel_posts(
+        &self,
+        channel: ChannelId,
+        cursor: PostCursor,
+        limit: u32,
+    ) -> Result<(Vec<Post>, bool)> {
         let fetch = i64::from(limit) + 1;
         let (anchor, after) = match cursor {
             PostCursor::Latest => (None, false),
@@ -156,7 +167,9 @@ impl Store {
                         .await?
                 });
                 match at {
-                    Some((c, at)) if c == channel => (Some((at, id)), matches!(cursor, PostCursor::After(_))),
+                    Some((c, at)) if c == channel => {
+                        (Some((at, id)), matches!(cursor, PostCursor::After(_)))
+                    }
                     _ => return Err(Error::validation("cursor is not a post of this channel")),
                 }
             }
@@ -251,7 +264,13 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            let seq = append_event!(
+                tx,
+                post.channel_id,
+                "post_edited",
+                serde_json::json!({ "post": &post }),
+                now
+            );
             (post, seq)
         });
         Ok((self.with_reactions_one(post).await?, seq))
@@ -270,7 +289,13 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            let seq = append_event!(
+                tx,
+                post.channel_id,
+                "post_edited",
+                serde_json::json!({ "post": &post }),
+                now
+            );
             (post, seq)
         });
         Ok((self.with_reactions_one(post).await?, seq))
@@ -299,7 +324,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("DELETE FROM reactions WHERE post_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM reactions WHERE post_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             let data = serde_json::json!({ "post_id": id, "root_id": post.root_id });
             let seq = append_event!(tx, post.channel_id, "post_deleted", data, now);
             Ok((post, seq))
@@ -307,7 +335,12 @@ impl Store {
     }
 
     /// Adds `user`'s reaction; `None` when it was already there (no event).
-    pub async fn add_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<(Reaction, i64)>> {
+    pub async fn add_reaction(
+        &self,
+        post: &Post,
+        user: UserId,
+        emoji: &EmojiName,
+    ) -> Result<Option<(Reaction, i64)>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let added = sqlx::query(
@@ -322,34 +355,61 @@ impl Store {
             if added.rows_affected() == 0 {
                 Ok(None)
             } else {
-                let reaction = Reaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string(), created_at: now };
-                let seq = append_event!(tx, post.channel_id, "reaction_added", serde_json::json!({ "reaction": &reaction }), now);
+                let reaction = Reaction {
+                    post_id: post.id,
+                    user_id: user,
+                    emoji_name: emoji.to_string(),
+                    created_at: now,
+                };
+                let seq = append_event!(
+                    tx,
+                    post.channel_id,
+                    "reaction_added",
+                    serde_json::json!({ "reaction": &reaction }),
+                    now
+                );
                 Ok(Some((reaction, seq)))
             }
         })
     }
 
     /// Removes `user`'s reaction; `None` when there was none.
-    pub async fn remove_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<i64>> {
+    pub async fn remove_reaction(
+        &self,
+        post: &Post,
+        user: UserId,
+        emoji: &EmojiName,
+    ) -> Result<Option<i64>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
-            let removed = sqlx::query("DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3")
-                .bind(post.id)
-                .bind(user)
-                .bind(emoji.as_str())
-                .execute(&mut *tx)
-                .await?;
+            let removed = sqlx::query(
+                "DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3",
+            )
+            .bind(post.id)
+            .bind(user)
+            .bind(emoji.as_str())
+            .execute(&mut *tx)
+            .await?;
             if removed.rows_affected() == 0 {
                 Ok(None)
             } else {
                 let data = serde_json::json!({ "reaction": { "post_id": post.id, "user_id": user, "emoji_name": emoji } });
-                Ok(Some(append_event!(tx, post.channel_id, "reaction_removed", data, now)))
+                Ok(Some(append_event!(
+                    tx,
+                    post.channel_id,
+                    "reaction_removed",
+                    data,
+                    now
+                )))
             }
         })
     }
 
     async fn with_reactions_one(&self, post: Post) -> Result<Post> {
-        self.with_reactions(vec![post]).await?.pop().ok_or_else(|| Error::not_found("post"))
+        self.with_reactions(vec![post])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("post"))
     }
 
     /// Fills each post's reaction summary with one query for the whole page.
@@ -358,7 +418,9 @@ impl Store {
             return Ok(posts);
         }
         let ids: Vec<PostId> = posts.iter().map(|p| p.id).collect();
-        let mut sql = String::from("SELECT post_id, user_id, emoji_name, created_at FROM reactions WHERE post_id IN (");
+        let mut sql = String::from(
+            "SELECT post_id, user_id, emoji_name, created_at FROM reactions WHERE post_id IN (",
+        );
         for i in 0..ids.len() {
             sql.push_str(if i == 0 { "$1" } else { ", $" });
             if i > 0 {
@@ -381,7 +443,11 @@ impl Store {
                     s.count += 1;
                     s.user_ids.push(r.user_id);
                 }
-                None => list.push(ReactionSummary { emoji_name: r.emoji_name, count: 1, user_ids: vec![r.user_id] }),
+                None => list.push(ReactionSummary {
+                    emoji_name: r.emoji_name,
+                    count: 1,
+                    user_ids: vec![r.user_id],
+                }),
             }
         }
         for p in &mut posts {
@@ -390,4 +456,3 @@ impl Store {
         Ok(posts)
     }
 }
-

@@ -55,7 +55,10 @@ impl Store {
             }
             Pool::Sqlite(pool) => {
                 // Each word becomes a quoted FTS5 string, so user input is never FTS5 syntax.
-                let fts: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
+                let fts: Vec<String> = words
+                    .iter()
+                    .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+                    .collect();
                 sqlx::query_as::<_, Post>(SQLITE_SEARCH)
                     .bind(searcher)
                     .bind(fts.join(" "))

@@ -26,7 +26,13 @@ pub enum RefreshOutcome {
 }
 
 impl Store {
-    pub async fn create_session(&self, user: UserId, refresh_hash: &str, expires_at: Timestamp, user_agent: &str) -> Result<SessionId> {
+    pub async fn create_session(
+        &self,
+        user: UserId,
+        refresh_hash: &str,
+        expires_at: Timestamp,
+        user_agent: &str,
+    ) -> Result<SessionId> {
         let id = SessionId::new();
         let now = Timestamp::now();
         with_pool!(self, |pool| {
@@ -62,7 +68,13 @@ impl Store {
     }
 
     /// Swaps `presented` for `next` when `presented` is the session's current secret.
-    pub async fn rotate_refresh(&self, id: SessionId, presented: &str, next: &str, expires_at: Timestamp) -> Result<RefreshOutcome> {
+    pub async fn rotate_refresh(
+        &self,
+        id: SessionId,
+        presented: &str,
+        next: &str,
+        expires_at: Timestamp,
+    ) -> Result<RefreshOutcome> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let rotated: Option<UserId> = sqlx::query_scalar(
@@ -86,7 +98,11 @@ impl Store {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                    if revoked.rows_affected() == 1 { RefreshOutcome::Reused } else { RefreshOutcome::Invalid }
+                    if revoked.rows_affected() == 1 {
+                        RefreshOutcome::Reused
+                    } else {
+                        RefreshOutcome::Invalid
+                    }
                 }
             }
         }))

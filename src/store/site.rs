@@ -21,7 +21,10 @@ impl Store {
     }
 
     /// Merges `patch` (top-level keys) into the stored document and returns the result.
-    pub async fn patch_site_config(&self, patch: &serde_json::Map<String, serde_json::Value>) -> Result<SiteConfig> {
+    pub async fn patch_site_config(
+        &self,
+        patch: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<SiteConfig> {
         let text = serde_json::to_string(patch).map_err(Error::internal)?;
         let now = crate::domain::Timestamp::now();
         match &self.pool {

@@ -1,0 +1,12 @@
+//! Authentication: argon2id passwords, JWT access tokens naming a session, rotating refresh tokens,
+//! and the [`AuthUser`] extractor that every authenticated handler takes.
+
+mod extractor;
+mod password;
+mod tokens;
+
+pub use extractor::AuthUser;
+pub use password::{hash_password, verify_password};
+pub use tokens::{
+    ACCESS_TTL, REFRESH_TTL, RefreshToken, TokenKeys, TokenPair, generate_invite_code, hash_invite,
+};

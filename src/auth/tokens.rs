@@ -1,0 +1,133 @@
+//! Tokens. An access token is a JWT (HS256, signed with `RUSTCHAT_JWT_SECRET`) naming the user and
+//! the session; it lives 15 minutes and every use re-checks its session, so logout and password
+//! changes take effect at once on every node. A refresh token is `<session id>.<secret>`, opaque to
+//! clients; only the SHA-256 of the secret is stored, and each use replaces it.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{SessionId, Timestamp, UserId};
+use crate::error::{Error, Result};
+
+pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+const ISSUER: &str = "rustchat";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+}
+
+/// Signing and verification keys derived from the JWT secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    pub fn issue_access(&self, user: UserId, session: SessionId) -> Result<String> {
+        let now = Timestamp::now().unix_seconds();
+        let claims = Claims {
+            sub: user,
+            sid: session,
+            iat: now,
+            exp: now + ACCESS_TTL.as_secs() as i64,
+            iss: ISSUER.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(Error::internal)
+    }
+
+    /// The claims of a valid token; the reason it is invalid otherwise (for the log, not the client).
+    pub fn verify_access(&self, token: &str) -> std::result::Result<Claims, String> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A refresh token as handed to a client.
+pub struct RefreshToken {
+    pub session: SessionId,
+    pub secret: String,
+}
+
+impl RefreshToken {
+    /// A fresh secret for `session`.
+    pub fn generate(session: SessionId) -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        Self {
+            session,
+            secret: URL_SAFE_NO_PAD.encode(bytes),
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let (session, secret) = text.trim().split_once('.')?;
+        let session = session.parse().ok()?;
+        (secret.len() == 43).then(|| Self {
+            session,
+            secret: secret.to_string(),
+        })
+    }
+
+    pub fn hash(&self) -> String {
+        hash_secret(&self.secret)
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{}.{}", self.session, self.secret)
+    }
+}
+
+/// SHA-256 hex of a high-entropy secret (refresh tokens, invite codes): such secrets need no salt.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What login, registration and refresh answer with.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub token_type: &'static str,
+    pub user: crate::store::models::User,
+}
+
+/// An invite code as stored (codes are random, so a plain SHA-256 suffices).
+pub fn hash_invite(code: &str) -> String {
+    hash_secret(code.trim())
+}
+
+/// A fresh invite code to hand out.
+pub fn generate_invite_code() -> String {
+    let mut bytes = [0u8; 18];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,419 @@
+//! Channels: team channels (public, private), direct and group messages, members, read state and the
+//! channel's event log. Every lookup goes through [`crate::access`]: what the caller may not see is 404.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access::{member_channel, member_team, readable_channel};
+use crate::auth::AuthUser;
+use crate::domain::{ChannelId, DisplayName, Slug, TeamId, Text, UserId};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::models::{Channel, ChannelEvent, ChannelKind, ChannelMember, ReadState};
+use crate::store::{ChannelPatch, NewChannel};
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateChannel {
+    pub name: String,
+    pub display_name: Option<String>,
+    /// `public` (default) or `private`.
+    pub kind: Option<ChannelKind>,
+    pub purpose: Option<String>,
+    pub header: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateChannel {
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+    pub purpose: Option<String>,
+    pub header: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListChannels {
+    #[serde(default)]
+    pub include_archived: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddChannelMember {
+    pub user_id: UserId,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DirectRequest {
+    pub user_id: UserId,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GroupRequest {
+    /// The other members: 2–7 users (the group has 3–8 with the caller).
+    pub user_ids: Vec<UserId>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembershipChange {
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    /// The seq of the `member_added` event; absent when nothing changed.
+    pub seq: Option<i64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventsQuery {
+    /// Return events with a greater seq (default 0: from the start of the retained log).
+    pub after_seq: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+const PURPOSE_MAX: usize = 250;
+const HEADER_MAX: usize = 1024;
+
+/// Create a public or private channel in a team (team members).
+#[utoipa::path(tag = "channels", request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[post("/teams/{team_id}/channels")]
+pub async fn create_channel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+    body: web::Json<CreateChannel>,
+) -> Result<HttpResponse> {
+    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
+    let kind = body.kind.unwrap_or(ChannelKind::Public);
+    if !matches!(kind, ChannelKind::Public | ChannelKind::Private) {
+        return Err(Error::validation(
+            "kind must be 'public' or 'private'; use /channels/direct or /channels/group for conversations",
+        ));
+    }
+    let name = Slug::parse(&body.name, "name")?;
+    let display_name = DisplayName::parse(
+        body.display_name.as_deref().unwrap_or(name.as_str()),
+        "display_name",
+    )?;
+    let purpose = Text::parse(
+        body.purpose.as_deref().unwrap_or(""),
+        "purpose",
+        PURPOSE_MAX,
+    )?;
+    let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", HEADER_MAX)?;
+    let channel = state
+        .store
+        .create_channel(NewChannel {
+            team: team.id,
+            kind,
+            name: &name,
+            display_name: display_name.as_str(),
+            purpose: purpose.as_str(),
+            header: header.as_str(),
+            creator: caller.id(),
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(channel))
+}
+
+/// The team's channels the caller may see: all public ones, and private ones they belong to.
+#[utoipa::path(tag = "channels", params(ListChannels), responses((status = 200, body = Vec<Channel>), (status = 404)), security(("bearer" = [])))]
+#[get("/teams/{team_id}/channels")]
+pub async fn list_team_channels(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+    query: web::Query<ListChannels>,
+) -> Result<HttpResponse> {
+    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .team_channels(team.id, caller.id(), query.include_archived)
+            .await?,
+    ))
+}
+
+/// One channel.
+#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}")]
+pub async fn get_channel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(
+        readable_channel(&state.store, &caller, path.into_inner())
+            .await?
+            .channel,
+    ))
+}
+
+/// Rename (channel/team admins) or change the purpose and header (members) of a team channel.
+#[utoipa::path(tag = "channels", request_body = UpdateChannel, responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[patch("/channels/{channel_id}")]
+pub async fn update_channel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+    body: web::Json<UpdateChannel>,
+) -> Result<HttpResponse> {
+    let access = member_channel(&state.store, &caller, path.into_inner())
+        .await?
+        .writable()?;
+    if access.channel.team_id.is_none() {
+        return Err(Error::forbidden(
+            "direct and group conversations cannot be renamed",
+        ));
+    }
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| Slug::parse(n, "name"))
+        .transpose()?;
+    if name.is_some() && !access.can_manage(&caller) {
+        return Err(Error::forbidden(
+            "only channel or team admins can rename a channel",
+        ));
+    }
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(|d| DisplayName::parse(d, "display_name"))
+        .transpose()?;
+    let purpose = body
+        .purpose
+        .as_deref()
+        .map(|p| Text::parse(p, "purpose", PURPOSE_MAX))
+        .transpose()?;
+    let header = body
+        .header
+        .as_deref()
+        .map(|h| Text::parse(h, "header", HEADER_MAX))
+        .transpose()?;
+    let patch = ChannelPatch {
+        name: name.as_ref(),
+        display_name: display_name.as_ref().map(DisplayName::as_str),
+        purpose: purpose.as_ref().map(Text::as_str),
+        header: header.as_ref().map(Text::as_str),
+    };
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .update_channel(access.channel.id, patch, false)
+            .await?,
+    ))
+}
+
+/// Archive a team channel (channel/team admins): it becomes read-only.
+#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[delete("/channels/{channel_id}")]
+pub async fn archive_channel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner())
+        .await?
+        .writable()?;
+    if !access.can_manage(&caller) {
+        return Err(Error::forbidden(
+            "only channel or team admins can archive a channel",
+        ));
+    }
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .update_channel(access.channel.id, ChannelPatch::default(), true)
+            .await?,
+    ))
+}
+
+/// The channel's members.
+#[utoipa::path(tag = "channels", responses((status = 200, body = Vec<ChannelMember>), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}/members")]
+pub async fn list_channel_members(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(state.store.channel_members(access.channel.id).await?))
+}
+
+/// Join a public channel (your own id), or add a team member to a channel you belong to.
+#[utoipa::path(tag = "channels", request_body = AddChannelMember, responses((status = 201, body = MembershipChange), (status = 200, body = MembershipChange), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[post("/channels/{channel_id}/members")]
+pub async fn add_channel_member(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+    body: web::Json<AddChannelMember>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner())
+        .await?
+        .writable()?;
+    let channel = &access.channel;
+    let Some(team) = channel.team_id else {
+        return Err(Error::forbidden(
+            "members of direct and group conversations are fixed",
+        ));
+    };
+    let target = body.user_id;
+    if target != caller.id() && !access.is_member() {
+        return Err(Error::forbidden("join the channel before adding others"));
+    }
+    // A public channel is joinable by any team member; for anyone else the caller must be a member
+    // (checked above), and the target must belong to the team.
+    if state.store.team_role(team, target).await?.is_none() {
+        return Err(Error::not_found("user"));
+    }
+    let seq = state.store.add_channel_member(channel.id, target).await?;
+    let change = MembershipChange {
+        channel_id: channel.id,
+        user_id: target,
+        seq,
+    };
+    Ok(if seq.is_some() {
+        HttpResponse::Created().json(change)
+    } else {
+        HttpResponse::Ok().json(change)
+    })
+}
+
+/// Leave a channel (yourself), or remove a member (channel/team admins).
+#[utoipa::path(tag = "channels", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[delete("/channels/{channel_id}/members/{user_id}")]
+pub async fn remove_channel_member(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(ChannelId, UserId)>,
+) -> Result<HttpResponse> {
+    let (channel_id, target) = path.into_inner();
+    let access = member_channel(&state.store, &caller, channel_id).await?;
+    if access.channel.team_id.is_none() {
+        return Err(Error::forbidden(
+            "members of direct and group conversations are fixed",
+        ));
+    }
+    if target != caller.id() && !access.can_manage(&caller) {
+        return Err(Error::forbidden(
+            "only channel or team admins can remove other members",
+        ));
+    }
+    match state
+        .store
+        .remove_channel_member(channel_id, target)
+        .await?
+    {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(Error::not_found("channel member")),
+    }
+}
+
+/// The direct-message channel with another user, created on first use.
+#[utoipa::path(tag = "channels", request_body = DirectRequest, responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
+#[post("/channels/direct")]
+pub async fn open_direct(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<DirectRequest>,
+) -> Result<HttpResponse> {
+    if body.user_id == caller.id() {
+        return Err(Error::validation("a direct channel needs another user"));
+    }
+    state
+        .store
+        .user(body.user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(|| Error::not_found("user"))?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .direct_channel(caller.id(), body.user_id)
+            .await?,
+    ))
+}
+
+/// The group-message channel of exactly these users and the caller (3–8), created on first use.
+#[utoipa::path(tag = "channels", request_body = GroupRequest, responses((status = 200, body = Channel), (status = 400)), security(("bearer" = [])))]
+#[post("/channels/group")]
+pub async fn open_group(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<GroupRequest>,
+) -> Result<HttpResponse> {
+    let mut members = body.user_ids.clone();
+    members.push(caller.id());
+    members.sort();
+    members.dedup();
+    if !(3..=8).contains(&members.len()) {
+        return Err(Error::validation(
+            "a group has 3 to 8 distinct members, you included",
+        ));
+    }
+    for &m in &members {
+        state
+            .store
+            .user(m)
+            .await?
+            .filter(|u| u.is_active)
+            .ok_or_else(|| Error::not_found("user"))?;
+    }
+    Ok(HttpResponse::Ok().json(state.store.group_channel(caller.id(), &members).await?))
+}
+
+/// Mark everything in the channel read.
+#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[post("/channels/{channel_id}/view")]
+pub async fn view_channel(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    let access = member_channel(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .view_channel(access.channel.id, caller.id())
+            .await?,
+    ))
+}
+
+/// The caller's unread and mention counts in the channel.
+#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}/read")]
+pub async fn read_state(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    let access = member_channel(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .read_state(access.channel.id, caller.id())
+            .await?,
+    ))
+}
+
+/// The channel's events after a seq, oldest first: what a client that was away missed.
+#[utoipa::path(tag = "channels", params(EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}/events")]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+    query: web::Query<EventsQuery>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
+    let limit = super::page_limit(query.limit, 100)?;
+    let after = query.after_seq.unwrap_or(0);
+    if after < 0 {
+        return Err(Error::validation("after_seq must be >= 0"));
+    }
+    Ok(HttpResponse::Ok().json(
+        state
+            .store
+            .events_after(access.channel.id, after, limit)
+            .await?,
+    ))
+}

@@ -1,0 +1,290 @@
+//! Posts: create, page, read, edit, delete, threads, reactions, pins. The path of a message:
+//! handler (auth + membership) → domain (`MessageBody`) → store (post + event, one transaction).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::access::{ChannelAccess, member_channel, readable_channel};
+use crate::auth::AuthUser;
+use crate::domain::{ChannelId, EmojiName, MessageBody, PostId};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::models::{Post, Reaction};
+use crate::store::{NewPost, PostCursor};
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreatePost {
+    pub message: String,
+    /// Reply in the thread of this post.
+    pub root_id: Option<PostId>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EditPost {
+    pub message: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddReaction {
+    pub emoji_name: String,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// Posts older than this post.
+    pub before: Option<PostId>,
+    /// Posts newer than this post.
+    pub after: Option<PostId>,
+    /// 1–200, default 60.
+    pub limit: Option<u32>,
+}
+
+/// A created or changed post with the seq of the event that recorded it.
+#[derive(Serialize, ToSchema)]
+pub struct PostWithSeq {
+    #[serde(flatten)]
+    pub post: Post,
+    pub seq: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PostPage {
+    /// Newest first.
+    pub posts: Vec<Post>,
+    /// More posts exist beyond this page in the direction asked.
+    pub has_more: bool,
+}
+
+/// Post a message (channel members).
+#[utoipa::path(tag = "posts", request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
+#[post("/channels/{channel_id}/posts")]
+pub async fn create_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+    body: web::Json<CreatePost>,
+) -> Result<HttpResponse> {
+    let access = member_channel(&state.store, &caller, path.into_inner())
+        .await?
+        .writable()?;
+    let message = MessageBody::parse(&body.message)?;
+    let (post, seq) = state
+        .store
+        .create_post(NewPost {
+            channel: access.channel.id,
+            kind: access.channel.kind,
+            author: caller.id(),
+            message: &message,
+            root: body.root_id,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
+}
+
+/// A page of the channel's posts, newest first; page with `before` (older) or `after` (newer).
+#[utoipa::path(tag = "posts", params(PageQuery), responses((status = 200, body = PostPage), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}/posts")]
+pub async fn list_posts(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
+    let limit = super::page_limit(query.limit, 60)?;
+    let cursor = match (query.before, query.after) {
+        (Some(_), Some(_)) => {
+            return Err(Error::validation("give either before or after, not both"));
+        }
+        (Some(id), None) => PostCursor::Before(id),
+        (None, Some(id)) => PostCursor::After(id),
+        (None, None) => PostCursor::Latest,
+    };
+    let (posts, has_more) = state
+        .store
+        .channel_posts(access.channel.id, cursor, limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(PostPage { posts, has_more }))
+}
+
+/// The channel's pinned posts.
+#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[get("/channels/{channel_id}/pinned")]
+pub async fn list_pinned(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<ChannelId>,
+) -> Result<HttpResponse> {
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(state.store.pinned_posts(access.channel.id).await?))
+}
+
+/// A post the caller may read, with the channel access that allows it.
+async fn readable_post(
+    state: &AppState,
+    caller: &AuthUser,
+    id: PostId,
+) -> Result<(Post, ChannelAccess)> {
+    let post = state
+        .store
+        .post(id)
+        .await?
+        .ok_or_else(|| Error::not_found("post"))?;
+    // A post in a channel the caller cannot see does not exist for them.
+    let access = readable_channel(&state.store, caller, post.channel_id)
+        .await
+        .map_err(|e| match e.code {
+            crate::error::ErrorCode::NotFound => Error::not_found("post"),
+            _ => e,
+        })?;
+    Ok((post, access))
+}
+
+/// A post the caller may act on: a member of its (unarchived) channel, and the post not deleted.
+async fn writable_post(
+    state: &AppState,
+    caller: &AuthUser,
+    id: PostId,
+) -> Result<(Post, ChannelAccess)> {
+    let (post, _) = readable_post(state, caller, id).await?;
+    if post.deleted_at.is_some() {
+        return Err(Error::not_found("post"));
+    }
+    let access = member_channel(&state.store, caller, post.channel_id)
+        .await?
+        .writable()?;
+    Ok((post, access))
+}
+
+/// One post.
+#[utoipa::path(tag = "posts", responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
+#[get("/posts/{post_id}")]
+pub async fn get_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
+}
+
+/// Edit your own post.
+#[utoipa::path(tag = "posts", request_body = EditPost, responses((status = 200, body = PostWithSeq), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[patch("/posts/{post_id}")]
+pub async fn edit_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+    body: web::Json<EditPost>,
+) -> Result<HttpResponse> {
+    let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
+    if post.user_id != caller.id() {
+        return Err(Error::forbidden("only the author can edit a post"));
+    }
+    let message = MessageBody::parse(&body.message)?;
+    let (post, seq) = state.store.edit_post(post.id, &message).await?;
+    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
+}
+
+/// Delete a post: your own, or any as a channel/team/system admin.
+#[utoipa::path(tag = "posts", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[delete("/posts/{post_id}")]
+pub async fn delete_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+) -> Result<HttpResponse> {
+    let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
+    if post.user_id != caller.id() && !access.can_manage(&caller) {
+        return Err(Error::forbidden(
+            "only the author or an admin can delete a post",
+        ));
+    }
+    state.store.delete_post(post.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A thread: its root and replies, oldest first.
+#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[get("/posts/{post_id}/thread")]
+pub async fn get_thread(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+) -> Result<HttpResponse> {
+    let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(state.store.thread(post.root_id.unwrap_or(post.id)).await?))
+}
+
+/// React to a post with an emoji (once per user and emoji).
+#[utoipa::path(tag = "posts", request_body = AddReaction, responses((status = 201, body = Reaction), (status = 200), (status = 404)), security(("bearer" = [])))]
+#[post("/posts/{post_id}/reactions")]
+pub async fn add_reaction(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+    body: web::Json<AddReaction>,
+) -> Result<HttpResponse> {
+    let emoji = EmojiName::parse(&body.emoji_name)?;
+    let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
+    match state.store.add_reaction(&post, caller.id(), &emoji).await? {
+        Some((reaction, _)) => Ok(HttpResponse::Created().json(reaction)),
+        None => Ok(HttpResponse::Ok().json(
+            serde_json::json!({ "post_id": post.id, "user_id": caller.id(), "emoji_name": emoji }),
+        )),
+    }
+}
+
+/// Remove your reaction.
+#[utoipa::path(tag = "posts", responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[delete("/posts/{post_id}/reactions/{emoji_name}")]
+pub async fn remove_reaction(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(PostId, String)>,
+) -> Result<HttpResponse> {
+    let (post_id, emoji) = path.into_inner();
+    let emoji = EmojiName::parse(&emoji)?;
+    let (post, _) = writable_post(&state, &caller, post_id).await?;
+    match state
+        .store
+        .remove_reaction(&post, caller.id(), &emoji)
+        .await?
+    {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(Error::not_found("reaction")),
+    }
+}
+
+/// Pin a post to its channel (channel members).
+#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[post("/posts/{post_id}/pin")]
+pub async fn pin_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+) -> Result<HttpResponse> {
+    set_pinned(&state, &caller, path.into_inner(), true).await
+}
+
+/// Unpin a post.
+#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[delete("/posts/{post_id}/pin")]
+pub async fn unpin_post(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<PostId>,
+) -> Result<HttpResponse> {
+    set_pinned(&state, &caller, path.into_inner(), false).await
+}
+
+async fn set_pinned(
+    state: &AppState,
+    caller: &AuthUser,
+    id: PostId,
+    pinned: bool,
+) -> Result<HttpResponse> {
+    let (post, _) = writable_post(state, caller, id).await?;
+    let (post, seq) = state.store.pin_post(post.id, pinned).await?;
+    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
+}

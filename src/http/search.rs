@@ -1,0 +1,60 @@
+//! Full-text search over the posts the caller can see (channels they are a member of).
+
+use actix_web::{HttpResponse, get, web};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::AuthUser;
+use crate::domain::{ChannelId, Timestamp, UserId};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::SearchQuery;
+use crate::store::models::Post;
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// Words that must all appear.
+    pub q: String,
+    pub channel_id: Option<ChannelId>,
+    /// Author.
+    pub user_id: Option<UserId>,
+    /// RFC 3339: only posts created before.
+    pub before: Option<String>,
+    /// RFC 3339: only posts created after.
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+}
+
+fn instant(field: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
+    value
+        .map(|v| {
+            Timestamp::parse(v).map_err(|_| {
+                Error::validation(format!(
+                    "{field} must be an RFC 3339 time, e.g. 2026-11-28T00:00:00Z"
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// Search posts, newest first.
+#[utoipa::path(tag = "search", params(SearchParams), responses((status = 200, body = Vec<Post>), (status = 400)), security(("bearer" = [])))]
+#[get("/search/posts")]
+pub async fn search_posts(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse> {
+    if params.q.chars().count() > 512 {
+        return Err(Error::validation("q must be at most 512 characters"));
+    }
+    let query = SearchQuery {
+        terms: params.q.clone(),
+        channel: params.channel_id,
+        author: params.user_id,
+        before: instant("before", params.before.as_deref())?,
+        after: instant("after", params.after.as_deref())?,
+        limit: super::page_limit(params.limit, 50)?,
+    };
+    Ok(HttpResponse::Ok().json(state.store.search_posts(caller.id(), &query).await?))
+}

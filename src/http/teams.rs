@@ -1,0 +1,240 @@
+//! Teams: create, list, join open teams, members (add, list, remove, leave), invite codes.
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::access::{member_team, visible_team};
+use crate::auth::{AuthUser, generate_invite_code, hash_invite};
+use crate::domain::{DisplayName, Slug, TeamId, Text, Timestamp, UserId};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::models::{Role, Team, TeamMember};
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTeam {
+    /// URL name: 2–64 characters of a-z, 0-9, '-', '_'.
+    pub name: String,
+    pub display_name: Option<String>,
+    pub description: Option<String>,
+    /// Anyone on the site may join an open team.
+    #[serde(default)]
+    pub open: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddMember {
+    pub user_id: UserId,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateInvite {
+    /// How many accounts may register with the code (default 1, at most 1000).
+    pub max_uses: Option<i32>,
+    /// Hours until the code expires (default 72, at most 720).
+    pub expires_in_hours: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Invite {
+    /// Shown once; only its hash is stored.
+    pub code: String,
+    pub team_id: Option<TeamId>,
+    pub max_uses: i32,
+    pub expires_at: Timestamp,
+}
+
+/// Create a team; the creator becomes its admin.
+#[utoipa::path(tag = "teams", request_body = CreateTeam, responses((status = 201, body = Team), (status = 409)), security(("bearer" = [])))]
+#[post("/teams")]
+pub async fn create_team(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<CreateTeam>,
+) -> Result<HttpResponse> {
+    if !state.site.get().allow_team_creation && !caller.is_system_admin() {
+        return Err(Error::forbidden(
+            "only system admins may create teams on this site",
+        ));
+    }
+    let name = Slug::parse(&body.name, "name")?;
+    let display_name = DisplayName::parse(
+        body.display_name.as_deref().unwrap_or(name.as_str()),
+        "display_name",
+    )?;
+    let description = Text::parse(
+        body.description.as_deref().unwrap_or(""),
+        "description",
+        255,
+    )?;
+    let team = state
+        .store
+        .create_team(
+            &name,
+            display_name.as_str(),
+            description.as_str(),
+            body.open,
+            caller.id(),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(team))
+}
+
+/// The caller's teams.
+#[utoipa::path(tag = "teams", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
+#[get("/teams")]
+pub async fn list_my_teams(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.teams_of(caller.id()).await?))
+}
+
+/// Open teams the caller can join.
+#[utoipa::path(tag = "teams", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
+#[get("/teams/joinable")]
+pub async fn list_joinable_teams(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.joinable_teams(caller.id()).await?))
+}
+
+/// A team the caller belongs to, or an open team.
+#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[get("/teams/{team_id}")]
+pub async fn get_team(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+) -> Result<HttpResponse> {
+    let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(team))
+}
+
+/// Join an open team.
+#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[post("/teams/{team_id}/join")]
+pub async fn join_team(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+) -> Result<HttpResponse> {
+    let team = state
+        .store
+        .team(path.into_inner())
+        .await?
+        .ok_or_else(|| Error::not_found("team"))?;
+    let member = state.store.team_role(team.id, caller.id()).await?.is_some();
+    if !team.open && !member {
+        return Err(Error::not_found("team"));
+    }
+    state
+        .store
+        .add_team_member(team.id, caller.id(), Role::Member)
+        .await?;
+    Ok(HttpResponse::Ok().json(team))
+}
+
+/// The team's members (members only).
+#[utoipa::path(tag = "teams", responses((status = 200, body = Vec<TeamMember>), (status = 404)), security(("bearer" = [])))]
+#[get("/teams/{team_id}/members")]
+pub async fn list_team_members(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+) -> Result<HttpResponse> {
+    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(state.store.team_members(team.id).await?))
+}
+
+/// Add a user to the team (team admins and system admins).
+#[utoipa::path(tag = "teams", request_body = AddMember, responses((status = 201), (status = 200), (status = 403)), security(("bearer" = [])))]
+#[post("/teams/{team_id}/members")]
+pub async fn add_team_member(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+    body: web::Json<AddMember>,
+) -> Result<HttpResponse> {
+    let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
+    if role != Role::Admin {
+        return Err(Error::forbidden("only team admins can add members"));
+    }
+    let user = state
+        .store
+        .user(body.user_id)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(|| Error::not_found("user"))?;
+    let added = state
+        .store
+        .add_team_member(team.id, user.id, Role::Member)
+        .await?;
+    let body = serde_json::json!({ "team_id": team.id, "user_id": user.id });
+    Ok(if added {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+/// Remove a member (team admins), or leave (yourself). They also leave the team's channels.
+#[utoipa::path(tag = "teams", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[delete("/teams/{team_id}/members/{user_id}")]
+pub async fn remove_team_member(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<(TeamId, UserId)>,
+) -> Result<HttpResponse> {
+    let (team_id, user_id) = path.into_inner();
+    let (team, role) = member_team(&state.store, &caller, team_id).await?;
+    if user_id != caller.id() && role != Role::Admin {
+        return Err(Error::forbidden(
+            "only team admins can remove other members",
+        ));
+    }
+    state.store.remove_team_member(team.id, user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Create an invite code that registers accounts into this team (team admins).
+#[utoipa::path(tag = "teams", request_body = CreateInvite, responses((status = 201, body = Invite), (status = 403)), security(("bearer" = [])))]
+#[post("/teams/{team_id}/invites")]
+pub async fn create_team_invite(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<TeamId>,
+    body: web::Json<CreateInvite>,
+) -> Result<HttpResponse> {
+    let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
+    if role != Role::Admin {
+        return Err(Error::forbidden("only team admins can create invites"));
+    }
+    Ok(HttpResponse::Created().json(issue_invite(&state, &caller, Some(team.id), &body).await?))
+}
+
+pub(super) async fn issue_invite(
+    state: &AppState,
+    caller: &AuthUser,
+    team: Option<TeamId>,
+    body: &CreateInvite,
+) -> Result<Invite> {
+    let max_uses = body.max_uses.unwrap_or(1);
+    if !(1..=1000).contains(&max_uses) {
+        return Err(Error::validation("max_uses must be 1-1000"));
+    }
+    let hours = body.expires_in_hours.unwrap_or(72);
+    if !(1..=720).contains(&hours) {
+        return Err(Error::validation("expires_in_hours must be 1-720"));
+    }
+    let code = generate_invite_code();
+    let expires_at = Timestamp::now().plus(std::time::Duration::from_secs(u64::from(hours) * 3600));
+    state
+        .store
+        .create_invite(&hash_invite(&code), team, caller.id(), max_uses, expires_at)
+        .await?;
+    Ok(Invite {
+        code,
+        team_id: team,
+        max_uses,
+        expires_at,
+    })
+}

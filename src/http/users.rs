@@ -1,0 +1,137 @@
+//! Users: my profile, looking others up, and admins (de)activating accounts.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::page_limit;
+use crate::auth::AuthUser;
+use crate::domain::{DisplayName, Email, UserId};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+use crate::store::models::{MyChannel, PublicUser, User};
+
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateProfile {
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct UserSearch {
+    /// Prefix of a username or display name.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The caller's own account.
+#[utoipa::path(tag = "users", responses((status = 200, body = User)), security(("bearer" = [])))]
+#[get("/users/me")]
+pub async fn get_me(caller: AuthUser) -> HttpResponse {
+    HttpResponse::Ok().json(caller.user)
+}
+
+/// Update the caller's display name or email.
+#[utoipa::path(tag = "users", request_body = UpdateProfile, responses((status = 200, body = User)), security(("bearer" = [])))]
+#[patch("/users/me")]
+pub async fn update_me(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    body: web::Json<UpdateProfile>,
+) -> Result<HttpResponse> {
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(|d| DisplayName::parse(d, "display_name"))
+        .transpose()?;
+    let email = body.email.as_deref().map(Email::parse).transpose()?;
+    let user = state
+        .store
+        .update_profile(
+            caller.id(),
+            display_name.as_ref().map(DisplayName::as_str),
+            email.as_ref(),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(user))
+}
+
+/// Every channel the caller belongs to, with unread and mention counts.
+#[utoipa::path(tag = "users", responses((status = 200, body = Vec<MyChannel>)), security(("bearer" = [])))]
+#[get("/users/me/channels")]
+pub async fn my_channels(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.store.my_channels(caller.id()).await?))
+}
+
+/// Find users by username or display-name prefix.
+#[utoipa::path(tag = "users", params(UserSearch), responses((status = 200, body = Vec<PublicUser>)), security(("bearer" = [])))]
+#[get("/users")]
+pub async fn search_users(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    query: web::Query<UserSearch>,
+) -> Result<HttpResponse> {
+    let limit = page_limit(query.limit, 50)?;
+    let q = query.q.as_deref().unwrap_or("");
+    if q.chars().count() > 64 {
+        return Err(Error::validation("q must be at most 64 characters"));
+    }
+    Ok(HttpResponse::Ok().json(state.store.search_users(q, limit).await?))
+}
+
+/// One user, as other users see them.
+#[utoipa::path(tag = "users", responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
+#[get("/users/{user_id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse> {
+    let user = state
+        .store
+        .user(path.into_inner())
+        .await?
+        .ok_or_else(|| Error::not_found("user"))?;
+    Ok(HttpResponse::Ok().json(PublicUser::from(user)))
+}
+
+/// Deactivate an account (system admins): its sessions end at once.
+#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[post("/users/{user_id}/deactivate")]
+pub async fn deactivate_user(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse> {
+    set_active(&state, &caller, path.into_inner(), false).await
+}
+
+/// Reactivate an account (system admins).
+#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[post("/users/{user_id}/activate")]
+pub async fn activate_user(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    path: web::Path<UserId>,
+) -> Result<HttpResponse> {
+    set_active(&state, &caller, path.into_inner(), true).await
+}
+
+async fn set_active(
+    state: &AppState,
+    caller: &AuthUser,
+    target: UserId,
+    active: bool,
+) -> Result<HttpResponse> {
+    if !caller.is_system_admin() {
+        return Err(Error::forbidden(
+            "only system admins can change account status",
+        ));
+    }
+    if target == caller.id() && !active {
+        return Err(Error::validation("you cannot deactivate your own account"));
+    }
+    let user = state.store.set_user_active(target, active).await?;
+    tracing::info!(user_id = %target, active, by = %caller.id(), "account status changed");
+    Ok(HttpResponse::Ok().json(user))
+}
