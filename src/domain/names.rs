@@ -106,7 +106,7 @@ impl Username {
                 "username must be 3-22 characters of a-z, 0-9, '.', '_' or '-', starting with a letter",
             ));
         }
-        if ["channel", "all", "here", "system", "admin"].contains(&s.as_str()) {
+        if ["channel", "all", "here"].contains(&s.as_str()) {
             return Err(Error::validation(format!("username '{s}' is reserved")));
         }
         Ok(Self(s))

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 
+use super::json::Json;
 use super::teams::{CreateInvite, Invite, issue_invite};
 use crate::auth::AuthUser;
 use crate::domain::SiteConfig;
@@ -31,7 +32,7 @@ pub async fn get_site_config(state: web::Data<AppState>, caller: AuthUser) -> Re
 pub async fn patch_site_config(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<serde_json::Map<String, serde_json::Value>>,
+    body: Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse> {
     require_admin(&caller)?;
     let patch = body.into_inner();
@@ -61,7 +62,7 @@ pub async fn patch_site_config(
 pub async fn create_invite(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateInvite>,
+    body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
     require_admin(&caller)?;
     Ok(HttpResponse::Created().json(issue_invite(&state, &caller, None, &body).await?))

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::json::Json;
 use crate::auth::{AuthUser, REFRESH_TTL, RefreshToken, TokenPair, hash_password, verify_password};
 use crate::domain::{DisplayName, Email, Password, Registration, Timestamp, Username};
 use crate::error::{Error, ErrorCode, Result};
@@ -78,7 +79,7 @@ async fn open_session(state: &AppState, req: &HttpRequest, user: User) -> Result
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> Result<HttpResponse> {
     let username = Username::parse(&body.username)?;
     let email = Email::parse(&body.email)?;
@@ -143,7 +144,7 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse> {
     let found = state.store.user_credentials(&body.login).await?;
     let (user, hash) = match found {
@@ -170,7 +171,7 @@ pub async fn login(
 #[post("/auth/refresh")]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
     let invalid = || {
         Error::new(
@@ -229,7 +230,7 @@ pub async fn logout(state: web::Data<AppState>, caller: AuthUser) -> Result<Http
 pub async fn change_password(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<ChangePasswordRequest>,
+    body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse> {
     let new = Password::parse(&body.new_password, "new_password")?;
     let stored = state

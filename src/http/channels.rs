@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::json::Json;
 use crate::access::{member_channel, member_team, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, DisplayName, Slug, TeamId, Text, UserId};
@@ -78,7 +79,7 @@ pub async fn create_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<TeamId>,
-    body: web::Json<CreateChannel>,
+    body: Json<CreateChannel>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
     let kind = body.kind.unwrap_or(ChannelKind::Public);
@@ -153,7 +154,7 @@ pub async fn update_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<ChannelId>,
-    body: web::Json<UpdateChannel>,
+    body: Json<UpdateChannel>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner())
         .await?
@@ -245,7 +246,7 @@ pub async fn add_channel_member(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<ChannelId>,
-    body: web::Json<AddChannelMember>,
+    body: Json<AddChannelMember>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner())
         .await?
@@ -314,7 +315,7 @@ pub async fn remove_channel_member(
 pub async fn open_direct(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<DirectRequest>,
+    body: Json<DirectRequest>,
 ) -> Result<HttpResponse> {
     if body.user_id == caller.id() {
         return Err(Error::validation("a direct channel needs another user"));
@@ -339,7 +340,7 @@ pub async fn open_direct(
 pub async fn open_group(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<GroupRequest>,
+    body: Json<GroupRequest>,
 ) -> Result<HttpResponse> {
     let mut members = body.user_ids.clone();
     members.push(caller.id());

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod channels;
 pub mod health;
+pub mod json;
 pub mod posts;
 pub mod search;
 pub mod teams;
@@ -26,6 +27,7 @@ pub const MAX_JSON_BODY: usize = 80 * 1024;
 /// Every route. Order matters where a literal segment shares a prefix with a parameter.
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.app_data(json_config())
+        .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
         .app_data(path_config())
         .app_data(query_config())
         .service(

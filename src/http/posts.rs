@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::json::Json;
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, EmojiName, MessageBody, PostId};
@@ -63,7 +64,7 @@ pub async fn create_post(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<ChannelId>,
-    body: web::Json<CreatePost>,
+    body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner())
         .await?
@@ -175,7 +176,7 @@ pub async fn edit_post(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<PostId>,
-    body: web::Json<EditPost>,
+    body: Json<EditPost>,
 ) -> Result<HttpResponse> {
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
     if post.user_id != caller.id() {
@@ -223,7 +224,7 @@ pub async fn add_reaction(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<PostId>,
-    body: web::Json<AddReaction>,
+    body: Json<AddReaction>,
 ) -> Result<HttpResponse> {
     let emoji = EmojiName::parse(&body.emoji_name)?;
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::json::Json;
 use crate::access::{member_team, visible_team};
 use crate::auth::{AuthUser, generate_invite_code, hash_invite};
 use crate::domain::{DisplayName, Slug, TeamId, Text, Timestamp, UserId};
@@ -50,7 +51,7 @@ pub struct Invite {
 pub async fn create_team(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<CreateTeam>,
+    body: Json<CreateTeam>,
 ) -> Result<HttpResponse> {
     if !state.site.get().allow_team_creation && !caller.is_system_admin() {
         return Err(Error::forbidden(
@@ -152,7 +153,7 @@ pub async fn add_team_member(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<TeamId>,
-    body: web::Json<AddMember>,
+    body: Json<AddMember>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
     if role != Role::Admin {
@@ -202,7 +203,7 @@ pub async fn create_team_invite(
     state: web::Data<AppState>,
     caller: AuthUser,
     path: web::Path<TeamId>,
-    body: web::Json<CreateInvite>,
+    body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
     if role != Role::Admin {

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use super::json::Json;
 use super::page_limit;
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Email, UserId};
@@ -37,7 +38,7 @@ pub async fn get_me(caller: AuthUser) -> HttpResponse {
 pub async fn update_me(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: web::Json<UpdateProfile>,
+    body: Json<UpdateProfile>,
 ) -> Result<HttpResponse> {
     let display_name = body
         .display_name

@@ -222,8 +222,7 @@ impl Store {
             sqlx::query_as::<_, MyChannel>(concat!(
                 "SELECT ",
                 channel_columns!(),
-                ", c.id AS channel_id, m.last_viewed_seq,
-                   c.total_msg_count - m.viewed_msg_count AS unread_count, m.mention_count
+                ", m.last_viewed_seq, c.total_msg_count - m.viewed_msg_count AS unread_count, m.mention_count
                  FROM channels c JOIN channel_members m ON m.channel_id = c.id
                  WHERE m.user_id = $1 ORDER BY COALESCE(c.last_post_at, c.created_at) DESC"
             ))

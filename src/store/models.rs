@@ -143,8 +143,9 @@ pub struct MyChannel {
     #[serde(flatten)]
     #[sqlx(flatten)]
     pub channel: Channel,
-    #[sqlx(flatten)]
-    pub read: ReadState,
+    pub last_viewed_seq: i64,
+    pub unread_count: i64,
+    pub mention_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]

@@ -68,7 +68,9 @@ impl Store {
                             Some(root)
                         }
                         _ => {
-                            return Err(Error::validation("root_id must be a post in this channel"));
+                            return Err(Error::validation(
+                                "root_id must be a post in this channel",
+                            ));
                         }
                     }
                 }

@@ -37,13 +37,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM users WHERE username = $1 OR email = $2")
+            let taken: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM users WHERE username = $1 OR email = $2")
                     .bind(username.as_str())
                     .bind(email.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_one(&mut *tx)
                     .await?;
-            if exists.is_some() {
+            if taken > 0 {
                 return Err(Error::conflict("username or email is already taken"));
             }
             let first: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)")

@@ -5,9 +5,17 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+mod accounts;
+mod authz;
+mod channels;
 mod cli;
 mod config;
 mod health;
 mod logs;
+mod openapi;
+mod posts;
+mod search;
+mod seq;
 mod shutdown;
+mod site;
 mod storage;

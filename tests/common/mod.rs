@@ -10,6 +10,7 @@
 //! message, except on CI (`CI=true`), where it fails: CI never skips silently.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod client;
 pub mod process;
 pub mod proxy;
 
@@ -20,6 +21,7 @@ use rustchat::config::{Settings, ensure_development_secrets};
 use rustchat::startup::{Node, NodeHandle};
 use sqlx::Connection;
 
+pub use client::{Api, Reply};
 pub use process::NodeProcess;
 pub use proxy::TcpProxy;
 
