@@ -100,3 +100,69 @@ async fn postgres_connections_carry_application_name_rustchat() {
         "no connection with application_name=rustchat on {db_name}"
     );
 }
+
+/// With every pooled connection busy, a request waits at most the acquire timeout, then gets 503 and
+/// the log says `pool timed out` (runbook P3) — it never hangs.
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
+    use std::time::Duration;
+
+    use crate::common::process::free_port;
+    use crate::common::{Api, NodeProcess, eventually};
+
+    let Some(db) = TestDb::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let node = NodeProcess::start(
+        dir.path(),
+        &[
+            ("RUSTCHAT_DATABASE_URL", &db.url),
+            ("RUSTCHAT_SERVER_PORT", &port),
+            ("RUSTCHAT_LOG_FORMAT", "json"),
+            ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "1"),
+            ("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "0"),
+            ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "300"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    eventually(Duration::from_secs(30), "the node to answer", || async {
+        reqwest::get(format!("{base}/api/v1/health/live")).await.ok().filter(|r| r.status() == 200)
+    })
+    .await;
+    let user = Api::register(&base, "poolie").await;
+
+    // Hold a lock that the auth query needs: the first request then holds the only connection.
+    let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;").execute(&mut locker).await.unwrap();
+    let blocked = tokio::spawn({
+        let user = user.clone();
+        async move { user.get("/api/v1/users/me").await }
+    });
+    let watcher = sqlx::PgPool::connect(&crate::common::admin_database_url()).await.unwrap();
+    eventually(Duration::from_secs(10), "the first request to wait on the lock", || {
+        let name = db.name.clone();
+        let watcher = watcher.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rustchat' AND datname = $1 AND wait_event_type = 'Lock'",
+            )
+            .bind(name)
+            .fetch_one(&watcher)
+            .await
+            .unwrap();
+            (waiting > 0).then_some(())
+        }
+    })
+    .await;
+
+    let second = user.get("/api/v1/users/me").await;
+    assert_eq!((second.status, second.code()), (503, "database_busy"), "{:?}", second.body);
+    let logged = eventually(Duration::from_secs(5), "a 'pool timed out' log line", || async {
+        node.json_lines().into_iter().find(|l| l["message"].as_str().unwrap_or("").contains("pool timed out"))
+    })
+    .await;
+    assert_eq!(logged["level"], "ERROR");
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+    assert_eq!(blocked.await.unwrap().status, 200, "the waiting request completes once the lock is gone");
+}
