@@ -410,19 +410,33 @@ async fn profiles_can_be_updated_and_users_found(db: Db) {
 /// Two nodes on one database: a logout on one is refused on the other from the next request on.
 #[tokio::test]
 async fn a_token_revoked_on_one_node_is_refused_on_another() {
-    let Some(db) = crate::common::TestDb::create().await else { return };
+    let Some(db) = crate::common::TestDb::create().await else {
+        return;
+    };
     // Nodes of one cluster share their secrets.
     let secrets = [
-        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
-        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
+        (
+            "RUSTCHAT_JWT_SECRET",
+            "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ==",
+        ),
+        (
+            "RUSTCHAT_ENCRYPTION_KEY",
+            "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ==",
+        ),
     ];
-    let a = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
-    let b = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
+    let a = crate::common::spawn_app_on(&db.url, &secrets)
+        .await
+        .unwrap();
+    let b = crate::common::spawn_app_on(&db.url, &secrets)
+        .await
+        .unwrap();
     let on_a = Api::register(&a.address, "roamer").await;
     let mut on_b = on_a.clone();
     on_b.base = b.address.clone();
     on_b.get("/api/v1/users/me").await.expect(200);
-    on_a.post("/api/v1/auth/logout", json!({})).await.expect(204);
+    on_a.post("/api/v1/auth/logout", json!({}))
+        .await
+        .expect(204);
     assert_eq!(on_b.get("/api/v1/users/me").await.status, 401);
     drop((a, b));
 }

@@ -72,35 +72,63 @@ async fn in_flight_requests_finish_after_sigterm() {
 
     use crate::common::{Api, TestDb};
 
-    let Some(db) = TestDb::create().await else { return };
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let mut node = NodeProcess::start(
         dir.path(),
-        &[("RUSTCHAT_DATABASE_URL", &db.url), ("RUSTCHAT_SERVER_PORT", &port), ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "20")],
+        &[
+            ("RUSTCHAT_DATABASE_URL", &db.url),
+            ("RUSTCHAT_SERVER_PORT", &port),
+            ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "20"),
+        ],
     );
     let base = format!("http://127.0.0.1:{port}");
     crate::common::eventually(Duration::from_secs(30), "the node to answer", || async {
-        reqwest::get(format!("{base}/api/v1/health/live")).await.ok().filter(|r| r.status() == 200)
+        reqwest::get(format!("{base}/api/v1/health/live"))
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
     })
     .await;
     let user = Api::register(&base, "slowpoke").await;
 
     let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;").execute(&mut locker).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let in_flight = tokio::spawn({
         let user = user.clone();
         async move { user.get("/api/v1/users/me").await }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!in_flight.is_finished(), "the request should be waiting on the lock");
+    assert!(
+        !in_flight.is_finished(),
+        "the request should be waiting on the lock"
+    );
     node.signal(libc::SIGTERM);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(node.wait_exit(Duration::ZERO).is_none(), "the node exited with a request in flight");
-    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+    assert!(
+        node.wait_exit(Duration::ZERO).is_none(),
+        "the node exited with a request in flight"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .unwrap();
 
     let answer = in_flight.await.unwrap();
     assert_eq!(answer.status, 200, "{:?}", answer.body);
-    let status = tokio::task::spawn_blocking(move || node.wait_exit(Duration::from_secs(20))).await.unwrap();
-    assert_eq!(status.expect("no exit after the last request finished").code(), Some(0));
+    let status = tokio::task::spawn_blocking(move || node.wait_exit(Duration::from_secs(20)))
+        .await
+        .unwrap();
+    assert_eq!(
+        status
+            .expect("no exit after the last request finished")
+            .code(),
+        Some(0)
+    );
 }

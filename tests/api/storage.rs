@@ -110,7 +110,9 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     use crate::common::process::free_port;
     use crate::common::{Api, NodeProcess, eventually};
 
-    let Some(db) = TestDb::create().await else { return };
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let port = free_port().to_string();
     let node = NodeProcess::start(
@@ -126,19 +128,27 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     );
     let base = format!("http://127.0.0.1:{port}");
     eventually(Duration::from_secs(30), "the node to answer", || async {
-        reqwest::get(format!("{base}/api/v1/health/live")).await.ok().filter(|r| r.status() == 200)
+        reqwest::get(format!("{base}/api/v1/health/live"))
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
     })
     .await;
     let user = Api::register(&base, "poolie").await;
 
     // Hold a lock that the auth query needs: the first request then holds the only connection.
     let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;").execute(&mut locker).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut locker)
+        .await
+        .unwrap();
     let blocked = tokio::spawn({
         let user = user.clone();
         async move { user.get("/api/v1/users/me").await }
     });
-    let watcher = sqlx::PgPool::connect(&crate::common::admin_database_url()).await.unwrap();
+    let watcher = sqlx::PgPool::connect(&crate::common::admin_database_url())
+        .await
+        .unwrap();
     eventually(Duration::from_secs(10), "the first request to wait on the lock", || {
         let name = db.name.clone();
         let watcher = watcher.clone();
@@ -156,13 +166,34 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     .await;
 
     let second = user.get("/api/v1/users/me").await;
-    assert_eq!((second.status, second.code()), (503, "database_busy"), "{:?}", second.body);
-    let logged = eventually(Duration::from_secs(5), "a 'pool timed out' log line", || async {
-        node.json_lines().into_iter().find(|l| l["message"].as_str().unwrap_or("").contains("pool timed out"))
-    })
+    assert_eq!(
+        (second.status, second.code()),
+        (503, "database_busy"),
+        "{:?}",
+        second.body
+    );
+    let logged = eventually(
+        Duration::from_secs(5),
+        "a 'pool timed out' log line",
+        || async {
+            node.json_lines().into_iter().find(|l| {
+                l["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("pool timed out")
+            })
+        },
+    )
     .await;
     assert_eq!(logged["level"], "ERROR");
 
-    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
-    assert_eq!(blocked.await.unwrap().status, 200, "the waiting request completes once the lock is gone");
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    assert_eq!(
+        blocked.await.unwrap().status,
+        200,
+        "the waiting request completes once the lock is gone"
+    );
 }
