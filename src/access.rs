@@ -37,15 +37,8 @@ impl ChannelAccess {
 }
 
 /// The channel, if `caller` may read it: members always; team members for public channels.
-pub async fn readable_channel(
-    store: &Store,
-    caller: &AuthUser,
-    id: ChannelId,
-) -> Result<ChannelAccess> {
-    let channel = store
-        .channel(id)
-        .await?
-        .ok_or_else(|| Error::not_found("channel"))?;
+pub async fn readable_channel(store: &Store, caller: &AuthUser, id: ChannelId) -> Result<ChannelAccess> {
+    let channel = store.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?;
     let role = store.channel_role(id, caller.id()).await?;
     let team_role = match channel.team_id {
         Some(team) => store.team_role(team, caller.id()).await?,
@@ -55,20 +48,12 @@ pub async fn readable_channel(
     if !visible {
         return Err(Error::not_found("channel"));
     }
-    Ok(ChannelAccess {
-        channel,
-        role,
-        team_admin: team_role == Some(Role::Admin),
-    })
+    Ok(ChannelAccess { channel, role, team_admin: team_role == Some(Role::Admin) })
 }
 
 /// The channel, if `caller` is a member. A visible public channel the caller has not joined answers
 /// 403 (they already know it exists); anything else 404.
-pub async fn member_channel(
-    store: &Store,
-    caller: &AuthUser,
-    id: ChannelId,
-) -> Result<ChannelAccess> {
+pub async fn member_channel(store: &Store, caller: &AuthUser, id: ChannelId) -> Result<ChannelAccess> {
     let access = readable_channel(store, caller, id).await?;
     if !access.is_member() {
         return Err(Error::forbidden("join the channel first"));
@@ -78,10 +63,7 @@ pub async fn member_channel(
 
 /// A team the caller belongs to, with their role.
 pub async fn member_team(store: &Store, caller: &AuthUser, id: TeamId) -> Result<(Team, Role)> {
-    let team = store
-        .team(id)
-        .await?
-        .ok_or_else(|| Error::not_found("team"))?;
+    let team = store.team(id).await?.ok_or_else(|| Error::not_found("team"))?;
     match store.team_role(id, caller.id()).await? {
         Some(role) => Ok((team, role)),
         None if caller.is_system_admin() => Ok((team, Role::Admin)),
@@ -90,15 +72,8 @@ pub async fn member_team(store: &Store, caller: &AuthUser, id: TeamId) -> Result
 }
 
 /// A team the caller may see: theirs, or any open team.
-pub async fn visible_team(
-    store: &Store,
-    caller: &AuthUser,
-    id: TeamId,
-) -> Result<(Team, Option<Role>)> {
-    let team = store
-        .team(id)
-        .await?
-        .ok_or_else(|| Error::not_found("team"))?;
+pub async fn visible_team(store: &Store, caller: &AuthUser, id: TeamId) -> Result<(Team, Option<Role>)> {
+    let team = store.team(id).await?.ok_or_else(|| Error::not_found("team"))?;
     let role = store.team_role(id, caller.id()).await?;
     if role.is_none() && !team.open && !caller.is_system_admin() {
         return Err(Error::not_found("team"));

@@ -35,9 +35,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> StatusCode {
         match self {
-            ErrorCode::BadRequest | ErrorCode::ValidationFailed | ErrorCode::InvalidJson => {
-                StatusCode::BAD_REQUEST
-            }
+            ErrorCode::BadRequest | ErrorCode::ValidationFailed | ErrorCode::InvalidJson => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
@@ -47,9 +45,9 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::ServiceUnavailable
-            | ErrorCode::DatabaseBusy
-            | ErrorCode::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::ServiceUnavailable | ErrorCode::DatabaseBusy | ErrorCode::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,12 +90,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            retry_after: None,
-            cause: None,
-        }
+        Self { code, message: message.into(), retry_after: None, cause: None }
     }
 
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
@@ -159,21 +152,14 @@ impl std::error::Error for Error {}
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match &e {
-            sqlx::Error::PoolTimedOut => Error::new(
-                ErrorCode::DatabaseBusy,
-                "pool timed out waiting for a database connection",
-            )
-            .with_cause(e),
+            sqlx::Error::PoolTimedOut => {
+                Error::new(ErrorCode::DatabaseBusy, "pool timed out waiting for a database connection").with_cause(e)
+            }
             sqlx::Error::RowNotFound => Error::not_found("resource"),
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Protocol(_) => {
+            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_) => {
                 Error::new(ErrorCode::DatabaseUnavailable, "database unavailable").with_cause(e)
             }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::conflict("already exists").with_cause(e)
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict("already exists").with_cause(e),
             _ => Error::internal(e),
         }
     }
@@ -198,12 +184,7 @@ struct BodyInner<'a> {
 
 /// The JSON error body, for callers outside a handler (middleware, default routes).
 pub fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
-    HttpResponse::build(code.status()).json(Body {
-        error: BodyInner {
-            code: code.as_str(),
-            message,
-        },
-    })
+    HttpResponse::build(code.status()).json(Body { error: BodyInner { code: code.as_str(), message } })
 }
 
 impl ResponseError for Error {
@@ -213,11 +194,7 @@ impl ResponseError for Error {
 
     fn error_response(&self) -> HttpResponse {
         if self.is_server_error() {
-            let cause = self
-                .cause
-                .as_ref()
-                .map(|c| format!("{c:#}"))
-                .unwrap_or_default();
+            let cause = self.cause.as_ref().map(|c| format!("{c:#}")).unwrap_or_default();
             tracing::error!(code = self.code.as_str(), cause, "{}", self.message);
         }
         let mut response = error_response(self.code, &self.message);
@@ -256,11 +233,7 @@ mod tests {
             DatabaseUnavailable,
             Internal,
         ] {
-            assert_eq!(
-                serde_json::to_value(code).unwrap(),
-                code.as_str(),
-                "{code:?}"
-            );
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
         }
     }
 

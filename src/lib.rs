@@ -6,7 +6,7 @@
 //! - [`startup`]: [`startup::Node`] builds, serves and drains one node.
 //! - [`http`]: the route table under `/api/v1`, one module per resource.
 //! - [`store`]: all SQL, for PostgreSQL and SQLite, behind one [`store::Store`].
-//! - [`cluster`]: what crosses nodes through Redis.
+//! - [`cluster`]: what crosses nodes through Redis; [`realtime`]: the actor tree's wiring.
 //! - [`telemetry`]: JSON log lines in the runbook's layout, request logging.
 //! - [`domain`]: ids, timestamps and user input parsed into types that only hold valid values.
 //! - [`auth`]: passwords, tokens, the [`auth::AuthUser`] extractor; [`access`]: who may see what.
@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod realtime;
 pub mod site;
 pub mod startup;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
 use crate::config::Settings;
 use crate::http;
+use crate::realtime::Realtime;
 use crate::site::SiteCache;
 use crate::state::{AppState, Lifecycle};
 use crate::store::Store;
@@ -54,21 +55,14 @@ impl Node {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let realtime = Realtime::start(&settings, &store, redis.clone(), port)?;
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
 
-        let jwt = settings
-            .jwt_secret
-            .as_ref()
-            .context("no JWT secret (development secrets were not loaded)")?;
+        let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose());
         let site = SiteCache::default();
-        site.set(
-            store
-                .site_config()
-                .await
-                .context("cannot read site settings")?,
-        );
+        site.set(store.site_config().await.context("cannot read site settings")?);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,
@@ -76,18 +70,14 @@ impl Node {
             site,
             openapi_json: http::openapi_document(),
             redis,
+            realtime,
             started: Instant::now(),
             lifecycle: Lifecycle::default(),
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let (app, _) = App::new()
-                .into_utoipa_app()
-                .configure(http::routes)
-                .split_for_parts();
-            app.app_data(app_state.clone())
-                .wrap(from_fn(log_requests))
-                .default_service(web::to(http::not_found))
+            let (app, _) = App::new().into_utoipa_app().configure(http::routes).split_for_parts();
+            app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
         })
         .workers(workers)
         .disable_signals()
@@ -95,11 +85,7 @@ impl Node {
         .listen(listener)?
         .run();
 
-        Ok(Node {
-            server,
-            port,
-            state,
-        })
+        Ok(Node { server, port, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -107,18 +93,12 @@ impl Node {
     }
 
     pub fn handle(&self) -> NodeHandle {
-        NodeHandle {
-            lifecycle: self.state.lifecycle.clone(),
-        }
+        NodeHandle { lifecycle: self.state.lifecycle.clone() }
     }
 
     /// Serves until SIGTERM/SIGINT or [`NodeHandle::stop`], then drains and returns.
     pub async fn run(self) -> anyhow::Result<()> {
-        let Node {
-            server,
-            port,
-            state,
-        } = self;
+        let Node { server, port, state } = self;
         let settings = state.settings.clone();
         tracing::info!(
             port,
@@ -131,12 +111,7 @@ impl Node {
         );
         let lifecycle = state.lifecycle.clone();
 
-        tokio::spawn(
-            state
-                .site
-                .clone()
-                .follow(state.store.clone(), lifecycle.shutdown_token()),
-        );
+        tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;
@@ -147,6 +122,8 @@ impl Node {
             "shutdown requested: readiness now fails; draining"
         );
         tokio::time::sleep(settings.shutdown_drain).await;
+        state.realtime.leave_cluster();
+        state.realtime.drain(std::time::Duration::from_secs(5)).await;
         handle.stop(true).await;
         server_task.await.context("HTTP server task failed")??;
         state.store.close().await;
@@ -157,16 +134,10 @@ impl Node {
 
 async fn prepare_schema(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     if settings.database.auto_migrate {
-        store
-            .migrate()
-            .await
-            .context("applying database migrations failed")?;
+        store.migrate().await.context("applying database migrations failed")?;
         return Ok(());
     }
-    let status = store
-        .migration_status()
-        .await
-        .context("cannot read the database's migration status")?;
+    let status = store.migration_status().await.context("cannot read the database's migration status")?;
     if !status.pending.is_empty() {
         anyhow::bail!(
             "{} database migration(s) pending ({}): run `rustchat --migrate-only` first, or set RUSTCHAT_AUTO_MIGRATE=true",

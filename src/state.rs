@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
 use crate::config::Settings;
+use crate::realtime::Realtime;
 use crate::site::SiteCache;
 use crate::store::Store;
 
@@ -21,6 +22,7 @@ pub struct AppState {
     /// The OpenAPI document, rendered once at start.
     pub openapi_json: String,
     pub redis: Option<Arc<RedisLink>>,
+    pub realtime: Realtime,
     pub started: Instant,
     pub lifecycle: Lifecycle,
 }

@@ -1,1 +1,27 @@
-//! placeholder
+//! RustChat's actors (actix): one [`WsSession`] per WebSocket, one [`ChannelActor`] per channel with
+//! local members, and per node one [`Supervisor`] that owns the bus, routes events and tracks
+//! connections, with a [`Heartbeat`] announcing the node to its peers.
+//!
+//! # Layout
+//! - [`frame`]: a server→client text frame, serialised once and shared by every recipient.
+//! - [`ports`]: what the actors need from the server (event log, actions, bus, cluster registry),
+//!   as traits, so this crate knows nothing of SQL or Redis.
+//! - [`messages`]: the messages actors exchange.
+//! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
+//!
+//! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
+//! → each `WsSession` (`Deliver`) → its bounded outbound queue → the socket.
+
+pub mod channel;
+pub mod frame;
+pub mod heartbeat;
+pub mod messages;
+pub mod ports;
+pub mod session;
+pub mod supervisor;
+
+pub use channel::ChannelActor;
+pub use frame::Frame;
+pub use heartbeat::Heartbeat;
+pub use session::{SessionConfig, WsSession};
+pub use supervisor::Supervisor;

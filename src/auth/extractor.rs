@@ -31,30 +31,20 @@ impl AuthUser {
 
 /// The bearer token of a request, if any.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
-    let value = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn refuse(reason: &str) -> Error {
     tracing::warn!(reason, "Invalid token");
-    Error::new(
-        ErrorCode::InvalidToken,
-        "Unauthorized: the access token is missing, invalid, expired or revoked",
-    )
+    Error::new(ErrorCode::InvalidToken, "Unauthorized: the access token is missing, invalid, expired or revoked")
 }
 
 impl AuthUser {
     /// Authenticates a raw access token (also used by the WebSocket handshake).
     pub async fn from_token(state: &AppState, token: &str) -> Result<AuthUser, Error> {
-        let claims = state
-            .tokens
-            .verify_access(token)
-            .map_err(|reason| refuse(&reason))?;
+        let claims = state.tokens.verify_access(token).map_err(|reason| refuse(&reason))?;
         let found = state.store.session_user(claims.sid).await?;
         let Some(found) = found else {
             return Err(refuse("unknown session"));
@@ -71,10 +61,7 @@ impl AuthUser {
         if !found.user.is_active {
             return Err(refuse("user deactivated"));
         }
-        Ok(AuthUser {
-            user: found.user,
-            session: claims.sid,
-        })
+        Ok(AuthUser { user: found.user, session: claims.sid })
     }
 }
 
@@ -86,8 +73,7 @@ impl FromRequest for AuthUser {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_string);
         Box::pin(async move {
-            let state =
-                state.ok_or_else(|| Error::internal(anyhow::anyhow!("AppState missing")))?;
+            let state = state.ok_or_else(|| Error::internal(anyhow::anyhow!("AppState missing")))?;
             let Some(token) = token else {
                 tracing::info!("Unauthorized request: no bearer token");
                 return Err(Error::new(

@@ -30,9 +30,7 @@ pub async fn verify_password(password: &str, hash: Option<String>) -> Result<boo
         let argon = Argon2::default();
         match hash.as_deref().map(PasswordHash::new) {
             Some(Ok(parsed)) => Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok()),
-            Some(Err(e)) => Err(Error::internal(anyhow::anyhow!(
-                "stored password hash is malformed: {e}"
-            ))),
+            Some(Err(e)) => Err(Error::internal(anyhow::anyhow!("stored password hash is malformed: {e}"))),
             None => {
                 let salt = SaltString::generate(&mut OsRng);
                 let _ = argon.hash_password(password.as_bytes(), &salt);

@@ -41,24 +41,14 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     pub fn issue_access(&self, user: UserId, session: SessionId) -> Result<String> {
         let now = Timestamp::now().unix_seconds();
-        let claims = Claims {
-            sub: user,
-            sid: session,
-            iat: now,
-            exp: now + ACCESS_TTL.as_secs() as i64,
-            iss: ISSUER.into(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(Error::internal)
+        let claims =
+            Claims { sub: user, sid: session, iat: now, exp: now + ACCESS_TTL.as_secs() as i64, iss: ISSUER.into() };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::internal)
     }
 
     /// The claims of a valid token; the reason it is invalid otherwise (for the log, not the client).
@@ -80,19 +70,13 @@ impl RefreshToken {
     pub fn generate(session: SessionId) -> Self {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
-        Self {
-            session,
-            secret: URL_SAFE_NO_PAD.encode(bytes),
-        }
+        Self { session, secret: URL_SAFE_NO_PAD.encode(bytes) }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let (session, secret) = text.trim().split_once('.')?;
         let session = session.parse().ok()?;
-        (secret.len() == 43).then(|| Self {
-            session,
-            secret: secret.to_string(),
-        })
+        (secret.len() == 43).then(|| Self { session, secret: secret.to_string() })
     }
 
     pub fn hash(&self) -> String {

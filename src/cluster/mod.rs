@@ -1,61 +1,13 @@
-//! Everything that crosses nodes through Redis. For now: the connection that readiness and
-//! `--check-config` probe. Redis may be down when a node starts; the connection is made on first use
-//! and remade after a failure, so the node joins by itself once Redis answers.
+//! Everything that crosses nodes through Redis: the key and topic names ([`keys`]), the pub/sub bus,
+//! per-user connection slots and the node registry. Each has an in-process twin for the embedded
+//! single-node default (no `RUSTCHAT_REDIS_URL`). Redis may be down when a node starts or at any time
+//! later: every piece reconnects by itself.
 
-use std::time::{Duration, Instant};
+pub mod bus;
+pub mod keys;
+mod link;
+pub mod registry;
+pub mod slots;
 
-use redis::aio::MultiplexedConnection;
-use tokio::sync::Mutex;
-
-use crate::config::Secret;
-
-/// A lazily (re)connected Redis connection.
-pub struct RedisLink {
-    client: redis::Client,
-    connection: Mutex<Option<MultiplexedConnection>>,
-}
-
-impl RedisLink {
-    pub fn new(url: &Secret<String>) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url.expose().as_str())
-            .map_err(|e| anyhow::anyhow!("RUSTCHAT_REDIS_URL is not a valid Redis URL: {e}"))?;
-        Ok(Self {
-            client,
-            connection: Mutex::new(None),
-        })
-    }
-
-    /// `PING`, bounded by `timeout`, connecting first if needed; returns the round-trip time.
-    pub async fn ping(&self, timeout: Duration) -> anyhow::Result<Duration> {
-        let started = Instant::now();
-        let attempt = async {
-            let mut slot = self.connection.lock().await;
-            let mut connection = match slot.as_ref() {
-                Some(c) => c.clone(),
-                None => {
-                    let c = self.client.get_multiplexed_async_connection().await?;
-                    *slot = Some(c.clone());
-                    c
-                }
-            };
-            drop(slot);
-            let result: redis::RedisResult<String> =
-                redis::cmd("PING").query_async(&mut connection).await;
-            if result.is_err() {
-                *self.connection.lock().await = None;
-            }
-            result.map_err(anyhow::Error::from)
-        };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(_)) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(e),
-            Err(_) => {
-                *self.connection.lock().await = None;
-                Err(anyhow::anyhow!(
-                    "redis did not answer within {} ms",
-                    timeout.as_millis()
-                ))
-            }
-        }
-    }
-}
+pub use keys::Keys;
+pub use link::RedisLink;

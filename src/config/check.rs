@@ -15,21 +15,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Prints the report to `out` and returns the process exit code.
 pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io::Result<u8> {
     let mut problems: Vec<String> = Vec::new();
-    writeln!(
-        out,
-        "RustChat {} configuration check",
-        env!("CARGO_PKG_VERSION")
-    )?;
+    writeln!(out, "RustChat {} configuration check", env!("CARGO_PKG_VERSION"))?;
     writeln!(out)?;
     for v in VARIABLES {
         let value = effective_value(settings, v.name);
-        writeln!(
-            out,
-            "  {:<46} {:<48} ({})",
-            v.name,
-            value,
-            settings.sources.source(v.name)
-        )?;
+        writeln!(out, "  {:<46} {:<48} ({})", v.name, value, settings.sources.source(v.name))?;
     }
 
     if !settings.warnings.is_empty() {
@@ -40,13 +30,9 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
     }
 
     writeln!(out, "\nchecks:")?;
-    let dev_sqlite_missing =
-        matches!(&settings.database.url, DatabaseUrl::Sqlite(p) if !p.exists());
+    let dev_sqlite_missing = matches!(&settings.database.url, DatabaseUrl::Sqlite(p) if !p.exists());
     if dev_sqlite_missing {
-        writeln!(
-            out,
-            "  database  ok: the SQLite file will be created at start"
-        )?;
+        writeln!(out, "  database  ok: the SQLite file will be created at start")?;
     } else {
         match probe_database(settings).await {
             Ok(line) => writeln!(out, "  database  ok: {line}")?,
@@ -57,10 +43,7 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
         }
     }
     match &settings.redis.url {
-        None => writeln!(
-            out,
-            "  redis     not configured: single node with an in-process bus"
-        )?,
+        None => writeln!(out, "  redis     not configured: single node with an in-process bus")?,
         Some(url) => match probe_redis(url).await {
             Ok(ms) => writeln!(out, "  redis     ok: PING answered in {ms:.1} ms")?,
             Err(e) => {
@@ -84,22 +67,13 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
 
 async fn probe_database(settings: &Settings) -> Result<String, String> {
     let store = Store::connect_lazy(&settings.database).map_err(|e| format!("{e:#}"))?;
-    let latency = store
-        .ping(PROBE_TIMEOUT)
-        .await
-        .map_err(|e| format!("{e:?}"))?;
-    let status = store
-        .migration_status()
-        .await
-        .map_err(|e| format!("{e:#}"))?;
+    let latency = store.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{e:?}"))?;
+    let status = store.migration_status().await.map_err(|e| format!("{e:#}"))?;
     store.close().await;
     let migrations = if status.pending.is_empty() {
         "schema up to date".to_string()
     } else {
-        format!(
-            "{} migration(s) pending: run `rustchat --migrate-only`",
-            status.pending.len()
-        )
+        format!("{} migration(s) pending: run `rustchat --migrate-only`", status.pending.len())
     };
     Ok(format!(
         "{} answered in {:.1} ms; {migrations}",
@@ -110,10 +84,7 @@ async fn probe_database(settings: &Settings) -> Result<String, String> {
 
 async fn probe_redis(url: &super::Secret<String>) -> Result<f64, String> {
     let link = RedisLink::new(url).map_err(|e| format!("{e:#}"))?;
-    let latency = link
-        .ping(PROBE_TIMEOUT)
-        .await
-        .map_err(|e| format!("{} ({e:#})", redact_url(url.expose())))?;
+    let latency = link.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{} ({e:#})", redact_url(url.expose())))?;
     Ok(latency.as_secs_f64() * 1000.0)
 }
 
@@ -129,42 +100,22 @@ fn effective_value(s: &Settings, name: &str) -> String {
         }
     };
     match name {
-        "RUSTCHAT_ENVIRONMENT" => if s.is_production() {
-            "production"
-        } else {
-            "development"
-        }
-        .into(),
+        "RUSTCHAT_ENVIRONMENT" => if s.is_production() { "production" } else { "development" }.into(),
         "RUSTCHAT_SERVER_HOST" => s.host.clone(),
         "RUSTCHAT_SERVER_PORT" => s.port.to_string(),
         "RUSTCHAT_SERVER_WORKERS" => s.workers.to_string(),
         "RUSTCHAT_NODE_ID" => s.node_id.clone(),
-        "RUSTCHAT_SITE_URL" => s
-            .site_url
-            .as_ref()
-            .map_or("(not set)".into(), |u| u.to_string()),
+        "RUSTCHAT_SITE_URL" => s.site_url.as_ref().map_or("(not set)".into(), |u| u.to_string()),
         "RUSTCHAT_DATABASE_URL" => s.database.url.redacted(),
         "RUSTCHAT_DB_POOL__MAX_CONNECTIONS" => s.database.max_connections.to_string(),
         "RUSTCHAT_DB_POOL__MIN_CONNECTIONS" => s.database.min_connections.to_string(),
-        "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS" => {
-            s.database.acquire_timeout.as_millis().to_string()
-        }
+        "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS" => s.database.acquire_timeout.as_millis().to_string(),
         "RUSTCHAT_AUTO_MIGRATE" => s.database.auto_migrate.to_string(),
-        "RUSTCHAT_REDIS_URL" => s
-            .redis
-            .url
-            .as_ref()
-            .map_or("(not set)".into(), |u| redact_url(u.expose())),
+        "RUSTCHAT_REDIS_URL" => s.redis.url.as_ref().map_or("(not set)".into(), |u| redact_url(u.expose())),
         "RUSTCHAT_REDIS_PREFIX" => s.redis.prefix.clone(),
-        "RUSTCHAT_JWT_SECRET" => {
-            secret(s.jwt_secret.is_some() && s.sources.source(name) != Source::Generated)
-        }
-        "RUSTCHAT_ENCRYPTION_KEY" => {
-            secret(s.encryption_key.is_some() && s.sources.source(name) != Source::Generated)
-        }
-        "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => {
-            format!("{:?}", s.oauth_token_delivery).to_lowercase()
-        }
+        "RUSTCHAT_JWT_SECRET" => secret(s.jwt_secret.is_some() && s.sources.source(name) != Source::Generated),
+        "RUSTCHAT_ENCRYPTION_KEY" => secret(s.encryption_key.is_some() && s.sources.source(name) != Source::Generated),
+        "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => format!("{:?}", s.oauth_token_delivery).to_lowercase(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE" => s.rate_limit.auth_per_minute.to_string(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE" => s.rate_limit.ws_per_minute.to_string(),
         "RUSTCHAT_DATA_DIR" => s.data_dir.display().to_string(),
@@ -184,12 +135,7 @@ mod tests {
     fn every_variable_has_an_effective_value() {
         let settings = Settings::from_vars(Vec::<(String, String)>::new()).unwrap();
         for v in VARIABLES {
-            assert_ne!(
-                effective_value(&settings, v.name),
-                "(unknown)",
-                "{} has no effective value",
-                v.name
-            );
+            assert_ne!(effective_value(&settings, v.name), "(unknown)", "{} has no effective value", v.name);
         }
     }
 }

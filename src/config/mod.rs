@@ -160,12 +160,7 @@ impl Settings {
     /// Loads settings from the process environment and `./.env`.
     pub fn from_process_env() -> Result<Self, ConfigErrors> {
         let sources = Sources::collect(std::env::vars(), Some(std::path::Path::new(".env")))
-            .map_err(|message| {
-                ConfigErrors(vec![ConfigError {
-                    variable: "RUSTCHAT_*",
-                    message,
-                }])
-            })?;
+            .map_err(|message| ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message }]))?;
         Self::from_sources(sources)
     }
 
@@ -174,12 +169,8 @@ impl Settings {
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Result<Self, ConfigErrors> {
         let vars = vars.into_iter().map(|(k, v)| (k.into(), v.into()));
-        let sources = Sources::collect(vars, None).map_err(|message| {
-            ConfigErrors(vec![ConfigError {
-                variable: "RUSTCHAT_*",
-                message,
-            }])
-        })?;
+        let sources = Sources::collect(vars, None)
+            .map_err(|message| ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message }]))?;
         Self::from_sources(sources)
     }
 

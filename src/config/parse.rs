@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::secrets::SecretBytes;
 use super::variables::{RawEnv, VARIABLES, find};
 use super::{
-    ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings,
-    RateLimitSettings, RedisSettings, Secret, Settings, Sources, TokenDelivery,
+    ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings, RateLimitSettings,
+    RedisSettings, Secret, Settings, Sources, TokenDelivery,
 };
 
 /// Collects errors while parsing, so one run reports every bad variable.
@@ -19,20 +19,11 @@ struct Parser {
 
 impl Parser {
     fn fail(&mut self, variable: &'static str, message: impl Into<String>) {
-        self.errors.push(ConfigError {
-            variable,
-            message: message.into(),
-        });
+        self.errors.push(ConfigError { variable, message: message.into() });
     }
 
     /// Parses `raw` as `T`, or records "expected {expected}, got '{raw}'".
-    fn value<T: FromStr>(
-        &mut self,
-        variable: &'static str,
-        raw: &Option<String>,
-        expected: &str,
-        default: T,
-    ) -> T {
+    fn value<T: FromStr>(&mut self, variable: &'static str, raw: &Option<String>, expected: &str, default: T) -> T {
         match raw.as_deref().map(str::trim) {
             None => default,
             Some(text) => match text.parse() {
@@ -72,118 +63,66 @@ impl Parser {
         let Some(text) = raw.as_deref().map(str::trim) else {
             return default;
         };
-        match options
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(text))
-        {
+        match options.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)) {
             Some((_, v)) => *v,
             None => {
                 let names: Vec<_> = options.iter().map(|(n, _)| format!("'{n}'")).collect();
-                self.fail(
-                    variable,
-                    format!("expected one of {}, got '{text}'", names.join(", ")),
-                );
+                self.fail(variable, format!("expected one of {}, got '{text}'", names.join(", ")));
                 default
             }
         }
     }
 
     fn bool(&mut self, variable: &'static str, raw: &Option<String>, default: bool) -> bool {
-        let options = [
-            ("true", true),
-            ("1", true),
-            ("yes", true),
-            ("false", false),
-            ("0", false),
-            ("no", false),
-        ];
+        let options = [("true", true), ("1", true), ("yes", true), ("false", false), ("0", false), ("no", false)];
         self.choice(variable, raw, &options, default)
     }
 }
 
 pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
-    let raw = RawEnv::bind(sources.pairs()).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            variable: "RUSTCHAT_*",
-            message: e.to_string(),
-        }])
-    })?;
+    let raw = RawEnv::bind(sources.pairs())
+        .map_err(|e| ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message: e.to_string() }]))?;
     let mut p = Parser { errors: Vec::new() };
     let mut warnings = Vec::new();
 
     let environment = p.choice(
         "RUSTCHAT_ENVIRONMENT",
         &raw.environment,
-        &[
-            ("development", Environment::Development),
-            ("production", Environment::Production),
-        ],
+        &[("development", Environment::Development), ("production", Environment::Production)],
         Environment::Development,
     );
     let production = environment == Environment::Production;
 
     let host = raw.server_host.clone().unwrap_or_else(|| "0.0.0.0".into());
     if host.parse::<std::net::IpAddr>().is_err() && host != "localhost" {
-        p.fail(
-            "RUSTCHAT_SERVER_HOST",
-            format!("expected an IP address, got '{host}'"),
-        );
+        p.fail("RUSTCHAT_SERVER_HOST", format!("expected an IP address, got '{host}'"));
     }
-    let port = p.value(
-        "RUSTCHAT_SERVER_PORT",
-        &raw.server_port,
-        "a port number from 0 to 65535",
-        3000u16,
-    );
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let workers = p.ranged(
-        "RUSTCHAT_SERVER_WORKERS",
-        &raw.server_workers,
-        1,
-        256,
-        cores,
-    );
-    let node_id = raw
-        .node_id
-        .clone()
-        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let port = p.value("RUSTCHAT_SERVER_PORT", &raw.server_port, "a port number from 0 to 65535", 3000u16);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let workers = p.ranged("RUSTCHAT_SERVER_WORKERS", &raw.server_workers, 1, 256, cores);
+    let node_id = raw.node_id.clone().unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
     if node_id.is_empty()
         || node_id.len() > 64
-        || !node_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || !node_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        p.fail(
-            "RUSTCHAT_NODE_ID",
-            format!("expected 1-64 characters of [A-Za-z0-9-_.], got '{node_id}'"),
-        );
+        p.fail("RUSTCHAT_NODE_ID", format!("expected 1-64 characters of [A-Za-z0-9-_.], got '{node_id}'"));
     }
 
     let site_url = match raw.site_url.as_deref() {
         None => {
             if production {
-                warnings.push(
-                    "RUSTCHAT_SITE_URL is not set: SSO redirect URIs cannot be built".to_string(),
-                );
+                warnings.push("RUSTCHAT_SITE_URL is not set: SSO redirect URIs cannot be built".to_string());
             }
             None
         }
         Some(text) => match url::Url::parse(text) {
             Ok(u) if production && u.scheme() != "https" => {
-                p.fail(
-                    "RUSTCHAT_SITE_URL",
-                    format!("expected an https:// URL in production, got '{text}'"),
-                );
+                p.fail("RUSTCHAT_SITE_URL", format!("expected an https:// URL in production, got '{text}'"));
                 None
             }
             Ok(u) if u.scheme() == "https" || u.scheme() == "http" => Some(u),
             _ => {
-                p.fail(
-                    "RUSTCHAT_SITE_URL",
-                    format!("expected an http(s):// URL, got '{text}'"),
-                );
+                p.fail("RUSTCHAT_SITE_URL", format!("expected an http(s):// URL, got '{text}'"));
                 None
             }
         },
@@ -195,10 +134,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         None => DatabaseUrl::Sqlite(data_dir.join("rustchat.db")),
         Some(text) if text.starts_with("postgres://") || text.starts_with("postgresql://") => {
             if url::Url::parse(text).is_err() {
-                p.fail(
-                    "RUSTCHAT_DATABASE_URL",
-                    "expected a valid postgres:// URL (value not shown)",
-                );
+                p.fail("RUSTCHAT_DATABASE_URL", "expected a valid postgres:// URL (value not shown)");
             }
             DatabaseUrl::Postgres(Secret::new(text.to_string()))
         }
@@ -206,109 +142,69 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
             let path = text.trim_start_matches("sqlite:").trim_start_matches("//");
             let path = path.split('?').next().unwrap_or(path);
             if path.is_empty() || path == ":memory:" {
-                p.fail("RUSTCHAT_DATABASE_URL", "expected sqlite://<file path> (an in-memory database cannot be shared by a pool)");
+                p.fail(
+                    "RUSTCHAT_DATABASE_URL",
+                    "expected sqlite://<file path> (an in-memory database cannot be shared by a pool)",
+                );
             }
             DatabaseUrl::Sqlite(PathBuf::from(path))
         }
         Some(_) => {
-            p.fail(
-                "RUSTCHAT_DATABASE_URL",
-                "expected a postgres://… or sqlite://… URL (value not shown)",
-            );
+            p.fail("RUSTCHAT_DATABASE_URL", "expected a postgres://… or sqlite://… URL (value not shown)");
             DatabaseUrl::Sqlite(data_dir.join("rustchat.db"))
         }
     };
     if production && !url.is_postgres() {
-        p.fail("RUSTCHAT_DATABASE_URL", "production requires PostgreSQL (postgres://…); SQLite is for a single development node");
+        p.fail(
+            "RUSTCHAT_DATABASE_URL",
+            "production requires PostgreSQL (postgres://…); SQLite is for a single development node",
+        );
     }
-    let max_connections = p.ranged(
-        "RUSTCHAT_DB_POOL__MAX_CONNECTIONS",
-        &raw.db_pool__max_connections,
-        1u32,
-        10_000,
-        10,
-    );
-    let min_connections = p.ranged(
-        "RUSTCHAT_DB_POOL__MIN_CONNECTIONS",
-        &raw.db_pool__min_connections,
-        0u32,
-        10_000,
-        1,
-    );
+    let max_connections =
+        p.ranged("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", &raw.db_pool__max_connections, 1u32, 10_000, 10);
+    let min_connections = p.ranged("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", &raw.db_pool__min_connections, 0u32, 10_000, 1);
     if min_connections > max_connections {
         p.fail(
             "RUSTCHAT_DB_POOL__MIN_CONNECTIONS",
             format!("expected at most RUSTCHAT_DB_POOL__MAX_CONNECTIONS ({max_connections}), got '{min_connections}'"),
         );
     }
-    let acquire_ms = p.ranged(
-        "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS",
-        &raw.db_pool__acquire_timeout_ms,
-        10u64,
-        600_000,
-        5000,
-    );
+    let acquire_ms =
+        p.ranged("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", &raw.db_pool__acquire_timeout_ms, 10u64, 600_000, 5000);
     let auto_migrate = p.bool("RUSTCHAT_AUTO_MIGRATE", &raw.auto_migrate, !production);
 
     let redis_url = raw.redis_url.as_deref().map(|text| {
-        if !(text.starts_with("redis://") || text.starts_with("rediss://"))
-            || url::Url::parse(text).is_err()
-        {
-            p.fail(
-                "RUSTCHAT_REDIS_URL",
-                "expected a redis://… or rediss://… URL (value not shown)",
-            );
+        if !(text.starts_with("redis://") || text.starts_with("rediss://")) || url::Url::parse(text).is_err() {
+            p.fail("RUSTCHAT_REDIS_URL", "expected a redis://… or rediss://… URL (value not shown)");
         }
         Secret::new(text.to_string())
     });
-    let prefix = raw
-        .redis_prefix
-        .clone()
-        .unwrap_or_else(|| "rustchat".into());
-    if prefix.is_empty()
-        || prefix.len() > 64
-        || !prefix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    let prefix = raw.redis_prefix.clone().unwrap_or_else(|| "rustchat".into());
+    if prefix.is_empty() || prefix.len() > 64 || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        p.fail(
-            "RUSTCHAT_REDIS_PREFIX",
-            format!("expected 1-64 characters of [A-Za-z0-9-_.], got '{prefix}'"),
-        );
+        p.fail("RUSTCHAT_REDIS_PREFIX", format!("expected 1-64 characters of [A-Za-z0-9-_.], got '{prefix}'"));
     }
 
     let jwt_secret = secret_bytes(&mut p, "RUSTCHAT_JWT_SECRET", &raw.jwt_secret);
     let encryption_key = secret_bytes(&mut p, "RUSTCHAT_ENCRYPTION_KEY", &raw.encryption_key);
     if production {
         if raw.jwt_secret.is_none() {
-            p.fail(
-                "RUSTCHAT_JWT_SECRET",
-                "required in production (generate one: openssl rand -base64 48)",
-            );
+            p.fail("RUSTCHAT_JWT_SECRET", "required in production (generate one: openssl rand -base64 48)");
         }
         if raw.encryption_key.is_none() {
-            p.fail(
-                "RUSTCHAT_ENCRYPTION_KEY",
-                "required in production (generate one: openssl rand -base64 48)",
-            );
+            p.fail("RUSTCHAT_ENCRYPTION_KEY", "required in production (generate one: openssl rand -base64 48)");
         }
     }
     if let (Some(a), Some(b)) = (&jwt_secret, &encryption_key)
         && a.expose() == b.expose()
     {
-        p.fail(
-            "RUSTCHAT_ENCRYPTION_KEY",
-            "must differ from RUSTCHAT_JWT_SECRET",
-        );
+        p.fail("RUSTCHAT_ENCRYPTION_KEY", "must differ from RUSTCHAT_JWT_SECRET");
     }
 
     let oauth_token_delivery = p.choice(
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
         &raw.security_oauth_token_delivery,
-        &[
-            ("cookie", TokenDelivery::Cookie),
-            ("code", TokenDelivery::Code),
-        ],
+        &[("cookie", TokenDelivery::Cookie), ("code", TokenDelivery::Code)],
         TokenDelivery::Cookie,
     );
     let auth_per_minute = p.ranged(
@@ -327,18 +223,11 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     );
 
     let level = raw.log_level.clone().unwrap_or_else(|| "info".into());
-    if tracing_subscriber::EnvFilter::builder()
-        .parse(&level)
-        .is_err()
-    {
+    if tracing_subscriber::EnvFilter::builder().parse(&level).is_err() {
         p.fail("RUSTCHAT_LOG_LEVEL", format!("expected a level (error, warn, info, debug, trace) or a filter like 'rustchat=debug,info', got '{level}'"));
     }
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let default_format = if terminal && !production {
-        LogFormat::Pretty
-    } else {
-        LogFormat::Json
-    };
+    let default_format = if terminal && !production { LogFormat::Pretty } else { LogFormat::Json };
     let format = p.choice(
         "RUSTCHAT_LOG_FORMAT",
         &raw.log_format,
@@ -346,26 +235,10 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         default_format,
     );
 
-    let drain = p.ranged(
-        "RUSTCHAT_SHUTDOWN_DRAIN_SECONDS",
-        &raw.shutdown_drain_seconds,
-        0u64,
-        3600,
-        0,
-    );
-    let grace = p.ranged(
-        "RUSTCHAT_SHUTDOWN_GRACE_SECONDS",
-        &raw.shutdown_grace_seconds,
-        0u64,
-        3600,
-        30,
-    );
+    let drain = p.ranged("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", &raw.shutdown_drain_seconds, 0u64, 3600, 0);
+    let grace = p.ranged("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", &raw.shutdown_grace_seconds, 0u64, 3600, 30);
 
-    let unknown_variables: Vec<String> = sources
-        .names()
-        .filter(|n| find(n).is_none())
-        .map(str::to_string)
-        .collect();
+    let unknown_variables: Vec<String> = sources.names().filter(|n| find(n).is_none()).map(str::to_string).collect();
     for name in &unknown_variables {
         warnings.push(unknown_warning(name));
     }
@@ -387,17 +260,11 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
             acquire_timeout: Duration::from_millis(acquire_ms),
             auto_migrate,
         },
-        redis: RedisSettings {
-            url: redis_url,
-            prefix,
-        },
+        redis: RedisSettings { url: redis_url, prefix },
         jwt_secret,
         encryption_key,
         oauth_token_delivery,
-        rate_limit: RateLimitSettings {
-            auth_per_minute,
-            ws_per_minute,
-        },
+        rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute },
         data_dir,
         log: LogSettings { level, format },
         shutdown_drain: Duration::from_secs(drain),
@@ -408,11 +275,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     })
 }
 
-fn secret_bytes(
-    p: &mut Parser,
-    variable: &'static str,
-    raw: &Option<String>,
-) -> Option<SecretBytes> {
+fn secret_bytes(p: &mut Parser, variable: &'static str, raw: &Option<String>) -> Option<SecretBytes> {
     let text = raw.as_deref()?;
     match SecretBytes::decode(text) {
         Ok(s) => Some(s),

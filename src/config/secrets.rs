@@ -66,28 +66,16 @@ pub fn ensure_development_secrets(settings: &mut Settings) -> std::io::Result<Ve
     }
     let path = settings.data_dir.join("secrets.json");
     let mut stored: StoredSecrets = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{}: {e}", path.display()),
-            )
-        })?,
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => StoredSecrets::default(),
         Err(e) => return Err(e),
     };
     let mut warnings = Vec::new();
     let mut changed = false;
     for (name, slot, stored) in [
-        (
-            "RUSTCHAT_JWT_SECRET",
-            &mut settings.jwt_secret,
-            &mut stored.jwt_secret,
-        ),
-        (
-            "RUSTCHAT_ENCRYPTION_KEY",
-            &mut settings.encryption_key,
-            &mut stored.encryption_key,
-        ),
+        ("RUSTCHAT_JWT_SECRET", &mut settings.jwt_secret, &mut stored.jwt_secret),
+        ("RUSTCHAT_ENCRYPTION_KEY", &mut settings.encryption_key, &mut stored.encryption_key),
     ] {
         if slot.is_some() {
             continue;
@@ -108,10 +96,7 @@ pub fn ensure_development_secrets(settings: &mut Settings) -> std::io::Result<Ve
         ));
     }
     if changed {
-        write_private(
-            &path,
-            &serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?,
-        )?;
+        write_private(&path, &serde_json::to_vec_pretty(&stored).map_err(std::io::Error::other)?)?;
     }
     settings.mark_generated();
     Ok(warnings)

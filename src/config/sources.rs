@@ -43,8 +43,7 @@ impl Sources {
     ) -> Result<Self, String> {
         let mut values = BTreeMap::new();
         if let Some(path) = dotenv_path.filter(|p| p.exists()) {
-            let iter = dotenvy::from_path_iter(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let iter = dotenvy::from_path_iter(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             for item in iter {
                 let (k, v) = item.map_err(|e| format!("{}: {e}", path.display()))?;
                 if k.starts_with(PREFIX) {
@@ -61,10 +60,7 @@ impl Sources {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .get(name)
-            .map(|(v, _)| v.as_str())
-            .filter(|v| !v.is_empty())
+        self.values.get(name).map(|(v, _)| v.as_str()).filter(|v| !v.is_empty())
     }
 
     pub fn source(&self, name: &str) -> Source {
@@ -87,7 +83,6 @@ impl Sources {
 
 impl Sources {
     pub(super) fn set_generated(&mut self, name: &str) {
-        self.values
-            .insert(name.to_string(), (String::new(), Source::Generated));
+        self.values.insert(name.to_string(), (String::new(), Source::Generated));
     }
 }

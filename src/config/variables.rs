@@ -17,21 +17,11 @@ pub struct Variable {
 }
 
 const fn var(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
-    Variable {
-        name,
-        default,
-        meaning,
-        secret: false,
-    }
+    Variable { name, default, meaning, secret: false }
 }
 
 const fn secret(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
-    Variable {
-        name,
-        default,
-        meaning,
-        secret: true,
-    }
+    Variable { name, default, meaning, secret: true }
 }
 
 pub const PREFIX: &str = "RUSTCHAT_";
@@ -45,61 +35,25 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var("RUSTCHAT_SERVER_HOST", "0.0.0.0", "address to listen on"),
     var("RUSTCHAT_SERVER_PORT", "3000", "port to listen on"),
-    var(
-        "RUSTCHAT_SERVER_WORKERS",
-        "number of cores",
-        "HTTP worker threads",
-    ),
-    var(
-        "RUSTCHAT_NODE_ID",
-        "the hostname",
-        "this node's name in the cluster, logs and metrics",
-    ),
-    var(
-        "RUSTCHAT_SITE_URL",
-        "",
-        "public https URL of the site (SSO redirect URIs are built from it)",
-    ),
+    var("RUSTCHAT_SERVER_WORKERS", "number of cores", "HTTP worker threads"),
+    var("RUSTCHAT_NODE_ID", "the hostname", "this node's name in the cluster, logs and metrics"),
+    var("RUSTCHAT_SITE_URL", "", "public https URL of the site (SSO redirect URIs are built from it)"),
     secret(
         "RUSTCHAT_DATABASE_URL",
         "SQLite file in the data directory",
         "`postgres://…` for PostgreSQL, `sqlite://path` for an embedded file",
     ),
-    var(
-        "RUSTCHAT_DB_POOL__MAX_CONNECTIONS",
-        "10",
-        "most database connections this node opens",
-    ),
-    var(
-        "RUSTCHAT_DB_POOL__MIN_CONNECTIONS",
-        "1",
-        "database connections kept open when idle",
-    ),
+    var("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "10", "most database connections this node opens"),
+    var("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "1", "database connections kept open when idle"),
     var(
         "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS",
         "5000",
         "how long a request waits for a database connection before it gets 503 (`pool timed out`)",
     ),
-    var(
-        "RUSTCHAT_AUTO_MIGRATE",
-        "true in development, false in production",
-        "apply pending migrations at start",
-    ),
-    secret(
-        "RUSTCHAT_REDIS_URL",
-        "",
-        "`redis://…`; unset runs a single node with an in-process bus",
-    ),
-    var(
-        "RUSTCHAT_REDIS_PREFIX",
-        "rustchat",
-        "prefix of every Redis key and pub/sub topic",
-    ),
-    secret(
-        "RUSTCHAT_JWT_SECRET",
-        "generated in development",
-        "signs access tokens; base64 or raw, at least 32 bytes",
-    ),
+    var("RUSTCHAT_AUTO_MIGRATE", "true in development, false in production", "apply pending migrations at start"),
+    secret("RUSTCHAT_REDIS_URL", "", "`redis://…`; unset runs a single node with an in-process bus"),
+    var("RUSTCHAT_REDIS_PREFIX", "rustchat", "prefix of every Redis key and pub/sub topic"),
+    secret("RUSTCHAT_JWT_SECRET", "generated in development", "signs access tokens; base64 or raw, at least 32 bytes"),
     secret(
         "RUSTCHAT_ENCRYPTION_KEY",
         "generated in development",
@@ -110,41 +64,17 @@ pub const VARIABLES: &[Variable] = &[
         "cookie",
         "how SSO logins hand over tokens: `cookie` or `code` (one-time exchange code)",
     ),
-    var(
-        "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE",
-        "10",
-        "auth requests per client IP per minute",
-    ),
-    var(
-        "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE",
-        "30",
-        "WebSocket connects per client IP per minute",
-    ),
-    var(
-        "RUSTCHAT_DATA_DIR",
-        "./data",
-        "embedded database and generated development secrets",
-    ),
-    var(
-        "RUSTCHAT_LOG_LEVEL",
-        "info",
-        "a tracing filter, e.g. `info` or `rustchat=debug,info`",
-    ),
-    var(
-        "RUSTCHAT_LOG_FORMAT",
-        "json (pretty on a terminal in development)",
-        "`json` or `pretty`",
-    ),
+    var("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "10", "auth requests per client IP per minute"),
+    var("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "30", "WebSocket connects per client IP per minute"),
+    var("RUSTCHAT_DATA_DIR", "./data", "embedded database and generated development secrets"),
+    var("RUSTCHAT_LOG_LEVEL", "info", "a tracing filter, e.g. `info` or `rustchat=debug,info`"),
+    var("RUSTCHAT_LOG_FORMAT", "json (pretty on a terminal in development)", "`json` or `pretty`"),
     var(
         "RUSTCHAT_SHUTDOWN_DRAIN_SECONDS",
         "0",
         "after SIGTERM, keep serving this long with readiness 503 so balancers move away",
     ),
-    var(
-        "RUSTCHAT_SHUTDOWN_GRACE_SECONDS",
-        "30",
-        "then wait at most this long for in-flight requests",
-    ),
+    var("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "30", "then wait at most this long for in-flight requests"),
 ];
 
 /// Looks a variable up by its full name.
@@ -197,17 +127,11 @@ mod tests {
 
     #[test]
     fn every_variable_in_the_table_binds_a_field_and_every_field_is_in_the_table() {
-        let all = VARIABLES
-            .iter()
-            .map(|v| (v.name.to_string(), format!("value-of-{}", v.name)));
+        let all = VARIABLES.iter().map(|v| (v.name.to_string(), format!("value-of-{}", v.name)));
         let raw = RawEnv::bind(all).unwrap();
         let json = serde_json::to_value(&raw).unwrap();
         let fields = json.as_object().unwrap();
-        assert_eq!(
-            fields.len(),
-            VARIABLES.len(),
-            "RawEnv and VARIABLES list different settings"
-        );
+        assert_eq!(fields.len(), VARIABLES.len(), "RawEnv and VARIABLES list different settings");
         for v in VARIABLES {
             let field = v.name.trim_start_matches(PREFIX).to_lowercase();
             assert_eq!(

@@ -28,9 +28,7 @@ impl Mentions {
                 while end < bytes.len() && is_name_byte(bytes[end]) {
                     end += 1;
                 }
-                let name = message[start..end]
-                    .trim_end_matches(['.', '-', '_'])
-                    .to_lowercase();
+                let name = message[start..end].trim_end_matches(['.', '-', '_']).to_lowercase();
                 match name.as_str() {
                     "" => {}
                     "channel" | "all" => m.channel = true,
@@ -63,13 +61,8 @@ mod tests {
 
     #[test]
     fn finds_users_and_channel_wide_mentions() {
-        let m = Mentions::parse(
-            "hi @Alice and @bob.builder, thanks @carol. @channel @here email@x.com",
-        );
-        assert_eq!(
-            m.usernames.iter().map(String::as_str).collect::<Vec<_>>(),
-            ["alice", "bob.builder", "carol"]
-        );
+        let m = Mentions::parse("hi @Alice and @bob.builder, thanks @carol. @channel @here email@x.com");
+        assert_eq!(m.usernames.iter().map(String::as_str).collect::<Vec<_>>(), ["alice", "bob.builder", "carol"]);
         assert!(m.channel && m.here);
         assert!(Mentions::parse("@all").channel);
         assert!(Mentions::parse("no mentions at all").is_empty());

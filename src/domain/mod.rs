@@ -25,8 +25,6 @@ fn string_schema(
 ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
-            format,
-        )))
+        .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(format)))
         .into()
 }

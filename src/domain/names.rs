@@ -70,16 +70,10 @@ impl Password {
 
     pub fn parse(raw: &str, field: &str) -> Result<Self, Error> {
         if raw.chars().count() < Self::MIN_CHARS {
-            return Err(Error::validation(format!(
-                "{field} must be at least {} characters",
-                Self::MIN_CHARS
-            )));
+            return Err(Error::validation(format!("{field} must be at least {} characters", Self::MIN_CHARS)));
         }
         if raw.len() > Self::MAX_BYTES {
-            return Err(Error::validation(format!(
-                "{field} must be at most {} bytes",
-                Self::MAX_BYTES
-            )));
+            return Err(Error::validation(format!("{field} must be at most {} bytes", Self::MAX_BYTES)));
         }
         Ok(Self(raw.to_string()))
     }
@@ -97,9 +91,7 @@ impl Username {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let s = raw.trim().to_lowercase();
         let ok_len = (3..=22).contains(&s.len());
-        let ok_chars = s
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        let ok_chars = s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
         let ok_start = s.chars().next().is_some_and(|c| c.is_ascii_lowercase());
         if !(ok_len && ok_chars && ok_start) {
             return Err(Error::validation(
@@ -132,9 +124,7 @@ impl Email {
                     && !domain.contains('@')
             });
         if !valid {
-            return Err(Error::validation(
-                "email must be a valid address like name@example.com",
-            ));
+            return Err(Error::validation("email must be a valid address like name@example.com"));
         }
         Ok(Self(s))
     }
@@ -144,12 +134,9 @@ impl Slug {
     pub fn parse(raw: &str, field: &str) -> Result<Self, Error> {
         let s = raw.trim().to_lowercase();
         let ok = (2..=64).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
         if !ok {
-            return Err(Error::validation(format!(
-                "{field} must be 2-64 characters of a-z, 0-9, '-' or '_'"
-            )));
+            return Err(Error::validation(format!("{field} must be 2-64 characters of a-z, 0-9, '-' or '_'")));
         }
         Ok(Self(s))
     }
@@ -160,9 +147,7 @@ impl DisplayName {
         let s = raw.trim();
         let n = s.chars().count();
         if n == 0 || n > 64 || has_control(s) {
-            return Err(Error::validation(format!(
-                "{field} must be 1-64 characters without control characters"
-            )));
+            return Err(Error::validation(format!("{field} must be 1-64 characters without control characters")));
         }
         Ok(Self(s.to_string()))
     }
@@ -180,13 +165,8 @@ impl MessageBody {
                 format!("message is {n} characters; the limit is {MAX_MESSAGE_CHARS}"),
             ));
         }
-        if raw
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-        {
-            return Err(Error::validation(
-                "message must not contain control characters",
-            ));
+        if raw.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+            return Err(Error::validation("message must not contain control characters"));
         }
         Ok(Self(raw.to_string()))
     }
@@ -196,12 +176,9 @@ impl EmojiName {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let s = raw.trim().trim_matches(':').to_lowercase();
         let ok = (1..=64).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-".contains(c));
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_+-".contains(c));
         if !ok {
-            return Err(Error::validation(
-                "emoji_name must be 1-64 characters of a-z, 0-9, '_', '+' or '-'",
-            ));
+            return Err(Error::validation("emoji_name must be 1-64 characters of a-z, 0-9, '_', '+' or '-'"));
         }
         Ok(Self(s))
     }
@@ -211,14 +188,10 @@ impl Text {
     pub fn parse(raw: &str, field: &str, max_chars: usize) -> Result<Self, Error> {
         let s = raw.trim();
         if s.chars().count() > max_chars {
-            return Err(Error::validation(format!(
-                "{field} must be at most {max_chars} characters"
-            )));
+            return Err(Error::validation(format!("{field} must be at most {max_chars} characters")));
         }
         if s.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(Error::validation(format!(
-                "{field} must not contain control characters"
-            )));
+            return Err(Error::validation(format!("{field} must not contain control characters")));
         }
         Ok(Self(s.to_string()))
     }
@@ -249,10 +222,7 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse(" A@Example.COM ").unwrap().as_str(),
-            "a@example.com"
-        );
+        assert_eq!(Email::parse(" A@Example.COM ").unwrap().as_str(), "a@example.com");
         for bad in ["a", "a@b", "@b.c", "a@.c", "a b@c.d"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

@@ -38,15 +38,11 @@ impl SiteConfig {
     /// Checks values a patch may set; the limits keep a typo from locking everyone out.
     pub fn validate(&self) -> Result<(), crate::error::Error> {
         if !(1..=1000).contains(&self.max_simultaneous_connections) {
-            return Err(crate::error::Error::validation(
-                "max_simultaneous_connections must be 1-1000",
-            ));
+            return Err(crate::error::Error::validation("max_simultaneous_connections must be 1-1000"));
         }
         let n = self.site_name.trim().chars().count();
         if n == 0 || n > 64 {
-            return Err(crate::error::Error::validation(
-                "site_name must be 1-64 characters",
-            ));
+            return Err(crate::error::Error::validation("site_name must be 1-64 characters"));
         }
         Ok(())
     }

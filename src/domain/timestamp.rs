@@ -11,9 +11,8 @@ use time::{OffsetDateTime, UtcOffset};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(OffsetDateTime);
 
-const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
     pub fn now() -> Self {
@@ -90,19 +89,14 @@ impl Type<Postgres> for Timestamp {
 }
 
 impl Encode<'_, Postgres> for Timestamp {
-    fn encode_by_ref(
-        &self,
-        buf: &mut sqlx::postgres::PgArgumentBuffer,
-    ) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
         <OffsetDateTime as Encode<Postgres>>::encode_by_ref(&self.0, buf)
     }
 }
 
 impl<'r> Decode<'r, Postgres> for Timestamp {
     fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(
-            value,
-        )?))
+        Ok(Self::from(<OffsetDateTime as Decode<Postgres>>::decode(value)?))
     }
 }
 
@@ -116,10 +110,7 @@ impl Type<Sqlite> for Timestamp {
 }
 
 impl Encode<'_, Sqlite> for Timestamp {
-    fn encode_by_ref(
-        &self,
-        buf: &mut sqlx::sqlite::SqliteArgumentsBuffer,
-    ) -> Result<IsNull, BoxDynError> {
+    fn encode_by_ref(&self, buf: &mut sqlx::sqlite::SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
         <String as Encode<Sqlite>>::encode(self.sqlite_text(), buf)
     }
 }
@@ -140,12 +131,7 @@ mod tests {
         let a = Timestamp::parse("2026-11-28T04:09:05Z").unwrap();
         let b = Timestamp::parse("2026-11-28T04:09:05.5Z").unwrap();
         assert!(a < b);
-        assert!(
-            a.sqlite_text() < b.sqlite_text(),
-            "{} vs {}",
-            a.sqlite_text(),
-            b.sqlite_text()
-        );
+        assert!(a.sqlite_text() < b.sqlite_text(), "{} vs {}", a.sqlite_text(), b.sqlite_text());
         assert_eq!(Timestamp::parse(&a.sqlite_text()).unwrap(), a);
     }
 }

@@ -10,11 +10,7 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 fn require_admin(caller: &AuthUser) -> Result<()> {
-    if caller.is_system_admin() {
-        Ok(())
-    } else {
-        Err(Error::forbidden("system admins only"))
-    }
+    if caller.is_system_admin() { Ok(()) } else { Err(Error::forbidden("system admins only")) }
 }
 
 /// The site settings.
@@ -37,8 +33,7 @@ pub async fn patch_site_config(
     require_admin(&caller)?;
     let patch = body.into_inner();
     // Validate the merged result before storing anything: a typo must not reach other nodes.
-    let mut merged =
-        serde_json::to_value(state.store.site_config().await?).map_err(Error::internal)?;
+    let mut merged = serde_json::to_value(state.store.site_config().await?).map_err(Error::internal)?;
     if let Some(object) = merged.as_object_mut() {
         for (k, v) in &patch {
             if !object.contains_key(k) {
@@ -47,8 +42,8 @@ pub async fn patch_site_config(
             object.insert(k.clone(), v.clone());
         }
     }
-    let config: SiteConfig = serde_json::from_value(merged)
-        .map_err(|e| Error::validation(format!("invalid site settings: {e}")))?;
+    let config: SiteConfig =
+        serde_json::from_value(merged).map_err(|e| Error::validation(format!("invalid site settings: {e}")))?;
     config.validate()?;
     let stored = state.store.patch_site_config(&patch).await?;
     state.site.set(stored.clone());

@@ -55,15 +55,9 @@ async fn open_session(state: &AppState, req: &HttpRequest, user: User) -> Result
         .collect();
     let placeholder = RefreshToken::generate(crate::domain::SessionId::new());
     let expires = Timestamp::now().plus(REFRESH_TTL);
-    let session = state
-        .store
-        .create_session(user.id, &placeholder.hash(), expires, &user_agent)
-        .await?;
+    let session = state.store.create_session(user.id, &placeholder.hash(), expires, &user_agent).await?;
     // The refresh token names its session; the secret stored above is the one issued below.
-    let token = RefreshToken {
-        session,
-        secret: placeholder.secret,
-    };
+    let token = RefreshToken { session, secret: placeholder.secret };
     Ok(TokenPair {
         access_token: state.tokens.issue_access(user.id, session)?,
         refresh_token: token.to_text(),
@@ -84,11 +78,7 @@ pub async fn register(
     let username = Username::parse(&body.username)?;
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password, "password")?;
-    let display_name = match body
-        .display_name
-        .as_deref()
-        .filter(|d| !d.trim().is_empty())
-    {
+    let display_name = match body.display_name.as_deref().filter(|d| !d.trim().is_empty()) {
         Some(d) => DisplayName::parse(d, "display_name")?.into_inner(),
         None => String::new(),
     };
@@ -104,35 +94,21 @@ pub async fn register(
             Registration::InviteOnly => {
                 let code = body.invite_code.as_deref().unwrap_or("");
                 if code.is_empty() {
-                    return Err(Error::forbidden(
-                        "registration is by invitation: an invite_code is required",
-                    ));
+                    return Err(Error::forbidden("registration is by invitation: an invite_code is required"));
                 }
-                match state
-                    .store
-                    .redeem_invite(&crate::auth::hash_invite(code))
-                    .await?
-                {
+                match state.store.redeem_invite(&crate::auth::hash_invite(code)).await? {
                     Some(team) => invite_team = team,
                     None => {
-                        return Err(Error::forbidden(
-                            "the invite code is unknown, used up or expired",
-                        ));
+                        return Err(Error::forbidden("the invite code is unknown, used up or expired"));
                     }
                 }
             }
         }
     }
     let hash = hash_password(&password).await?;
-    let user = state
-        .store
-        .create_user(&username, &email, &display_name, &hash)
-        .await?;
+    let user = state.store.create_user(&username, &email, &display_name, &hash).await?;
     if let Some(team) = invite_team {
-        state
-            .store
-            .add_team_member(team, user.id, Role::Member)
-            .await?;
+        state.store.add_team_member(team, user.id, Role::Member).await?;
     }
     tracing::info!(user_id = %user.id, admin = user.is_system_admin, "account registered");
     Ok(HttpResponse::Created().json(open_session(&state, &req, user).await?))
@@ -141,11 +117,7 @@ pub async fn register(
 /// Log in with username or email and password.
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenPair), (status = 401)))]
 #[post("/auth/login")]
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: Json<LoginRequest>,
-) -> Result<HttpResponse> {
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<LoginRequest>) -> Result<HttpResponse> {
     let found = state.store.user_credentials(&body.login).await?;
     let (user, hash) = match found {
         Some(c) => (Some(c.user), c.password_hash),
@@ -153,14 +125,10 @@ pub async fn login(
     };
     let ok = verify_password(&body.password, hash).await?;
     match user {
-        Some(user) if ok && user.is_active => {
-            Ok(HttpResponse::Ok().json(open_session(&state, &req, user).await?))
-        }
+        Some(user) if ok && user.is_active => Ok(HttpResponse::Ok().json(open_session(&state, &req, user).await?)),
         _ => {
             tracing::info!("Unauthorized: auth login failed");
-            Err(Error::unauthorized(
-                "Unauthorized: invalid login or password",
-            ))
+            Err(Error::unauthorized("Unauthorized: invalid login or password"))
         }
     }
 }
@@ -169,34 +137,18 @@ pub async fn login(
 /// one again revokes its session.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 200, body = TokenPair), (status = 401)))]
 #[post("/auth/refresh")]
-pub async fn refresh(
-    state: web::Data<AppState>,
-    body: Json<RefreshRequest>,
-) -> Result<HttpResponse> {
-    let invalid = || {
-        Error::new(
-            ErrorCode::InvalidToken,
-            "Unauthorized: the refresh token is invalid, expired or revoked",
-        )
-    };
+pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse> {
+    let invalid =
+        || Error::new(ErrorCode::InvalidToken, "Unauthorized: the refresh token is invalid, expired or revoked");
     let Some(presented) = RefreshToken::parse(&body.refresh_token) else {
         tracing::warn!(reason = "malformed refresh token", "Invalid token");
         return Err(invalid());
     };
     let next = RefreshToken::generate(presented.session);
     let expires = Timestamp::now().plus(REFRESH_TTL);
-    match state
-        .store
-        .rotate_refresh(presented.session, &presented.hash(), &next.hash(), expires)
-        .await?
-    {
+    match state.store.rotate_refresh(presented.session, &presented.hash(), &next.hash(), expires).await? {
         RefreshOutcome::Rotated(user_id) => {
-            let user = state
-                .store
-                .user(user_id)
-                .await?
-                .filter(|u| u.is_active)
-                .ok_or_else(invalid)?;
+            let user = state.store.user(user_id).await?.filter(|u| u.is_active).ok_or_else(invalid)?;
             Ok(HttpResponse::Ok().json(TokenPair {
                 access_token: state.tokens.issue_access(user.id, presented.session)?,
                 refresh_token: next.to_text(),
@@ -233,22 +185,13 @@ pub async fn change_password(
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse> {
     let new = Password::parse(&body.new_password, "new_password")?;
-    let stored = state
-        .store
-        .user_credentials_by_id(caller.id())
-        .await?
-        .and_then(|c| c.password_hash);
+    let stored = state.store.user_credentials_by_id(caller.id()).await?.and_then(|c| c.password_hash);
     if !verify_password(&body.current_password, stored).await? {
-        return Err(Error::unauthorized(
-            "Unauthorized: current_password is wrong",
-        ));
+        return Err(Error::unauthorized("Unauthorized: current_password is wrong"));
     }
     let hash = hash_password(&new).await?;
     state.store.set_password_hash(caller.id(), &hash).await?;
-    let revoked = state
-        .store
-        .revoke_other_sessions(caller.id(), caller.session)
-        .await?;
+    let revoked = state.store.revoke_other_sessions(caller.id(), caller.session).await?;
     tracing::info!(user_id = %caller.id(), revoked_sessions = revoked, "password changed");
     Ok(HttpResponse::NoContent().finish())
 }

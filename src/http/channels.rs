@@ -89,15 +89,8 @@ pub async fn create_channel(
         ));
     }
     let name = Slug::parse(&body.name, "name")?;
-    let display_name = DisplayName::parse(
-        body.display_name.as_deref().unwrap_or(name.as_str()),
-        "display_name",
-    )?;
-    let purpose = Text::parse(
-        body.purpose.as_deref().unwrap_or(""),
-        "purpose",
-        PURPOSE_MAX,
-    )?;
+    let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
+    let purpose = Text::parse(body.purpose.as_deref().unwrap_or(""), "purpose", PURPOSE_MAX)?;
     let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", HEADER_MAX)?;
     let channel = state
         .store
@@ -111,6 +104,7 @@ pub async fn create_channel(
             creator: caller.id(),
         })
         .await?;
+    state.realtime.publish_events(channel.id, 1, channel.last_seq).await;
     Ok(HttpResponse::Created().json(channel))
 }
 
@@ -124,12 +118,7 @@ pub async fn list_team_channels(
     query: web::Query<ListChannels>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .team_channels(team.id, caller.id(), query.include_archived)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(state.store.team_channels(team.id, caller.id(), query.include_archived).await?))
 }
 
 /// One channel.
@@ -140,11 +129,7 @@ pub async fn get_channel(
     caller: AuthUser,
     path: web::Path<ChannelId>,
 ) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        readable_channel(&state.store, &caller, path.into_inner())
-            .await?
-            .channel,
-    ))
+    Ok(HttpResponse::Ok().json(readable_channel(&state.store, &caller, path.into_inner()).await?.channel))
 }
 
 /// Rename (channel/team admins) or change the purpose and header (members) of a team channel.
@@ -156,51 +141,26 @@ pub async fn update_channel(
     path: web::Path<ChannelId>,
     body: Json<UpdateChannel>,
 ) -> Result<HttpResponse> {
-    let access = member_channel(&state.store, &caller, path.into_inner())
-        .await?
-        .writable()?;
+    let access = member_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
     if access.channel.team_id.is_none() {
-        return Err(Error::forbidden(
-            "direct and group conversations cannot be renamed",
-        ));
+        return Err(Error::forbidden("direct and group conversations cannot be renamed"));
     }
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| Slug::parse(n, "name"))
-        .transpose()?;
+    let name = body.name.as_deref().map(|n| Slug::parse(n, "name")).transpose()?;
     if name.is_some() && !access.can_manage(&caller) {
-        return Err(Error::forbidden(
-            "only channel or team admins can rename a channel",
-        ));
+        return Err(Error::forbidden("only channel or team admins can rename a channel"));
     }
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(|d| DisplayName::parse(d, "display_name"))
-        .transpose()?;
-    let purpose = body
-        .purpose
-        .as_deref()
-        .map(|p| Text::parse(p, "purpose", PURPOSE_MAX))
-        .transpose()?;
-    let header = body
-        .header
-        .as_deref()
-        .map(|h| Text::parse(h, "header", HEADER_MAX))
-        .transpose()?;
+    let display_name = body.display_name.as_deref().map(|d| DisplayName::parse(d, "display_name")).transpose()?;
+    let purpose = body.purpose.as_deref().map(|p| Text::parse(p, "purpose", PURPOSE_MAX)).transpose()?;
+    let header = body.header.as_deref().map(|h| Text::parse(h, "header", HEADER_MAX)).transpose()?;
     let patch = ChannelPatch {
         name: name.as_ref(),
         display_name: display_name.as_ref().map(DisplayName::as_str),
         purpose: purpose.as_ref().map(Text::as_str),
         header: header.as_ref().map(Text::as_str),
     };
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .update_channel(access.channel.id, patch, false)
-            .await?,
-    ))
+    let channel = state.store.update_channel(access.channel.id, patch, false).await?;
+    state.realtime.publish_events(channel.id, channel.last_seq, channel.last_seq).await;
+    Ok(HttpResponse::Ok().json(channel))
 }
 
 /// Archive a team channel (channel/team admins): it becomes read-only.
@@ -211,20 +171,13 @@ pub async fn archive_channel(
     caller: AuthUser,
     path: web::Path<ChannelId>,
 ) -> Result<HttpResponse> {
-    let access = readable_channel(&state.store, &caller, path.into_inner())
-        .await?
-        .writable()?;
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
     if !access.can_manage(&caller) {
-        return Err(Error::forbidden(
-            "only channel or team admins can archive a channel",
-        ));
+        return Err(Error::forbidden("only channel or team admins can archive a channel"));
     }
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .update_channel(access.channel.id, ChannelPatch::default(), true)
-            .await?,
-    ))
+    let channel = state.store.update_channel(access.channel.id, ChannelPatch::default(), true).await?;
+    state.realtime.publish_events(channel.id, channel.last_seq, channel.last_seq).await;
+    Ok(HttpResponse::Ok().json(channel))
 }
 
 /// The channel's members.
@@ -248,14 +201,10 @@ pub async fn add_channel_member(
     path: web::Path<ChannelId>,
     body: Json<AddChannelMember>,
 ) -> Result<HttpResponse> {
-    let access = readable_channel(&state.store, &caller, path.into_inner())
-        .await?
-        .writable()?;
+    let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
     let channel = &access.channel;
     let Some(team) = channel.team_id else {
-        return Err(Error::forbidden(
-            "members of direct and group conversations are fixed",
-        ));
+        return Err(Error::forbidden("members of direct and group conversations are fixed"));
     };
     let target = body.user_id;
     if target != caller.id() && !access.is_member() {
@@ -267,16 +216,11 @@ pub async fn add_channel_member(
         return Err(Error::not_found("user"));
     }
     let seq = state.store.add_channel_member(channel.id, target).await?;
-    let change = MembershipChange {
-        channel_id: channel.id,
-        user_id: target,
-        seq,
-    };
-    Ok(if seq.is_some() {
-        HttpResponse::Created().json(change)
-    } else {
-        HttpResponse::Ok().json(change)
-    })
+    if let Some(seq) = seq {
+        state.realtime.publish_events(channel.id, seq, seq).await;
+    }
+    let change = MembershipChange { channel_id: channel.id, user_id: target, seq };
+    Ok(if seq.is_some() { HttpResponse::Created().json(change) } else { HttpResponse::Ok().json(change) })
 }
 
 /// Leave a channel (yourself), or remove a member (channel/team admins).
@@ -290,21 +234,16 @@ pub async fn remove_channel_member(
     let (channel_id, target) = path.into_inner();
     let access = member_channel(&state.store, &caller, channel_id).await?;
     if access.channel.team_id.is_none() {
-        return Err(Error::forbidden(
-            "members of direct and group conversations are fixed",
-        ));
+        return Err(Error::forbidden("members of direct and group conversations are fixed"));
     }
     if target != caller.id() && !access.can_manage(&caller) {
-        return Err(Error::forbidden(
-            "only channel or team admins can remove other members",
-        ));
+        return Err(Error::forbidden("only channel or team admins can remove other members"));
     }
-    match state
-        .store
-        .remove_channel_member(channel_id, target)
-        .await?
-    {
-        Some(_) => Ok(HttpResponse::NoContent().finish()),
+    match state.store.remove_channel_member(channel_id, target).await? {
+        Some(seq) => {
+            state.realtime.publish_events(channel_id, seq, seq).await;
+            Ok(HttpResponse::NoContent().finish())
+        }
         None => Err(Error::not_found("channel member")),
     }
 }
@@ -320,18 +259,12 @@ pub async fn open_direct(
     if body.user_id == caller.id() {
         return Err(Error::validation("a direct channel needs another user"));
     }
-    state
-        .store
-        .user(body.user_id)
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or_else(|| Error::not_found("user"))?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .direct_channel(caller.id(), body.user_id)
-            .await?,
-    ))
+    state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
+    let channel = state.store.direct_channel(caller.id(), body.user_id).await?;
+    // The conversation's first events are its members joining; re-publishing them is harmless
+    // (receivers drop seqs they have), and it tells both users' sessions to subscribe.
+    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(2)).await;
+    Ok(HttpResponse::Ok().json(channel))
 }
 
 /// The group-message channel of exactly these users and the caller (3–8), created on first use.
@@ -347,19 +280,14 @@ pub async fn open_group(
     members.sort();
     members.dedup();
     if !(3..=8).contains(&members.len()) {
-        return Err(Error::validation(
-            "a group has 3 to 8 distinct members, you included",
-        ));
+        return Err(Error::validation("a group has 3 to 8 distinct members, you included"));
     }
     for &m in &members {
-        state
-            .store
-            .user(m)
-            .await?
-            .filter(|u| u.is_active)
-            .ok_or_else(|| Error::not_found("user"))?;
+        state.store.user(m).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
     }
-    Ok(HttpResponse::Ok().json(state.store.group_channel(caller.id(), &members).await?))
+    let channel = state.store.group_channel(caller.id(), &members).await?;
+    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(members.len() as i64)).await;
+    Ok(HttpResponse::Ok().json(channel))
 }
 
 /// Mark everything in the channel read.
@@ -371,12 +299,12 @@ pub async fn view_channel(
     path: web::Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .view_channel(access.channel.id, caller.id())
-            .await?,
-    ))
+    let read = state.store.view_channel(access.channel.id, caller.id()).await?;
+    state.realtime.publish_to_user(
+        caller.id(),
+        serde_json::json!({ "event": "channel_viewed", "channel_id": read.channel_id, "data": &read }),
+    );
+    Ok(HttpResponse::Ok().json(read))
 }
 
 /// The caller's unread and mention counts in the channel.
@@ -388,12 +316,7 @@ pub async fn read_state(
     path: web::Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .read_state(access.channel.id, caller.id())
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(state.store.read_state(access.channel.id, caller.id()).await?))
 }
 
 /// The channel's events after a seq, oldest first: what a client that was away missed.
@@ -411,10 +334,5 @@ pub async fn list_events(
     if after < 0 {
         return Err(Error::validation("after_seq must be >= 0"));
     }
-    Ok(HttpResponse::Ok().json(
-        state
-            .store
-            .events_after(access.channel.id, after, limit)
-            .await?,
-    ))
+    Ok(HttpResponse::Ok().json(state.store.events_after(access.channel.id, after, limit).await?))
 }

@@ -41,16 +41,8 @@ struct Check {
 impl Check {
     fn from(result: Result<Duration, String>, elapsed: Duration) -> Self {
         match result {
-            Ok(latency) => Check {
-                status: "ok",
-                latency_ms: millis(latency),
-                error: None,
-            },
-            Err(error) => Check {
-                status: "error",
-                latency_ms: millis(elapsed),
-                error: Some(error),
-            },
+            Ok(latency) => Check { status: "ok", latency_ms: millis(latency), error: None },
+            Err(error) => Check { status: "error", latency_ms: millis(elapsed), error: Some(error) },
         }
     }
 }
@@ -68,13 +60,7 @@ struct Ready {
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let started = std::time::Instant::now();
-    let database = async {
-        state
-            .store
-            .ping(CHECK_TIMEOUT)
-            .await
-            .map_err(|e| format!("{e:?}"))
-    };
+    let database = async { state.store.ping(CHECK_TIMEOUT).await.map_err(|e| format!("{e:?}")) };
     let redis = async {
         match &state.redis {
             Some(link) => Some(link.ping(CHECK_TIMEOUT).await.map_err(|e| format!("{e:#}"))),
@@ -96,17 +82,8 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         (false, true) => "ready",
         (false, false) => "not_ready",
     };
-    let body = Ready {
-        status,
-        node_id: state.settings.node_id.clone(),
-        draining,
-        checks,
-    };
-    if status == "ready" {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    let body = Ready { status, node_id: state.settings.node_id.clone(), draining, checks };
+    if status == "ready" { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 fn millis(d: Duration) -> f64 {

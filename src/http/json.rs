@@ -49,44 +49,24 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !json {
-                return Err(Error::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "expected Content-Type: application/json",
-                ));
+                return Err(Error::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"));
             }
             let bytes = body.await.map_err(|e| {
                 let too_large = e
                     .as_error::<actix_web::error::PayloadError>()
                     .is_some_and(|p| matches!(p, actix_web::error::PayloadError::Overflow));
-                if too_large
-                    || e.as_response_error().status_code()
-                        == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-                {
-                    Error::new(
-                        ErrorCode::PayloadTooLarge,
-                        format!("request body is larger than {MAX_JSON_BODY} bytes"),
-                    )
+                if too_large || e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_JSON_BODY} bytes"))
                 } else {
-                    Error::new(
-                        ErrorCode::BadRequest,
-                        format!("cannot read the request body: {e}"),
-                    )
+                    Error::new(ErrorCode::BadRequest, format!("cannot read the request body: {e}"))
                 }
             })?;
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let code = if inner.is_data() {
-                    ErrorCode::ValidationFailed
-                } else {
-                    ErrorCode::InvalidJson
-                };
-                let message = if path == "." {
-                    inner.to_string()
-                } else {
-                    format!("{path}: {inner}")
-                };
+                let code = if inner.is_data() { ErrorCode::ValidationFailed } else { ErrorCode::InvalidJson };
+                let message = if path == "." { inner.to_string() } else { format!("{path}: {inner}") };
                 let message = if code == ErrorCode::InvalidJson {
                     format!("request body is not valid JSON: {message}")
                 } else {
@@ -94,12 +74,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 };
                 Error::new(code, message)
             })?;
-            de.end().map_err(|e| {
-                Error::new(
-                    ErrorCode::InvalidJson,
-                    format!("request body is not valid JSON: {e}"),
-                )
-            })?;
+            de.end().map_err(|e| Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {e}")))?;
             Ok(Json(value))
         })
     }

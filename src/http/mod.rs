@@ -11,6 +11,7 @@ pub mod posts;
 pub mod search;
 pub mod teams;
 pub mod users;
+pub mod ws;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use utoipa::OpenApi;
@@ -83,7 +84,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(search::search_posts)
                 .service(admin::get_site_config)
                 .service(admin::patch_site_config)
-                .service(admin::create_invite),
+                .service(admin::create_invite)
+                .service(ws::connect),
         );
 }
 
@@ -102,12 +104,7 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }
@@ -115,24 +112,18 @@ impl utoipa::Modify for BearerAuth {
 /// The OpenAPI 3 document of every route above, as JSON.
 pub fn openapi_document() -> String {
     use utoipa_actix_web::AppExt;
-    let (_, collected) = actix_web::App::new()
-        .into_utoipa_app()
-        .configure(routes)
-        .split_for_parts();
+    let (_, collected) = actix_web::App::new().into_utoipa_app().configure(routes).split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(collected);
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    doc.to_json()
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// This API's OpenAPI 3 document.
 #[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
 #[get("/openapi.json")]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(state.openapi_json.clone())
+    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
 }
 
 /// A page size from a query: default when absent, else 1..=MAX_PAGE.
@@ -140,9 +131,7 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32> {
     match limit {
         None => Ok(default),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(n) => Err(Error::validation(format!(
-            "limit must be 1-{MAX_PAGE}, got {n}"
-        ))),
+        Some(n) => Err(Error::validation(format!("limit must be 1-{MAX_PAGE}, got {n}"))),
     }
 }
 
@@ -153,29 +142,18 @@ pub async fn not_found(request: HttpRequest) -> HttpResponse {
 }
 
 fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_JSON_BODY)
-        .error_handler(|err, _| {
-            use actix_web::error::JsonPayloadError as E;
-            let e = match &err {
-                E::OverflowKnownLength { .. } | E::Overflow { .. } => Error::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!("request body is larger than {MAX_JSON_BODY} bytes"),
-                ),
-                E::ContentType => Error::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "expected Content-Type: application/json",
-                ),
-                E::Deserialize(e) if e.is_data() => {
-                    Error::new(ErrorCode::ValidationFailed, e.to_string())
-                }
-                other => Error::new(
-                    ErrorCode::InvalidJson,
-                    format!("request body is not valid JSON: {other}"),
-                ),
-            };
-            e.into()
-        })
+    web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|err, _| {
+        use actix_web::error::JsonPayloadError as E;
+        let e = match &err {
+            E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+                Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_JSON_BODY} bytes"))
+            }
+            E::ContentType => Error::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"),
+            E::Deserialize(e) if e.is_data() => Error::new(ErrorCode::ValidationFailed, e.to_string()),
+            other => Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {other}")),
+        };
+        e.into()
+    })
 }
 
 fn path_config() -> web::PathConfig {
@@ -183,7 +161,6 @@ fn path_config() -> web::PathConfig {
 }
 
 fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err, _| {
-        Error::new(ErrorCode::ValidationFailed, format!("invalid query: {err}")).into()
-    })
+    web::QueryConfig::default()
+        .error_handler(|err, _| Error::new(ErrorCode::ValidationFailed, format!("invalid query: {err}")).into())
 }

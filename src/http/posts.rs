@@ -66,21 +66,32 @@ pub async fn create_post(
     path: web::Path<ChannelId>,
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
-    let access = member_channel(&state.store, &caller, path.into_inner())
-        .await?
-        .writable()?;
-    let message = MessageBody::parse(&body.message)?;
-    let (post, seq) = state
-        .store
+    let channel = path.into_inner();
+    let (post, seq) = post_message(&state.store, &caller, channel, &body.message, body.root_id).await?;
+    state.realtime.publish_events(channel, seq, seq).await;
+    Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
+}
+
+/// Posts `message` as `caller`: membership, archive and size checks, then one transaction. Shared by
+/// REST and the WebSocket `post` action.
+pub async fn post_message(
+    store: &crate::store::Store,
+    caller: &AuthUser,
+    channel: ChannelId,
+    message: &str,
+    root: Option<PostId>,
+) -> Result<(Post, i64)> {
+    let access = member_channel(store, caller, channel).await?.writable()?;
+    let message = MessageBody::parse(message)?;
+    store
         .create_post(NewPost {
             channel: access.channel.id,
             kind: access.channel.kind,
             author: caller.id(),
             message: &message,
-            root: body.root_id,
+            root,
         })
-        .await?;
-    Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
+        .await
 }
 
 /// A page of the channel's posts, newest first; page with `before` (older) or `after` (newer).
@@ -102,10 +113,7 @@ pub async fn list_posts(
         (None, Some(id)) => PostCursor::After(id),
         (None, None) => PostCursor::Latest,
     };
-    let (posts, has_more) = state
-        .store
-        .channel_posts(access.channel.id, cursor, limit)
-        .await?;
+    let (posts, has_more) = state.store.channel_posts(access.channel.id, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(PostPage { posts, has_more }))
 }
 
@@ -122,50 +130,30 @@ pub async fn list_pinned(
 }
 
 /// A post the caller may read, with the channel access that allows it.
-async fn readable_post(
-    state: &AppState,
-    caller: &AuthUser,
-    id: PostId,
-) -> Result<(Post, ChannelAccess)> {
-    let post = state
-        .store
-        .post(id)
-        .await?
-        .ok_or_else(|| Error::not_found("post"))?;
+async fn readable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
+    let post = state.store.post(id).await?.ok_or_else(|| Error::not_found("post"))?;
     // A post in a channel the caller cannot see does not exist for them.
-    let access = readable_channel(&state.store, caller, post.channel_id)
-        .await
-        .map_err(|e| match e.code {
-            crate::error::ErrorCode::NotFound => Error::not_found("post"),
-            _ => e,
-        })?;
+    let access = readable_channel(&state.store, caller, post.channel_id).await.map_err(|e| match e.code {
+        crate::error::ErrorCode::NotFound => Error::not_found("post"),
+        _ => e,
+    })?;
     Ok((post, access))
 }
 
 /// A post the caller may act on: a member of its (unarchived) channel, and the post not deleted.
-async fn writable_post(
-    state: &AppState,
-    caller: &AuthUser,
-    id: PostId,
-) -> Result<(Post, ChannelAccess)> {
+async fn writable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
     let (post, _) = readable_post(state, caller, id).await?;
     if post.deleted_at.is_some() {
         return Err(Error::not_found("post"));
     }
-    let access = member_channel(&state.store, caller, post.channel_id)
-        .await?
-        .writable()?;
+    let access = member_channel(&state.store, caller, post.channel_id).await?.writable()?;
     Ok((post, access))
 }
 
 /// One post.
 #[utoipa::path(tag = "posts", responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}")]
-pub async fn get_post(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
 }
 
@@ -184,6 +172,7 @@ pub async fn edit_post(
     }
     let message = MessageBody::parse(&body.message)?;
     let (post, seq) = state.store.edit_post(post.id, &message).await?;
+    state.realtime.publish_events(post.channel_id, seq, seq).await;
     Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
 }
 
@@ -197,22 +186,17 @@ pub async fn delete_post(
 ) -> Result<HttpResponse> {
     let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
     if post.user_id != caller.id() && !access.can_manage(&caller) {
-        return Err(Error::forbidden(
-            "only the author or an admin can delete a post",
-        ));
+        return Err(Error::forbidden("only the author or an admin can delete a post"));
     }
-    state.store.delete_post(post.id).await?;
+    let (post, seq) = state.store.delete_post(post.id).await?;
+    state.realtime.publish_events(post.channel_id, seq, seq).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A thread: its root and replies, oldest first.
 #[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}/thread")]
-pub async fn get_thread(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
     let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.thread(post.root_id.unwrap_or(post.id)).await?))
 }
@@ -229,10 +213,12 @@ pub async fn add_reaction(
     let emoji = EmojiName::parse(&body.emoji_name)?;
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
     match state.store.add_reaction(&post, caller.id(), &emoji).await? {
-        Some((reaction, _)) => Ok(HttpResponse::Created().json(reaction)),
-        None => Ok(HttpResponse::Ok().json(
-            serde_json::json!({ "post_id": post.id, "user_id": caller.id(), "emoji_name": emoji }),
-        )),
+        Some((reaction, seq)) => {
+            state.realtime.publish_events(post.channel_id, seq, seq).await;
+            Ok(HttpResponse::Created().json(reaction))
+        }
+        None => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({ "post_id": post.id, "user_id": caller.id(), "emoji_name": emoji }))),
     }
 }
 
@@ -247,12 +233,11 @@ pub async fn remove_reaction(
     let (post_id, emoji) = path.into_inner();
     let emoji = EmojiName::parse(&emoji)?;
     let (post, _) = writable_post(&state, &caller, post_id).await?;
-    match state
-        .store
-        .remove_reaction(&post, caller.id(), &emoji)
-        .await?
-    {
-        Some(_) => Ok(HttpResponse::NoContent().finish()),
+    match state.store.remove_reaction(&post, caller.id(), &emoji).await? {
+        Some(seq) => {
+            state.realtime.publish_events(post.channel_id, seq, seq).await;
+            Ok(HttpResponse::NoContent().finish())
+        }
         None => Err(Error::not_found("reaction")),
     }
 }
@@ -260,32 +245,20 @@ pub async fn remove_reaction(
 /// Pin a post to its channel (channel members).
 #[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/pin")]
-pub async fn pin_post(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), true).await
 }
 
 /// Unpin a post.
 #[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/pin")]
-pub async fn unpin_post(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), false).await
 }
 
-async fn set_pinned(
-    state: &AppState,
-    caller: &AuthUser,
-    id: PostId,
-    pinned: bool,
-) -> Result<HttpResponse> {
+async fn set_pinned(state: &AppState, caller: &AuthUser, id: PostId, pinned: bool) -> Result<HttpResponse> {
     let (post, _) = writable_post(state, caller, id).await?;
     let (post, seq) = state.store.pin_post(post.id, pinned).await?;
+    state.realtime.publish_events(post.channel_id, seq, seq).await;
     Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
 }

@@ -28,11 +28,8 @@ pub struct SearchParams {
 fn instant(field: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
     value
         .map(|v| {
-            Timestamp::parse(v).map_err(|_| {
-                Error::validation(format!(
-                    "{field} must be an RFC 3339 time, e.g. 2026-11-28T00:00:00Z"
-                ))
-            })
+            Timestamp::parse(v)
+                .map_err(|_| Error::validation(format!("{field} must be an RFC 3339 time, e.g. 2026-11-28T00:00:00Z")))
         })
         .transpose()
 }

@@ -48,36 +48,15 @@ pub struct Invite {
 /// Create a team; the creator becomes its admin.
 #[utoipa::path(tag = "teams", request_body = CreateTeam, responses((status = 201, body = Team), (status = 409)), security(("bearer" = [])))]
 #[post("/teams")]
-pub async fn create_team(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    body: Json<CreateTeam>,
-) -> Result<HttpResponse> {
+pub async fn create_team(state: web::Data<AppState>, caller: AuthUser, body: Json<CreateTeam>) -> Result<HttpResponse> {
     if !state.site.get().allow_team_creation && !caller.is_system_admin() {
-        return Err(Error::forbidden(
-            "only system admins may create teams on this site",
-        ));
+        return Err(Error::forbidden("only system admins may create teams on this site"));
     }
     let name = Slug::parse(&body.name, "name")?;
-    let display_name = DisplayName::parse(
-        body.display_name.as_deref().unwrap_or(name.as_str()),
-        "display_name",
-    )?;
-    let description = Text::parse(
-        body.description.as_deref().unwrap_or(""),
-        "description",
-        255,
-    )?;
-    let team = state
-        .store
-        .create_team(
-            &name,
-            display_name.as_str(),
-            description.as_str(),
-            body.open,
-            caller.id(),
-        )
-        .await?;
+    let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
+    let description = Text::parse(body.description.as_deref().unwrap_or(""), "description", 255)?;
+    let team =
+        state.store.create_team(&name, display_name.as_str(), description.as_str(), body.open, caller.id()).await?;
     Ok(HttpResponse::Created().json(team))
 }
 
@@ -91,21 +70,14 @@ pub async fn list_my_teams(state: web::Data<AppState>, caller: AuthUser) -> Resu
 /// Open teams the caller can join.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Vec<Team>)), security(("bearer" = [])))]
 #[get("/teams/joinable")]
-pub async fn list_joinable_teams(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-) -> Result<HttpResponse> {
+pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(state.store.joinable_teams(caller.id()).await?))
 }
 
 /// A team the caller belongs to, or an open team.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
-pub async fn get_team(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<TeamId>,
-) -> Result<HttpResponse> {
+pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
     let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(team))
 }
@@ -113,24 +85,13 @@ pub async fn get_team(
 /// Join an open team.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/join")]
-pub async fn join_team(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<TeamId>,
-) -> Result<HttpResponse> {
-    let team = state
-        .store
-        .team(path.into_inner())
-        .await?
-        .ok_or_else(|| Error::not_found("team"))?;
+pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
+    let team = state.store.team(path.into_inner()).await?.ok_or_else(|| Error::not_found("team"))?;
     let member = state.store.team_role(team.id, caller.id()).await?.is_some();
     if !team.open && !member {
         return Err(Error::not_found("team"));
     }
-    state
-        .store
-        .add_team_member(team.id, caller.id(), Role::Member)
-        .await?;
+    state.store.add_team_member(team.id, caller.id(), Role::Member).await?;
     Ok(HttpResponse::Ok().json(team))
 }
 
@@ -159,22 +120,10 @@ pub async fn add_team_member(
     if role != Role::Admin {
         return Err(Error::forbidden("only team admins can add members"));
     }
-    let user = state
-        .store
-        .user(body.user_id)
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or_else(|| Error::not_found("user"))?;
-    let added = state
-        .store
-        .add_team_member(team.id, user.id, Role::Member)
-        .await?;
+    let user = state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
+    let added = state.store.add_team_member(team.id, user.id, Role::Member).await?;
     let body = serde_json::json!({ "team_id": team.id, "user_id": user.id });
-    Ok(if added {
-        HttpResponse::Created().json(body)
-    } else {
-        HttpResponse::Ok().json(body)
-    })
+    Ok(if added { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
 /// Remove a member (team admins), or leave (yourself). They also leave the team's channels.
@@ -188,11 +137,11 @@ pub async fn remove_team_member(
     let (team_id, user_id) = path.into_inner();
     let (team, role) = member_team(&state.store, &caller, team_id).await?;
     if user_id != caller.id() && role != Role::Admin {
-        return Err(Error::forbidden(
-            "only team admins can remove other members",
-        ));
+        return Err(Error::forbidden("only team admins can remove other members"));
     }
-    state.store.remove_team_member(team.id, user_id).await?;
+    for (channel, seq) in state.store.remove_team_member(team.id, user_id).await? {
+        state.realtime.publish_events(channel, seq, seq).await;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -228,14 +177,6 @@ pub(super) async fn issue_invite(
     }
     let code = generate_invite_code();
     let expires_at = Timestamp::now().plus(std::time::Duration::from_secs(u64::from(hours) * 3600));
-    state
-        .store
-        .create_invite(&hash_invite(&code), team, caller.id(), max_uses, expires_at)
-        .await?;
-    Ok(Invite {
-        code,
-        team_id: team,
-        max_uses,
-        expires_at,
-    })
+    state.store.create_invite(&hash_invite(&code), team, caller.id(), max_uses, expires_at).await?;
+    Ok(Invite { code, team_id: team, max_uses, expires_at })
 }

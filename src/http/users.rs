@@ -40,20 +40,10 @@ pub async fn update_me(
     caller: AuthUser,
     body: Json<UpdateProfile>,
 ) -> Result<HttpResponse> {
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(|d| DisplayName::parse(d, "display_name"))
-        .transpose()?;
+    let display_name = body.display_name.as_deref().map(|d| DisplayName::parse(d, "display_name")).transpose()?;
     let email = body.email.as_deref().map(Email::parse).transpose()?;
-    let user = state
-        .store
-        .update_profile(
-            caller.id(),
-            display_name.as_ref().map(DisplayName::as_str),
-            email.as_ref(),
-        )
-        .await?;
+    let user =
+        state.store.update_profile(caller.id(), display_name.as_ref().map(DisplayName::as_str), email.as_ref()).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -83,16 +73,8 @@ pub async fn search_users(
 /// One user, as other users see them.
 #[utoipa::path(tag = "users", responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
 #[get("/users/{user_id}")]
-pub async fn get_user(
-    state: web::Data<AppState>,
-    _caller: AuthUser,
-    path: web::Path<UserId>,
-) -> Result<HttpResponse> {
-    let user = state
-        .store
-        .user(path.into_inner())
-        .await?
-        .ok_or_else(|| Error::not_found("user"))?;
+pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: web::Path<UserId>) -> Result<HttpResponse> {
+    let user = state.store.user(path.into_inner()).await?.ok_or_else(|| Error::not_found("user"))?;
     Ok(HttpResponse::Ok().json(PublicUser::from(user)))
 }
 
@@ -118,16 +100,9 @@ pub async fn activate_user(
     set_active(&state, &caller, path.into_inner(), true).await
 }
 
-async fn set_active(
-    state: &AppState,
-    caller: &AuthUser,
-    target: UserId,
-    active: bool,
-) -> Result<HttpResponse> {
+async fn set_active(state: &AppState, caller: &AuthUser, target: UserId, active: bool) -> Result<HttpResponse> {
     if !caller.is_system_admin() {
-        return Err(Error::forbidden(
-            "only system admins can change account status",
-        ));
+        return Err(Error::forbidden("only system admins can change account status"));
     }
     if target == caller.id() && !active {
         return Err(Error::validation("you cannot deactivate your own account"));

@@ -74,31 +74,16 @@ impl Store {
             .await
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?;
             insert_member!(tx, id, new.creator, Role::Admin, now);
-            append_event!(
-                tx,
-                id,
-                "member_added",
-                serde_json::json!({ "user_id": new.creator }),
-                now
-            );
+            append_event!(tx, id, "member_added", serde_json::json!({ "user_id": new.creator }), now);
         });
-        self.channel(id)
-            .await?
-            .ok_or_else(|| Error::not_found("channel"))
+        self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))
     }
 
     /// The direct channel between two users, created on first use (one per pair).
     pub async fn direct_channel(&self, a: UserId, b: UserId) -> Result<Channel> {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("d:{lo}:{hi}");
-        self.conversation(
-            &key,
-            ChannelKind::Direct,
-            &format!("{lo}__{hi}"),
-            a,
-            &[lo, hi],
-        )
-        .await
+        self.conversation(&key, ChannelKind::Direct, &format!("{lo}__{hi}"), a, &[lo, hi]).await
     }
 
     /// The group channel of exactly these users (3–8), created on first use.
@@ -106,18 +91,10 @@ impl Store {
         let mut sorted = members.to_vec();
         sorted.sort();
         sorted.dedup();
-        let key = format!(
-            "g:{}",
-            sorted
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
+        let key = format!("g:{}", sorted.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
         let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
         let name = format!("group-{}", &hex::encode(digest)[..16]);
-        self.conversation(&key, ChannelKind::Group, &name, creator, &sorted)
-            .await
+        self.conversation(&key, ChannelKind::Group, &name, creator, &sorted).await
     }
 
     async fn conversation(
@@ -161,9 +138,7 @@ impl Store {
             Err(e) if e.code == crate::error::ErrorCode::Conflict => {}
             Err(e) => return Err(e),
         }
-        self.channel_by_key(key)
-            .await?
-            .ok_or_else(|| Error::not_found("channel"))
+        self.channel_by_key(key).await?.ok_or_else(|| Error::not_found("channel"))
     }
 
     async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
@@ -181,24 +156,15 @@ impl Store {
 
     pub async fn channel(&self, id: ChannelId) -> Result<Option<Channel>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, Channel>(concat!(
-                "SELECT ",
-                channel_columns!(),
-                " FROM channels c WHERE c.id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, Channel>(concat!("SELECT ", channel_columns!(), " FROM channels c WHERE c.id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
     /// Channels of `team` that `user` may see: every public one, and private ones they belong to.
-    pub async fn team_channels(
-        &self,
-        team: TeamId,
-        user: UserId,
-        include_archived: bool,
-    ) -> Result<Vec<Channel>> {
+    pub async fn team_channels(&self, team: TeamId, user: UserId, include_archived: bool) -> Result<Vec<Channel>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, Channel>(concat!(
                 "SELECT ",
@@ -234,17 +200,13 @@ impl Store {
 
     pub async fn channel_role(&self, channel: ChannelId, user: UserId) -> Result<Option<Role>> {
         let role: Option<String> = with_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2",
-            )
-            .bind(channel)
-            .bind(user)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_scalar("SELECT role FROM channel_members WHERE channel_id = $1 AND user_id = $2")
+                .bind(channel)
+                .bind(user)
+                .fetch_optional(pool)
+                .await?
         });
-        role.map(Role::try_from)
-            .transpose()
-            .map_err(|e| Error::internal(anyhow::anyhow!(e)))
+        role.map(Role::try_from).transpose().map_err(|e| Error::internal(anyhow::anyhow!(e)))
     }
 
     pub async fn channel_members(&self, channel: ChannelId) -> Result<Vec<ChannelMember>> {
@@ -260,11 +222,7 @@ impl Store {
     }
 
     /// Adds a member; returns the `member_added` event's seq, or `None` if already a member.
-    pub async fn add_channel_member(
-        &self,
-        channel: ChannelId,
-        user: UserId,
-    ) -> Result<Option<i64>> {
+    pub async fn add_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<i64>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let added = sqlx::query(
@@ -280,52 +238,30 @@ impl Store {
             if added.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(
-                    tx,
-                    channel,
-                    "member_added",
-                    serde_json::json!({ "user_id": user }),
-                    now
-                ))
+                Some(append_event!(tx, channel, "member_added", serde_json::json!({ "user_id": user }), now))
             }
         }))
     }
 
     /// Removes a member; returns the `member_removed` event's seq, or `None` if not a member.
-    pub async fn remove_channel_member(
-        &self,
-        channel: ChannelId,
-        user: UserId,
-    ) -> Result<Option<i64>> {
+    pub async fn remove_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<i64>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
-            let removed =
-                sqlx::query("DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2")
-                    .bind(channel)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?;
+            let removed = sqlx::query("DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2")
+                .bind(channel)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             if removed.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(
-                    tx,
-                    channel,
-                    "member_removed",
-                    serde_json::json!({ "user_id": user }),
-                    now
-                ))
+                Some(append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now))
             }
         }))
     }
 
     /// Applies `patch` (and/or archives) and appends `channel_updated` with the new channel.
-    pub async fn update_channel(
-        &self,
-        id: ChannelId,
-        patch: ChannelPatch<'_>,
-        archive: bool,
-    ) -> Result<Channel> {
+    pub async fn update_channel(&self, id: ChannelId, patch: ChannelPatch<'_>, archive: bool) -> Result<Channel> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let channel = sqlx::query_as::<_, Channel>(concat!(
@@ -356,9 +292,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         });
-        self.channel(id)
-            .await?
-            .ok_or_else(|| Error::not_found("channel"))
+        self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))
     }
 
     /// Marks everything in `channel` as read by `user`.

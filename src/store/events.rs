@@ -10,10 +10,11 @@ use crate::error::Result;
 /// Appends one event to `$channel`'s log inside transaction `$tx`; evaluates to its `seq`.
 macro_rules! append_event {
     ($tx:expr, $channel:expr, $kind:expr, $data:expr, $now:expr) => {{
-        let seq: i64 = sqlx::query_scalar("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
-            .bind($channel)
-            .fetch_one(&mut *$tx)
-            .await?;
+        let seq: i64 =
+            sqlx::query_scalar("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
+                .bind($channel)
+                .fetch_one(&mut *$tx)
+                .await?;
         sqlx::query("INSERT INTO channel_events (channel_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind($channel)
             .bind(seq)
@@ -29,12 +30,7 @@ pub(crate) use append_event;
 
 impl Store {
     /// Events of `channel` with `seq > after_seq`, oldest first, at most `limit`.
-    pub async fn events_after(
-        &self,
-        channel: ChannelId,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<ChannelEvent>> {
+    pub async fn events_after(&self, channel: ChannelId, after_seq: i64, limit: u32) -> Result<Vec<ChannelEvent>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, ChannelEvent>(
                 "SELECT kind, channel_id, seq, data, created_at FROM channel_events
@@ -43,6 +39,42 @@ impl Store {
             .bind(channel)
             .bind(after_seq)
             .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+}
+
+impl Store {
+    /// The latest seq of each of `channels` (missing channels are left out).
+    pub async fn last_seqs(&self, channels: &[ChannelId]) -> Result<Vec<(ChannelId, i64)>> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(channels.len());
+        // Bounded IN lists keep every statement well under both backends' parameter limits.
+        for chunk in channels.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, last_seq FROM channels WHERE id IN ({})", placeholders.join(", "));
+            let rows: Vec<(ChannelId, i64)> = with_pool!(self, |pool| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// The channels `user` belongs to, with each one's latest seq.
+    pub async fn memberships(&self, user: crate::domain::UserId) -> Result<Vec<(ChannelId, i64)>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.id, c.last_seq FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1",
+            )
+            .bind(user)
             .fetch_all(pool)
             .await?
         }))

@@ -50,10 +50,7 @@ impl Store {
             .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
             .map(|m| format!("{} {}", m.version, m.description))
             .collect();
-        Ok(MigrationStatus {
-            known: migrator.iter().count(),
-            pending,
-        })
+        Ok(MigrationStatus { known: migrator.iter().count(), pending })
     }
 
     /// SQLite has no advisory locks; an exclusive lock on `<db>.migrate-lock` serialises migrators.
@@ -63,11 +60,7 @@ impl Store {
         };
         let path = db.with_extension("migrate-lock");
         let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(&path)?;
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
             file.lock()?;
             Ok(file)
         })

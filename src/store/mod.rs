@@ -96,11 +96,7 @@ pub struct PoolStats {
 
 impl PoolStats {
     pub fn saturation(&self) -> f64 {
-        if self.max == 0 {
-            0.0
-        } else {
-            f64::from(self.in_use) / f64::from(self.max)
-        }
+        if self.max == 0 { 0.0 } else { f64::from(self.in_use) / f64::from(self.max) }
     }
 }
 
@@ -111,9 +107,7 @@ impl Store {
         let (pool, sqlite_path) = match &settings.url {
             DatabaseUrl::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url.expose())
-                    .map_err(|e| {
-                        anyhow::anyhow!("RUSTCHAT_DATABASE_URL is not a valid PostgreSQL URL: {e}")
-                    })?
+                    .map_err(|e| anyhow::anyhow!("RUSTCHAT_DATABASE_URL is not a valid PostgreSQL URL: {e}"))?
                     .application_name("rustchat");
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
@@ -142,11 +136,7 @@ impl Store {
                 (Pool::Sqlite(pool), Some(path.clone()))
             }
         };
-        Ok(Self {
-            pool,
-            max_connections: settings.max_connections,
-            sqlite_path,
-        })
+        Ok(Self { pool, max_connections: settings.max_connections, sqlite_path })
     }
 
     pub fn backend(&self) -> Backend {
@@ -159,29 +149,17 @@ impl Store {
     /// One round trip to the database, bounded by `timeout`; returns its latency.
     pub async fn ping(&self, timeout: Duration) -> Result<Duration> {
         let started = Instant::now();
-        let query = async {
-            with_pool!(self, |pool| sqlx::query("SELECT 1")
-                .execute(pool)
-                .await
-                .map(|_| ()))
-        };
+        let query = async { with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ())) };
         match tokio::time::timeout(timeout, query).await {
             Ok(Ok(())) => Ok(started.elapsed()),
             Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(Error::new(
-                crate::error::ErrorCode::DatabaseUnavailable,
-                "database did not answer in time",
-            )),
+            Err(_) => Err(Error::new(crate::error::ErrorCode::DatabaseUnavailable, "database did not answer in time")),
         }
     }
 
     pub fn pool_stats(&self) -> PoolStats {
         let (size, idle) = with_pool!(self, |pool| (pool.size(), pool.num_idle() as u32));
-        PoolStats {
-            in_use: size.saturating_sub(idle),
-            idle,
-            max: self.max_connections,
-        }
+        PoolStats { in_use: size.saturating_sub(idle), idle, max: self.max_connections }
     }
 
     /// Closes every connection; in-flight queries finish first.

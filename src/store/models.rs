@@ -64,12 +64,7 @@ pub struct PublicUser {
 
 impl From<User> for PublicUser {
     fn from(u: User) -> Self {
-        Self {
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            is_active: u.is_active,
-        }
+        Self { id: u.id, username: u.username, display_name: u.display_name, is_active: u.is_active }
     }
 }
 

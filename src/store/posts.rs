@@ -50,27 +50,26 @@ impl Store {
             let root = match new.root {
                 None => None,
                 Some(root) => {
-                    let found: Option<(ChannelId, Option<PostId>)> = sqlx::query_as(
-                        "SELECT channel_id, root_id FROM posts WHERE id = $1 AND deleted_at IS NULL",
-                    )
-                    .bind(root)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let found: Option<(ChannelId, Option<PostId>)> =
+                        sqlx::query_as("SELECT channel_id, root_id FROM posts WHERE id = $1 AND deleted_at IS NULL")
+                            .bind(root)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                     match found {
                         Some((channel, parent)) if channel == new.channel => {
                             // A reply to a reply joins the same thread.
                             let root = parent.unwrap_or(root);
-                            sqlx::query("UPDATE posts SET reply_count = reply_count + 1, last_reply_at = $2 WHERE id = $1")
-                                .bind(root)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
+                            sqlx::query(
+                                "UPDATE posts SET reply_count = reply_count + 1, last_reply_at = $2 WHERE id = $1",
+                            )
+                            .bind(root)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
                             Some(root)
                         }
                         _ => {
-                            return Err(Error::validation(
-                                "root_id must be a post in this channel",
-                            ));
+                            return Err(Error::validation("root_id must be a post in this channel"));
                         }
                     }
                 }
@@ -136,14 +135,10 @@ impl Store {
     /// A post (deleted ones included, as tombstones) with its reactions.
     pub async fn post(&self, id: PostId) -> Result<Option<Post>> {
         let post = with_pool!(self, |pool| {
-            sqlx::query_as::<_, Post>(concat!(
-                "SELECT ",
-                post_columns!(),
-                " FROM posts p WHERE p.id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, Post>(concat!("SELECT ", post_columns!(), " FROM posts p WHERE p.id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         });
         match post {
             Some(p) => Ok(Some(self.with_reactions_one(p).await?)),
@@ -152,12 +147,7 @@ impl Store {
     }
 
     /// A page of a channel's live posts, newest first. `has_more` says whether the page was cut.
-    pub async fn channel_posts(
-        &self,
-        channel: ChannelId,
-        cursor: PostCursor,
-        limit: u32,
-    ) -> Result<(Vec<Post>, bool)> {
+    pub async fn channel_posts(&self, channel: ChannelId, cursor: PostCursor, limit: u32) -> Result<(Vec<Post>, bool)> {
         let fetch = i64::from(limit) + 1;
         let (anchor, after) = match cursor {
             PostCursor::Latest => (None, false),
@@ -169,49 +159,53 @@ impl Store {
                         .await?
                 });
                 match at {
-                    Some((c, at)) if c == channel => {
-                        (Some((at, id)), matches!(cursor, PostCursor::After(_)))
-                    }
+                    Some((c, at)) if c == channel => (Some((at, id)), matches!(cursor, PostCursor::After(_))),
                     _ => return Err(Error::validation("cursor is not a post of this channel")),
                 }
             }
         };
         let mut posts = with_pool!(self, |pool| {
             match (anchor, after) {
-                (None, _) => sqlx::query_as::<_, Post>(concat!(
-                    "SELECT ",
-                    post_columns!(),
-                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL
+                (None, _) => {
+                    sqlx::query_as::<_, Post>(concat!(
+                        "SELECT ",
+                        post_columns!(),
+                        " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL
                      ORDER BY p.created_at DESC, p.id DESC LIMIT $2"
-                ))
-                .bind(channel)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?,
-                (Some((at, id)), false) => sqlx::query_as::<_, Post>(concat!(
+                    ))
+                    .bind(channel)
+                    .bind(fetch)
+                    .fetch_all(pool)
+                    .await?
+                }
+                (Some((at, id)), false) => {
+                    sqlx::query_as::<_, Post>(concat!(
                     "SELECT ",
                     post_columns!(),
                     " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) < ($2, $3)
                      ORDER BY p.created_at DESC, p.id DESC LIMIT $4"
                 ))
-                .bind(channel)
-                .bind(at)
-                .bind(id)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?,
-                (Some((at, id)), true) => sqlx::query_as::<_, Post>(concat!(
+                    .bind(channel)
+                    .bind(at)
+                    .bind(id)
+                    .bind(fetch)
+                    .fetch_all(pool)
+                    .await?
+                }
+                (Some((at, id)), true) => {
+                    sqlx::query_as::<_, Post>(concat!(
                     "SELECT ",
                     post_columns!(),
                     " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) > ($2, $3)
                      ORDER BY p.created_at ASC, p.id ASC LIMIT $4"
                 ))
-                .bind(channel)
-                .bind(at)
-                .bind(id)
-                .bind(fetch)
-                .fetch_all(pool)
-                .await?,
+                    .bind(channel)
+                    .bind(at)
+                    .bind(id)
+                    .bind(fetch)
+                    .fetch_all(pool)
+                    .await?
+                }
             }
         });
         let has_more = posts.len() as i64 == fetch;
@@ -266,13 +260,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(
-                tx,
-                post.channel_id,
-                "post_edited",
-                serde_json::json!({ "post": &post }),
-                now
-            );
+            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
             (post, seq)
         });
         Ok((self.with_reactions_one(post).await?, seq))
@@ -291,13 +279,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(
-                tx,
-                post.channel_id,
-                "post_edited",
-                serde_json::json!({ "post": &post }),
-                now
-            );
+            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
             (post, seq)
         });
         Ok((self.with_reactions_one(post).await?, seq))
@@ -326,10 +308,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("DELETE FROM reactions WHERE post_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("DELETE FROM reactions WHERE post_id = $1").bind(id).execute(&mut *tx).await?;
             let data = serde_json::json!({ "post_id": id, "root_id": post.root_id });
             let seq = append_event!(tx, post.channel_id, "post_deleted", data, now);
             Ok((post, seq))
@@ -337,12 +316,7 @@ impl Store {
     }
 
     /// Adds `user`'s reaction; `None` when it was already there (no event).
-    pub async fn add_reaction(
-        &self,
-        post: &Post,
-        user: UserId,
-        emoji: &EmojiName,
-    ) -> Result<Option<(Reaction, i64)>> {
+    pub async fn add_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<(Reaction, i64)>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let added = sqlx::query(
@@ -357,12 +331,8 @@ impl Store {
             if added.rows_affected() == 0 {
                 Ok(None)
             } else {
-                let reaction = Reaction {
-                    post_id: post.id,
-                    user_id: user,
-                    emoji_name: emoji.to_string(),
-                    created_at: now,
-                };
+                let reaction =
+                    Reaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string(), created_at: now };
                 let seq = append_event!(
                     tx,
                     post.channel_id,
@@ -376,42 +346,27 @@ impl Store {
     }
 
     /// Removes `user`'s reaction; `None` when there was none.
-    pub async fn remove_reaction(
-        &self,
-        post: &Post,
-        user: UserId,
-        emoji: &EmojiName,
-    ) -> Result<Option<i64>> {
+    pub async fn remove_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<i64>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
-            let removed = sqlx::query(
-                "DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3",
-            )
-            .bind(post.id)
-            .bind(user)
-            .bind(emoji.as_str())
-            .execute(&mut *tx)
-            .await?;
+            let removed = sqlx::query("DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3")
+                .bind(post.id)
+                .bind(user)
+                .bind(emoji.as_str())
+                .execute(&mut *tx)
+                .await?;
             if removed.rows_affected() == 0 {
                 Ok(None)
             } else {
-                let data = serde_json::json!({ "reaction": { "post_id": post.id, "user_id": user, "emoji_name": emoji } });
-                Ok(Some(append_event!(
-                    tx,
-                    post.channel_id,
-                    "reaction_removed",
-                    data,
-                    now
-                )))
+                let data =
+                    serde_json::json!({ "reaction": { "post_id": post.id, "user_id": user, "emoji_name": emoji } });
+                Ok(Some(append_event!(tx, post.channel_id, "reaction_removed", data, now)))
             }
         })
     }
 
     async fn with_reactions_one(&self, post: Post) -> Result<Post> {
-        self.with_reactions(vec![post])
-            .await?
-            .pop()
-            .ok_or_else(|| Error::not_found("post"))
+        self.with_reactions(vec![post]).await?.pop().ok_or_else(|| Error::not_found("post"))
     }
 
     /// Fills each post's reaction summary with one query for the whole page.
@@ -420,9 +375,7 @@ impl Store {
             return Ok(posts);
         }
         let ids: Vec<PostId> = posts.iter().map(|p| p.id).collect();
-        let mut sql = String::from(
-            "SELECT post_id, user_id, emoji_name, created_at FROM reactions WHERE post_id IN (",
-        );
+        let mut sql = String::from("SELECT post_id, user_id, emoji_name, created_at FROM reactions WHERE post_id IN (");
         for i in 0..ids.len() {
             sql.push_str(if i == 0 { "$1" } else { ", $" });
             if i > 0 {
@@ -445,11 +398,7 @@ impl Store {
                     s.count += 1;
                     s.user_ids.push(r.user_id);
                 }
-                None => list.push(ReactionSummary {
-                    emoji_name: r.emoji_name,
-                    count: 1,
-                    user_ids: vec![r.user_id],
-                }),
+                None => list.push(ReactionSummary { emoji_name: r.emoji_name, count: 1, user_ids: vec![r.user_id] }),
             }
         }
         for p in &mut posts {

@@ -17,7 +17,8 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
-const PG_SEARCH: &str = "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
+const PG_SEARCH: &str =
+    "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
         p.reply_count, p.last_reply_at, p.is_pinned
  FROM posts p JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
  WHERE p.deleted_at IS NULL AND p.search @@ plainto_tsquery('simple', $2)
@@ -25,7 +26,8 @@ const PG_SEARCH: &str = "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.mess
    AND ($5::timestamptz IS NULL OR p.created_at < $5) AND ($6::timestamptz IS NULL OR p.created_at > $6)
  ORDER BY p.created_at DESC, p.id DESC LIMIT $7";
 
-const SQLITE_SEARCH: &str = "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
+const SQLITE_SEARCH: &str =
+    "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
         p.reply_count, p.last_reply_at, p.is_pinned
  FROM posts_fts f JOIN posts p ON p.rowid = f.rowid
  JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
@@ -55,10 +57,7 @@ impl Store {
             }
             Pool::Sqlite(pool) => {
                 // Each word becomes a quoted FTS5 string, so user input is never FTS5 syntax.
-                let fts: Vec<String> = words
-                    .iter()
-                    .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-                    .collect();
+                let fts: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
                 sqlx::query_as::<_, Post>(SQLITE_SEARCH)
                     .bind(searcher)
                     .bind(fts.join(" "))

@@ -98,11 +98,7 @@ impl Store {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
-                    if revoked.rows_affected() == 1 {
-                        RefreshOutcome::Reused
-                    } else {
-                        RefreshOutcome::Invalid
-                    }
+                    if revoked.rows_affected() == 1 { RefreshOutcome::Reused } else { RefreshOutcome::Invalid }
                 }
             }
         }))

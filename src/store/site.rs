@@ -21,10 +21,7 @@ impl Store {
     }
 
     /// Merges `patch` (top-level keys) into the stored document and returns the result.
-    pub async fn patch_site_config(
-        &self,
-        patch: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<SiteConfig> {
+    pub async fn patch_site_config(&self, patch: &serde_json::Map<String, serde_json::Value>) -> Result<SiteConfig> {
         let text = serde_json::to_string(patch).map_err(Error::internal)?;
         let now = crate::domain::Timestamp::now();
         match &self.pool {
@@ -36,11 +33,13 @@ impl Store {
                     .await?;
             }
             Pool::Sqlite(pool) => {
-                sqlx::query("UPDATE server_config SET site = json_patch(site, $1), updated_at = $2 WHERE id = 'default'")
-                    .bind(text)
-                    .bind(now)
-                    .execute(pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE server_config SET site = json_patch(site, $1), updated_at = $2 WHERE id = 'default'",
+                )
+                .bind(text)
+                .bind(now)
+                .execute(pool)
+                .await?;
             }
         }
         self.site_config().await

@@ -53,14 +53,10 @@ impl Store {
 
     pub async fn team(&self, id: TeamId) -> Result<Option<Team>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, Team>(concat!(
-                "SELECT ",
-                team_columns!(),
-                " FROM teams t WHERE t.id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, Team>(concat!("SELECT ", team_columns!(), " FROM teams t WHERE t.id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
@@ -102,9 +98,7 @@ impl Store {
                 .fetch_optional(pool)
                 .await?
         });
-        role.map(Role::try_from)
-            .transpose()
-            .map_err(|e| Error::internal(anyhow::anyhow!(e)))
+        role.map(Role::try_from).transpose().map_err(|e| Error::internal(anyhow::anyhow!(e)))
     }
 
     pub async fn team_members(&self, team: TeamId) -> Result<Vec<TeamMember>> {
@@ -137,19 +131,14 @@ impl Store {
 
     /// Removes `user` from `team` and from each of its channels; returns the channels left, with the
     /// `seq` of each `member_removed` event.
-    pub async fn remove_team_member(
-        &self,
-        team: TeamId,
-        user: UserId,
-    ) -> Result<Vec<(ChannelId, i64)>> {
+    pub async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<Vec<(ChannelId, i64)>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
-            let removed =
-                sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
-                    .bind(team)
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?;
+            let removed = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+                .bind(team)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
             if removed.rows_affected() == 0 {
                 return Err(Error::not_found("team member"));
             }
@@ -168,13 +157,7 @@ impl Store {
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                let seq = append_event!(
-                    tx,
-                    channel,
-                    "member_removed",
-                    serde_json::json!({ "user_id": user }),
-                    now
-                );
+                let seq = append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now);
                 left.push((channel, seq));
             }
             left
@@ -228,9 +211,5 @@ impl Store {
 /// Maps a unique violation to a conflict with `message`.
 pub(crate) fn conflict_as(e: sqlx::Error, message: &str) -> Error {
     let e = Error::from(e);
-    if e.code == crate::error::ErrorCode::Conflict {
-        Error::conflict(message)
-    } else {
-        e
-    }
+    if e.code == crate::error::ErrorCode::Conflict { Error::conflict(message) } else { e }
 }

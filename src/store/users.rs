@@ -33,22 +33,17 @@ impl Store {
         let user = with_tx!(self, |tx| {
             if backend == Backend::Postgres {
                 // Serialises concurrent first registrations so only one becomes admin.
-                sqlx::query("SELECT pg_advisory_xact_lock(7347001)")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7347001)").execute(&mut *tx).await?;
             }
-            let taken: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM users WHERE username = $1 OR email = $2")
-                    .bind(username.as_str())
-                    .bind(email.as_str())
-                    .fetch_one(&mut *tx)
-                    .await?;
+            let taken: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE username = $1 OR email = $2")
+                .bind(username.as_str())
+                .bind(email.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
             if taken > 0 {
                 return Err(Error::conflict("username or email is already taken"));
             }
-            let first: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)")
-                .fetch_one(&mut *tx)
-                .await?;
+            let first: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM users)").fetch_one(&mut *tx).await?;
             sqlx::query_as::<_, User>(concat!("INSERT INTO users (id, username, email, display_name, password_hash, is_system_admin, is_active, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING ", user_columns!(), ""))
             .bind(UserId::new())
@@ -65,11 +60,7 @@ impl Store {
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(with_pool!(self, |pool| sqlx::query_scalar(
-            "SELECT count(*) FROM users"
-        )
-        .fetch_one(pool)
-        .await?))
+        Ok(with_pool!(self, |pool| sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await?))
     }
 
     /// By username or email (case-insensitive: both are stored lower-case).
@@ -102,27 +93,19 @@ impl Store {
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, User>(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE id = $1"
-            ))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, User>(concat!(
-                "SELECT ",
-                user_columns!(),
-                " FROM users WHERE username = $1"
-            ))
-            .bind(username.trim().to_lowercase())
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
+                .bind(username.trim().to_lowercase())
+                .fetch_optional(pool)
+                .await?
         }))
     }
 
@@ -142,12 +125,7 @@ impl Store {
         }))
     }
 
-    pub async fn update_profile(
-        &self,
-        id: UserId,
-        display_name: Option<&str>,
-        email: Option<&Email>,
-    ) -> Result<User> {
+    pub async fn update_profile(&self, id: UserId, display_name: Option<&str>, email: Option<&Email>) -> Result<User> {
         let now = Timestamp::now();
         let user = with_pool!(self, |pool| {
             sqlx::query_as::<_, User>(concat!("UPDATE users SET display_name = COALESCE($2, display_name), email = COALESCE($3, email), updated_at = $4
@@ -196,13 +174,11 @@ impl Store {
             .await?
             .ok_or_else(|| Error::not_found("user"))?;
             if !active {
-                sqlx::query(
-                    "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-                )
-                .bind(id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
             }
             user
         });
@@ -212,7 +188,5 @@ impl Store {
 
 /// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
 pub(crate) fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -31,10 +31,7 @@ struct FieldMap {
 
 impl Visit for FieldMap {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(
-            field,
-            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
-        );
+        self.put(field, serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
         self.put(field, value.into());
@@ -61,8 +58,7 @@ impl FieldMap {
                 other => other.to_string(),
             });
         } else {
-            self.fields
-                .insert(field.name().trim_start_matches("r#").to_string(), value);
+            self.fields.insert(field.name().trim_start_matches("r#").to_string(), value);
         }
     }
 }
@@ -72,12 +68,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(
-        &self,
-        ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut visited = FieldMap::default();
         event.record(&mut visited);
         let meta = event.metadata();
@@ -122,7 +113,5 @@ pub fn span_fields() -> JsonFields {
 }
 
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }

@@ -15,14 +15,9 @@ where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     let filter = EnvFilter::builder().parse(&settings.level)?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(sink);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink);
     let result = match settings.format {
-        LogFormat::Json => builder
-            .fmt_fields(json::span_fields())
-            .event_format(json::JsonLines)
-            .try_init(),
+        LogFormat::Json => builder.fmt_fields(json::span_fields()).event_format(json::JsonLines).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))

@@ -14,9 +14,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The matched route pattern (never the raw path: ids would explode label and log cardinality).
 pub fn route_of(request: &actix_web::HttpRequest) -> String {
-    request
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string())
+    request.match_pattern().unwrap_or_else(|| "unmatched".to_string())
 }
 
 pub async fn log_requests(
@@ -29,16 +27,10 @@ pub async fn log_requests(
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-    let ip = request
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let ip = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let method = request.method().to_string();
     let path = request.path().to_string();
     let span = tracing::info_span!("http_request", request_id = %request_id);
@@ -48,21 +40,11 @@ pub async fn log_requests(
     let (status, route, result) = match next.call(request).instrument(span.clone()).await {
         Ok(mut response) => {
             if let Ok(value) = HeaderValue::from_str(&request_id) {
-                response
-                    .headers_mut()
-                    .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+                response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
             }
-            (
-                response.status(),
-                route_of(response.request()),
-                Ok(response.map_into_boxed_body()),
-            )
+            (response.status(), route_of(response.request()), Ok(response.map_into_boxed_body()))
         }
-        Err(e) => (
-            e.as_response_error().status_code(),
-            "unmatched".to_string(),
-            Err(e),
-        ),
+        Err(e) => (e.as_response_error().status_code(), "unmatched".to_string(), Err(e)),
     };
     let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
     let reason = status.canonical_reason().unwrap_or("");

@@ -24,26 +24,16 @@ async fn the_runbook_first_deployment_passes_check_config_then_migrates_then_sta
     }
     let dir = tempfile::tempdir().unwrap();
     let password = "pw-n0t-for-logs";
-    std::fs::write(
-        dir.path().join(".env"),
-        runbook_dotenv(&db.url_with_password(password), &redis_url()),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join(".env"), runbook_dotenv(&db.url_with_password(password), &redis_url())).unwrap();
 
     let (code, out, err) = run(dir.path(), &[], &["--check-config"]);
     assert_eq!(code, 0, "check-config failed:\n{out}\n{err}");
     for secret in [JWT, KEY, password] {
-        assert!(
-            !out.contains(secret) && !err.contains(secret),
-            "a secret leaked into --check-config output:\n{out}"
-        );
+        assert!(!out.contains(secret) && !err.contains(secret), "a secret leaked into --check-config output:\n{out}");
     }
     assert!(out.contains("[redacted]"), "{out}");
     assert!(out.contains("(.env)"), "sources are not shown:\n{out}");
-    assert!(
-        out.contains("migration(s) pending"),
-        "pending migrations not reported:\n{out}"
-    );
+    assert!(out.contains("migration(s) pending"), "pending migrations not reported:\n{out}");
 
     // Production never migrates on its own: starting before --migrate-only fails and says what to do.
     let port = free_port().to_string();
@@ -73,29 +63,16 @@ async fn check_config_refuses_weak_production_secrets_without_printing_them() {
         &["--check-config"],
     );
     assert_eq!(code, 2, "{out}{err}");
-    assert!(
-        err.contains("RUSTCHAT_JWT_SECRET") && err.contains("at least 32 bytes"),
-        "{err}"
-    );
-    assert!(
-        !out.contains(weak) && !err.contains(weak),
-        "weak secret printed:\n{out}{err}"
-    );
+    assert!(err.contains("RUSTCHAT_JWT_SECRET") && err.contains("at least 32 bytes"), "{err}");
+    assert!(!out.contains(weak) && !err.contains(weak), "weak secret printed:\n{out}{err}");
     assert!(!out.contains(KEY) && !err.contains(KEY));
 }
 
 #[tokio::test]
 async fn check_config_fails_when_the_database_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "postgres://rustchat:secretpw@127.0.0.1:{}/rustchat",
-        free_port()
-    );
-    let (code, out, _) = run(
-        dir.path(),
-        &[("RUSTCHAT_DATABASE_URL", &url)],
-        &["--check-config"],
-    );
+    let url = format!("postgres://rustchat:secretpw@127.0.0.1:{}/rustchat", free_port());
+    let (code, out, _) = run(dir.path(), &[("RUSTCHAT_DATABASE_URL", &url)], &["--check-config"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("database  FAILED"), "{out}");
     assert!(!out.contains("secretpw"), "{out}");
@@ -105,17 +82,9 @@ async fn check_config_fails_when_the_database_does_not_answer() {
 fn an_invalid_value_stops_startup_with_exit_code_2_naming_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     for args in [&[][..], &["--check-config"], &["--migrate-only"]] {
-        let (code, _, err) = run(
-            dir.path(),
-            &[("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "lots")],
-            args,
-        );
+        let (code, _, err) = run(dir.path(), &[("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "lots")], args);
         assert_eq!(code, 2, "{args:?}: {err}");
-        assert!(
-            err.contains("RUSTCHAT_DB_POOL__MAX_CONNECTIONS")
-                && err.contains("expected an integer"),
-            "{err}"
-        );
+        assert!(err.contains("RUSTCHAT_DB_POOL__MAX_CONNECTIONS") && err.contains("expected an integer"), "{err}");
     }
 }
 
@@ -130,13 +99,7 @@ async fn migrate_only_is_idempotent_and_safe_when_run_concurrently_on_postgres()
         .map(|_| {
             let dir = dir.path().to_path_buf();
             let url = db.url.clone();
-            std::thread::spawn(move || {
-                run(
-                    &dir,
-                    &[("RUSTCHAT_DATABASE_URL", &url)],
-                    &["--migrate-only"],
-                )
-            })
+            std::thread::spawn(move || run(&dir, &[("RUSTCHAT_DATABASE_URL", &url)], &["--migrate-only"]))
         })
         .collect();
     for r in runs {
@@ -157,13 +120,7 @@ fn migrate_only_is_safe_when_run_concurrently_on_sqlite() {
         .map(|_| {
             let dir = dir.path().to_path_buf();
             let url = url.clone();
-            std::thread::spawn(move || {
-                run(
-                    &dir,
-                    &[("RUSTCHAT_DATABASE_URL", &url)],
-                    &["--migrate-only"],
-                )
-            })
+            std::thread::spawn(move || run(&dir, &[("RUSTCHAT_DATABASE_URL", &url)], &["--migrate-only"]))
         })
         .collect();
     for r in runs {
@@ -177,14 +134,8 @@ fn help_and_version_describe_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let (code, out, _) = run(dir.path(), &[], &["--help"]);
     assert_eq!(code, 0);
-    assert!(
-        out.contains("--check-config") && out.contains("--migrate-only"),
-        "{out}"
-    );
+    assert!(out.contains("--check-config") && out.contains("--migrate-only"), "{out}");
     let (code, out, _) = run(dir.path(), &[], &["--version"]);
     assert_eq!(code, 0);
-    assert_eq!(
-        out.trim(),
-        format!("rustchat {}", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(out.trim(), format!("rustchat {}", env!("CARGO_PKG_VERSION")));
 }

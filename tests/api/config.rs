@@ -27,108 +27,52 @@ fn every_runbook_variable_changes_the_effective_setting() {
         ("RUSTCHAT_DATABASE_URL", "postgres://u:p@db:5432/rustchat"),
     ];
     let cases: &[(&str, &str, Probe)] = &[
-        ("RUSTCHAT_ENVIRONMENT", "production", |s| {
-            format!("{:?}", s.environment)
-        }),
-        ("RUSTCHAT_JWT_SECRET", STRONG_A, |s| {
-            format!("{:?}", s.jwt_secret.as_ref().map(|x| x.expose().to_vec()))
-        }),
+        ("RUSTCHAT_ENVIRONMENT", "production", |s| format!("{:?}", s.environment)),
+        ("RUSTCHAT_JWT_SECRET", STRONG_A, |s| format!("{:?}", s.jwt_secret.as_ref().map(|x| x.expose().to_vec()))),
         ("RUSTCHAT_ENCRYPTION_KEY", STRONG_B, |s| {
-            format!(
-                "{:?}",
-                s.encryption_key.as_ref().map(|x| x.expose().to_vec())
-            )
+            format!("{:?}", s.encryption_key.as_ref().map(|x| x.expose().to_vec()))
         }),
-        (
-            "RUSTCHAT_DATABASE_URL",
-            "postgres://u:p@db:5432/rustchat",
-            |s| s.database.url.redacted(),
-        ),
+        ("RUSTCHAT_DATABASE_URL", "postgres://u:p@db:5432/rustchat", |s| s.database.url.redacted()),
         ("RUSTCHAT_REDIS_URL", "redis://redis:6379", |s| {
             format!("{:?}", s.redis.url.as_ref().map(|u| u.expose().clone()))
         }),
-        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", "code", |s| {
-            format!("{:?}", s.oauth_token_delivery)
-        }),
-        ("RUSTCHAT_SITE_URL", "https://chat.example.com", |s| {
-            format!("{:?}", s.site_url)
-        }),
-        ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "100", |s| {
-            s.database.max_connections.to_string()
-        }),
-        ("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "4", |s| {
-            s.database.min_connections.to_string()
-        }),
-        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "20", |s| {
-            s.rate_limit.auth_per_minute.to_string()
-        }),
-        ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "60", |s| {
-            s.rate_limit.ws_per_minute.to_string()
-        }),
+        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", "code", |s| format!("{:?}", s.oauth_token_delivery)),
+        ("RUSTCHAT_SITE_URL", "https://chat.example.com", |s| format!("{:?}", s.site_url)),
+        ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "100", |s| s.database.max_connections.to_string()),
+        ("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "4", |s| s.database.min_connections.to_string()),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "20", |s| s.rate_limit.auth_per_minute.to_string()),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "60", |s| s.rate_limit.ws_per_minute.to_string()),
         ("RUSTCHAT_SERVER_HOST", "127.0.0.1", |s| s.host.clone()),
         ("RUSTCHAT_SERVER_PORT", "4000", |s| s.port.to_string()),
         ("RUSTCHAT_SERVER_WORKERS", "3", |s| s.workers.to_string()),
         ("RUSTCHAT_NODE_ID", "node-7", |s| s.node_id.clone()),
         ("RUSTCHAT_REDIS_PREFIX", "acme", |s| s.redis.prefix.clone()),
-        ("RUSTCHAT_DATA_DIR", "/var/lib/rustchat", |s| {
-            s.data_dir.display().to_string()
-        }),
+        ("RUSTCHAT_DATA_DIR", "/var/lib/rustchat", |s| s.data_dir.display().to_string()),
         ("RUSTCHAT_LOG_LEVEL", "debug", |s| s.log.level.clone()),
-        ("RUSTCHAT_LOG_FORMAT", "pretty", |s| {
-            format!("{:?}", s.log.format)
-        }),
-        ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "250", |s| {
-            format!("{:?}", s.database.acquire_timeout)
-        }),
-        ("RUSTCHAT_AUTO_MIGRATE", "false", |s| {
-            s.database.auto_migrate.to_string()
-        }),
-        ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", "7", |s| {
-            format!("{:?}", s.shutdown_drain)
-        }),
-        ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "9", |s| {
-            format!("{:?}", s.shutdown_grace)
-        }),
+        ("RUSTCHAT_LOG_FORMAT", "pretty", |s| format!("{:?}", s.log.format)),
+        ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "250", |s| format!("{:?}", s.database.acquire_timeout)),
+        ("RUSTCHAT_AUTO_MIGRATE", "false", |s| s.database.auto_migrate.to_string()),
+        ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", "7", |s| format!("{:?}", s.shutdown_drain)),
+        ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "9", |s| format!("{:?}", s.shutdown_grace)),
     ];
     for (name, value, probe) in cases {
         // Production needs secrets and PostgreSQL; every case runs on that base so it is valid.
-        let base: Vec<_> = production_base
-            .iter()
-            .copied()
-            .filter(|(k, _)| k != name)
-            .collect();
+        let base: Vec<_> = production_base.iter().copied().filter(|(k, _)| k != name).collect();
         let mut with: Vec<_> = base.clone();
         with.push((name, value));
         let before = probe(&settings(&base));
         let after = probe(&settings(&with));
-        assert_ne!(
-            before, after,
-            "{name}={value} did not change the effective setting"
-        );
-        assert_eq!(
-            settings(&with).sources.source(name),
-            Source::Environment,
-            "{name} source"
-        );
+        assert_ne!(before, after, "{name}={value} did not change the effective setting");
+        assert_eq!(settings(&with).sources.source(name), Source::Environment, "{name} source");
     }
 }
 
 #[test]
 fn a_variable_that_matches_no_setting_is_named_in_a_warning() {
     let s = settings(&[("RUSTCHAT_DB_POOL_MAX_CONNECTIONS", "5")]);
-    assert_eq!(
-        s.unknown_variables,
-        vec!["RUSTCHAT_DB_POOL_MAX_CONNECTIONS".to_string()]
-    );
-    let warning = s
-        .warnings
-        .iter()
-        .find(|w| w.contains("RUSTCHAT_DB_POOL_MAX_CONNECTIONS"))
-        .expect("a warning");
-    assert!(
-        warning.contains("did you mean RUSTCHAT_DB_POOL__MAX_CONNECTIONS"),
-        "{warning}"
-    );
+    assert_eq!(s.unknown_variables, vec!["RUSTCHAT_DB_POOL_MAX_CONNECTIONS".to_string()]);
+    let warning = s.warnings.iter().find(|w| w.contains("RUSTCHAT_DB_POOL_MAX_CONNECTIONS")).expect("a warning");
+    assert!(warning.contains("did you mean RUSTCHAT_DB_POOL__MAX_CONNECTIONS"), "{warning}");
 }
 
 #[test]
@@ -136,38 +80,14 @@ fn invalid_values_are_refused_naming_the_variable_and_the_expected_form() {
     let cases = [
         ("RUSTCHAT_SERVER_PORT", "eighty", "a port number"),
         ("RUSTCHAT_SERVER_PORT", "70000", "a port number"),
-        (
-            "RUSTCHAT_DB_POOL__MAX_CONNECTIONS",
-            "0",
-            "an integer from 1",
-        ),
-        (
-            "RUSTCHAT_DB_POOL__MIN_CONNECTIONS",
-            "-1",
-            "an integer from 0",
-        ),
-        (
-            "RUSTCHAT_ENVIRONMENT",
-            "staging",
-            "one of 'development', 'production'",
-        ),
+        ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "0", "an integer from 1"),
+        ("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "-1", "an integer from 0"),
+        ("RUSTCHAT_ENVIRONMENT", "staging", "one of 'development', 'production'"),
         ("RUSTCHAT_LOG_FORMAT", "xml", "one of 'json', 'pretty'"),
         ("RUSTCHAT_LOG_LEVEL", "loud=[", "a level"),
-        (
-            "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
-            "email",
-            "one of 'cookie', 'code'",
-        ),
-        (
-            "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE",
-            "many",
-            "an integer",
-        ),
-        (
-            "RUSTCHAT_DATABASE_URL",
-            "mysql://db/rustchat",
-            "postgres://",
-        ),
+        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", "email", "one of 'cookie', 'code'"),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "many", "an integer"),
+        ("RUSTCHAT_DATABASE_URL", "mysql://db/rustchat", "postgres://"),
         ("RUSTCHAT_REDIS_URL", "http://redis", "redis://"),
         ("RUSTCHAT_SITE_URL", "not a url", "http(s)://"),
         ("RUSTCHAT_NODE_ID", "node one", "[A-Za-z0-9-_.]"),
@@ -176,41 +96,22 @@ fn invalid_values_are_refused_naming_the_variable_and_the_expected_form() {
     ];
     for (name, value, expected) in cases {
         let message = errors(&[(name, value)]);
-        assert!(
-            message.contains(name),
-            "error for {name}={value} does not name it: {message}"
-        );
-        assert!(
-            message.contains(expected),
-            "error for {name}={value} does not say '{expected}': {message}"
-        );
+        assert!(message.contains(name), "error for {name}={value} does not name it: {message}");
+        assert!(message.contains(expected), "error for {name}={value} does not say '{expected}': {message}");
     }
 }
 
 #[test]
 fn all_bad_variables_are_reported_at_once() {
-    let message = errors(&[
-        ("RUSTCHAT_SERVER_PORT", "x"),
-        ("RUSTCHAT_LOG_FORMAT", "xml"),
-    ]);
-    assert!(
-        message.contains("RUSTCHAT_SERVER_PORT") && message.contains("RUSTCHAT_LOG_FORMAT"),
-        "{message}"
-    );
+    let message = errors(&[("RUSTCHAT_SERVER_PORT", "x"), ("RUSTCHAT_LOG_FORMAT", "xml")]);
+    assert!(message.contains("RUSTCHAT_SERVER_PORT") && message.contains("RUSTCHAT_LOG_FORMAT"), "{message}");
 }
 
 #[test]
 fn production_requires_both_secrets_postgres_and_distinct_keys() {
     let message = errors(&[("RUSTCHAT_ENVIRONMENT", "production")]);
-    for name in [
-        "RUSTCHAT_JWT_SECRET",
-        "RUSTCHAT_ENCRYPTION_KEY",
-        "RUSTCHAT_DATABASE_URL",
-    ] {
-        assert!(
-            message.contains(name),
-            "production without {name} not refused: {message}"
-        );
+    for name in ["RUSTCHAT_JWT_SECRET", "RUSTCHAT_ENCRYPTION_KEY", "RUSTCHAT_DATABASE_URL"] {
+        assert!(message.contains(name), "production without {name} not refused: {message}");
     }
     let same = errors(&[
         ("RUSTCHAT_ENVIRONMENT", "production"),
@@ -231,11 +132,7 @@ fn production_site_url_must_be_https_and_its_absence_is_a_warning() {
         ("RUSTCHAT_DATABASE_URL", "postgres://db/rustchat"),
     ];
     let s = settings(&prod);
-    assert!(
-        s.warnings.iter().any(|w| w.contains("RUSTCHAT_SITE_URL")),
-        "{:?}",
-        s.warnings
-    );
+    assert!(s.warnings.iter().any(|w| w.contains("RUSTCHAT_SITE_URL")), "{:?}", s.warnings);
     let mut http = prod.to_vec();
     http.push(("RUSTCHAT_SITE_URL", "http://chat.example.com"));
     assert!(errors(&http).contains("https://"));
@@ -245,20 +142,13 @@ fn production_site_url_must_be_https_and_its_absence_is_a_warning() {
 fn the_environment_wins_over_dotenv_and_each_value_knows_its_source() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".env");
-    std::fs::write(
-        &path,
-        "RUSTCHAT_SERVER_PORT=4100\nRUSTCHAT_NODE_ID=from-dotenv\nOTHER=1\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "RUSTCHAT_SERVER_PORT=4100\nRUSTCHAT_NODE_ID=from-dotenv\nOTHER=1\n").unwrap();
     let env = vec![("RUSTCHAT_SERVER_PORT".to_string(), "4200".to_string())];
     let sources = Sources::collect(env, Some(&path)).unwrap();
     let s = Settings::from_sources(sources).unwrap();
     assert_eq!(s.port, 4200);
     assert_eq!(s.node_id, "from-dotenv");
-    assert_eq!(
-        s.sources.source("RUSTCHAT_SERVER_PORT"),
-        Source::Environment
-    );
+    assert_eq!(s.sources.source("RUSTCHAT_SERVER_PORT"), Source::Environment);
     assert_eq!(s.sources.source("RUSTCHAT_NODE_ID"), Source::DotEnv);
     assert_eq!(s.sources.source("RUSTCHAT_LOG_LEVEL"), Source::Default);
 }
@@ -272,43 +162,22 @@ fn development_secrets_are_generated_once_and_kept() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     let mut second = settings(&vars);
     ensure_development_secrets(&mut second).unwrap();
-    assert_eq!(
-        first.jwt_secret, second.jwt_secret,
-        "a restart changed the JWT secret"
-    );
+    assert_eq!(first.jwt_secret, second.jwt_secret, "a restart changed the JWT secret");
     assert_eq!(first.encryption_key, second.encryption_key);
-    assert_ne!(
-        first.jwt_secret.unwrap().expose(),
-        first.encryption_key.unwrap().expose()
-    );
-    assert_eq!(
-        second.sources.source("RUSTCHAT_JWT_SECRET"),
-        Source::Generated
-    );
+    assert_ne!(first.jwt_secret.unwrap().expose(), first.encryption_key.unwrap().expose());
+    assert_eq!(second.sources.source("RUSTCHAT_JWT_SECRET"), Source::Generated);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("secrets.json"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(
-            mode & 0o077,
-            0,
-            "secrets file is readable by others: {mode:o}"
-        );
+        let mode = std::fs::metadata(dir.path().join("secrets.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "secrets file is readable by others: {mode:o}");
     }
 }
 
 #[test]
 fn the_readme_documents_every_variable() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for v in rustchat::config::VARIABLES {
-        assert!(
-            readme.contains(&format!("| `{}` |", v.name)),
-            "README's configuration table lacks {}",
-            v.name
-        );
+        assert!(readme.contains(&format!("| `{}` |", v.name)), "README's configuration table lacks {}", v.name);
     }
 }

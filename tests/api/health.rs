@@ -55,19 +55,11 @@ async fn readiness_is_503_naming_the_database_while_it_is_unreachable_and_recove
     };
     // Migrate first through a direct URL; then run the node through a proxy we can cut.
     let pg = url::Url::parse(&db.url).unwrap();
-    let proxy = TcpProxy::start(format!(
-        "{}:{}",
-        pg.host_str().unwrap(),
-        pg.port().unwrap_or(5432)
-    ))
-    .await;
+    let proxy = TcpProxy::start(format!("{}:{}", pg.host_str().unwrap(), pg.port().unwrap_or(5432))).await;
     let mut via_proxy = pg.clone();
     via_proxy.set_port(Some(proxy.port)).unwrap();
-    let Some(app) = crate::common::spawn_app_on(
-        via_proxy.as_ref(),
-        &[("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "500")],
-    )
-    .await
+    let Some(app) =
+        crate::common::spawn_app_on(via_proxy.as_ref(), &[("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "500")]).await
     else {
         return;
     };
@@ -82,11 +74,7 @@ async fn readiness_is_503_naming_the_database_while_it_is_unreachable_and_recove
     assert_eq!(body["status"], "not_ready");
     assert_eq!(body["checks"]["database"]["status"], "error", "{body}");
     assert!(body["checks"]["database"]["error"].is_string());
-    assert_eq!(
-        app.get("/api/v1/health/live").await.status(),
-        200,
-        "liveness must not follow a dependency"
-    );
+    assert_eq!(app.get("/api/v1/health/live").await.status(), 200, "liveness must not follow a dependency");
 
     proxy.restore();
     eventually(Duration::from_secs(15), "readiness to recover", || async {

@@ -9,11 +9,7 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_exists() 
     };
     let (status, doc) = app.get_json("/api/v1/openapi.json").await;
     assert_eq!(status, 200);
-    assert!(
-        doc["openapi"].as_str().unwrap().starts_with("3."),
-        "{}",
-        doc["openapi"]
-    );
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{}", doc["openapi"]);
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 40, "only {} paths documented", paths.len());
@@ -31,13 +27,7 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_exists() 
             let concrete = path
                 .replace(['{', '}'], "")
                 .split('/')
-                .map(|seg| {
-                    if seg.ends_with("_id") {
-                        uuid::Uuid::now_v7().to_string()
-                    } else {
-                        seg.to_string()
-                    }
-                })
+                .map(|seg| if seg.ends_with("_id") { uuid::Uuid::now_v7().to_string() } else { seg.to_string() })
                 .collect::<Vec<_>>()
                 .join("/");
             let url = format!("{}{concrete}", app.address);
@@ -49,15 +39,9 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_exists() 
                 .await
                 .unwrap();
             let body: serde_json::Value = response.json().await.unwrap_or_default();
-            assert_ne!(
-                body["error"]["message"], "no such endpoint",
-                "{method} {path} is documented but not routed"
-            );
+            assert_ne!(body["error"]["message"], "no such endpoint", "{method} {path} is documented but not routed");
             if !public.contains(&path.as_str()) {
-                assert!(
-                    op["security"].is_array(),
-                    "{method} {path} does not declare its bearer auth"
-                );
+                assert!(op["security"].is_array(), "{method} {path} does not declare its bearer auth");
             }
         }
     }

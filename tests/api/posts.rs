@@ -30,12 +30,7 @@ async fn pair(base: &str) -> (Api, Api, String) {
 }
 
 fn messages(page: &Value) -> Vec<String> {
-    page["posts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["message"].as_str().unwrap().to_string())
-        .collect()
+    page["posts"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap().to_string()).collect()
 }
 
 async fn pages_walk_back_through_history_without_gaps_or_repeats_while_posts_arrive(db: Db) {
@@ -47,10 +42,7 @@ async fn pages_walk_back_through_history_without_gaps_or_repeats_while_posts_arr
         owner.say(&ch, &format!("m{i:02}")).await;
     }
     let mut seen = Vec::new();
-    let mut page = owner
-        .get(&format!("/api/v1/channels/{ch}/posts?limit=10"))
-        .await
-        .expect(200);
+    let mut page = owner.get(&format!("/api/v1/channels/{ch}/posts?limit=10")).await.expect(200);
     loop {
         seen.extend(messages(&page));
         // New posts arriving between pages must not shift older pages.
@@ -58,41 +50,15 @@ async fn pages_walk_back_through_history_without_gaps_or_repeats_while_posts_arr
         if page["has_more"] == false {
             break;
         }
-        let oldest = page["posts"].as_array().unwrap().last().unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        page = owner
-            .get(&format!(
-                "/api/v1/channels/{ch}/posts?limit=10&before={oldest}"
-            ))
-            .await
-            .expect(200);
+        let oldest = page["posts"].as_array().unwrap().last().unwrap()["id"].as_str().unwrap().to_string();
+        page = owner.get(&format!("/api/v1/channels/{ch}/posts?limit=10&before={oldest}")).await.expect(200);
     }
     let expected: Vec<String> = (0..25).rev().map(|i| format!("m{i:02}")).collect();
     assert_eq!(seen, expected, "newest first, each once");
-    assert_eq!(
-        owner
-            .get(&format!("/api/v1/channels/{ch}/posts?limit=201"))
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        owner
-            .get(&format!("/api/v1/channels/{ch}/posts?limit=0"))
-            .await
-            .status,
-        400
-    );
+    assert_eq!(owner.get(&format!("/api/v1/channels/{ch}/posts?limit=201")).await.status, 400);
+    assert_eq!(owner.get(&format!("/api/v1/channels/{ch}/posts?limit=0")).await.status, 400);
     let foreign = uuid::Uuid::now_v7();
-    assert_eq!(
-        owner
-            .get(&format!("/api/v1/channels/{ch}/posts?before={foreign}"))
-            .await
-            .status,
-        400
-    );
+    assert_eq!(owner.get(&format!("/api/v1/channels/{ch}/posts?before={foreign}")).await.status, 400);
 }
 
 async fn after_cursor_pages_forward(db: Db) {
@@ -105,17 +71,10 @@ async fn after_cursor_pages_forward(db: Db) {
         owner.say(&ch, m).await;
     }
     let page = owner
-        .get(&format!(
-            "/api/v1/channels/{ch}/posts?after={}&limit=2",
-            first["id"].as_str().unwrap()
-        ))
+        .get(&format!("/api/v1/channels/{ch}/posts?after={}&limit=2", first["id"].as_str().unwrap()))
         .await
         .expect(200);
-    assert_eq!(
-        messages(&page),
-        ["c", "b"],
-        "the two posts right after the cursor, newest first"
-    );
+    assert_eq!(messages(&page), ["c", "b"], "the two posts right after the cursor, newest first");
     assert_eq!(page["has_more"], true);
 }
 
@@ -127,64 +86,28 @@ async fn replies_form_threads_with_counts_on_the_root(db: Db) {
     let root = owner.say(&ch, "root").await;
     let root_id = root["id"].as_str().unwrap();
     let r1 = mate
-        .post(
-            &format!("/api/v1/channels/{ch}/posts"),
-            json!({"message": "r1", "root_id": root_id}),
-        )
+        .post(&format!("/api/v1/channels/{ch}/posts"), json!({"message": "r1", "root_id": root_id}))
         .await
         .expect(201);
     // A reply to a reply joins the root's thread.
     let r2 = owner
-        .post(
-            &format!("/api/v1/channels/{ch}/posts"),
-            json!({"message": "r2", "root_id": r1["id"]}),
-        )
+        .post(&format!("/api/v1/channels/{ch}/posts"), json!({"message": "r2", "root_id": r1["id"]}))
         .await
         .expect(201);
     assert_eq!(r2["root_id"], root_id);
-    let root_now = owner
-        .get(&format!("/api/v1/posts/{root_id}"))
-        .await
-        .expect(200);
+    let root_now = owner.get(&format!("/api/v1/posts/{root_id}")).await.expect(200);
     assert_eq!(root_now["reply_count"], 2);
     assert_eq!(root_now["last_reply_at"], r2["created_at"]);
-    let thread = mate
-        .get(&format!(
-            "/api/v1/posts/{}/thread",
-            r1["id"].as_str().unwrap()
-        ))
-        .await
-        .expect(200);
-    let texts: Vec<_> = thread
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["message"].as_str().unwrap())
-        .collect();
+    let thread = mate.get(&format!("/api/v1/posts/{}/thread", r1["id"].as_str().unwrap())).await.expect(200);
+    let texts: Vec<_> = thread.as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap()).collect();
     assert_eq!(texts, ["root", "r1", "r2"]);
-    owner
-        .delete(&format!("/api/v1/posts/{}", r2["id"].as_str().unwrap()))
-        .await
-        .expect(204);
-    assert_eq!(
-        owner
-            .get(&format!("/api/v1/posts/{root_id}"))
-            .await
-            .expect(200)["reply_count"],
-        1
-    );
+    owner.delete(&format!("/api/v1/posts/{}", r2["id"].as_str().unwrap())).await.expect(204);
+    assert_eq!(owner.get(&format!("/api/v1/posts/{root_id}")).await.expect(200)["reply_count"], 1);
 
-    let team = owner.get("/api/v1/teams").await.expect(200)[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let team = owner.get("/api/v1/teams").await.expect(200)[0]["id"].as_str().unwrap().to_string();
     let other = owner.create_channel(&team, "other", "public").await;
-    let cross = owner
-        .post(
-            &format!("/api/v1/channels/{other}/posts"),
-            json!({"message": "x", "root_id": root_id}),
-        )
-        .await;
+    let cross =
+        owner.post(&format!("/api/v1/channels/{other}/posts"), json!({"message": "x", "root_id": root_id})).await;
     assert_eq!(cross.status, 400, "a reply lives in its root's channel");
 }
 
@@ -195,46 +118,21 @@ async fn only_authors_edit_and_authors_or_admins_delete(db: Db) {
     let (owner, mate, ch) = pair(&app.address).await;
     let mine = mate.say(&ch, "tpyo").await;
     let id = mine["id"].as_str().unwrap();
-    assert_eq!(
-        owner
-            .patch(&format!("/api/v1/posts/{id}"), json!({"message": "hacked"}))
-            .await
-            .status,
-        403
-    );
-    let edited = mate
-        .patch(&format!("/api/v1/posts/{id}"), json!({"message": "typo"}))
-        .await
-        .expect(200);
+    assert_eq!(owner.patch(&format!("/api/v1/posts/{id}"), json!({"message": "hacked"})).await.status, 403);
+    let edited = mate.patch(&format!("/api/v1/posts/{id}"), json!({"message": "typo"})).await.expect(200);
     assert_eq!(edited["message"], "typo");
     assert!(edited["edited_at"].is_string());
 
     let owners = owner.say(&ch, "by owner").await;
-    assert_eq!(
-        mate.delete(&format!("/api/v1/posts/{}", owners["id"].as_str().unwrap()))
-            .await
-            .status,
-        403
-    );
+    assert_eq!(mate.delete(&format!("/api/v1/posts/{}", owners["id"].as_str().unwrap())).await.status, 403);
     // The channel admin (its creator) may delete anyone's post.
-    owner
-        .delete(&format!("/api/v1/posts/{id}"))
-        .await
-        .expect(204);
+    owner.delete(&format!("/api/v1/posts/{id}")).await.expect(204);
     let tomb = mate.get(&format!("/api/v1/posts/{id}")).await.expect(200);
     assert!(tomb["deleted_at"].is_string());
     assert_eq!(tomb["message"], "", "a deleted post's text is erased");
-    let page = mate
-        .get(&format!("/api/v1/channels/{ch}/posts"))
-        .await
-        .expect(200);
+    let page = mate.get(&format!("/api/v1/channels/{ch}/posts")).await.expect(200);
     assert_eq!(messages(&page), ["by owner"]);
-    assert_eq!(
-        mate.patch(&format!("/api/v1/posts/{id}"), json!({"message": "back"}))
-            .await
-            .status,
-        404
-    );
+    assert_eq!(mate.patch(&format!("/api/v1/posts/{id}"), json!({"message": "back"})).await.status, 404);
 }
 
 async fn reactions_are_one_per_user_and_emoji_and_summarised_on_the_post(db: Db) {
@@ -244,62 +142,22 @@ async fn reactions_are_one_per_user_and_emoji_and_summarised_on_the_post(db: Db)
     let (owner, mate, ch) = pair(&app.address).await;
     let post = owner.say(&ch, "ship it").await;
     let id = post["id"].as_str().unwrap();
-    owner
-        .post(
-            &format!("/api/v1/posts/{id}/reactions"),
-            json!({"emoji_name": "rocket"}),
-        )
-        .await
-        .expect(201);
-    owner
-        .post(
-            &format!("/api/v1/posts/{id}/reactions"),
-            json!({"emoji_name": ":rocket:"}),
-        )
-        .await
-        .expect(200);
-    mate.post(
-        &format!("/api/v1/posts/{id}/reactions"),
-        json!({"emoji_name": "rocket"}),
-    )
-    .await
-    .expect(201);
-    mate.post(
-        &format!("/api/v1/posts/{id}/reactions"),
-        json!({"emoji_name": "+1"}),
-    )
-    .await
-    .expect(201);
+    owner.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "rocket"})).await.expect(201);
+    owner.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": ":rocket:"})).await.expect(200);
+    mate.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "rocket"})).await.expect(201);
+    mate.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "+1"})).await.expect(201);
     assert_eq!(
-        mate.post(
-            &format!("/api/v1/posts/{id}/reactions"),
-            json!({"emoji_name": "no spaces"})
-        )
-        .await
-        .status,
+        mate.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "no spaces"})).await.status,
         400
     );
     let now = owner.get(&format!("/api/v1/posts/{id}")).await.expect(200);
     assert_eq!(now["reactions"][0]["emoji_name"], "rocket");
     assert_eq!(now["reactions"][0]["count"], 2);
     assert_eq!(now["reactions"][1]["emoji_name"], "+1");
-    mate.delete(&format!("/api/v1/posts/{id}/reactions/rocket"))
-        .await
-        .expect(204);
-    assert_eq!(
-        mate.delete(&format!("/api/v1/posts/{id}/reactions/rocket"))
-            .await
-            .status,
-        404
-    );
-    let page = owner
-        .get(&format!("/api/v1/channels/{ch}/posts"))
-        .await
-        .expect(200);
-    assert_eq!(
-        page["posts"][0]["reactions"][0]["count"], 1,
-        "pages carry reactions too"
-    );
+    mate.delete(&format!("/api/v1/posts/{id}/reactions/rocket")).await.expect(204);
+    assert_eq!(mate.delete(&format!("/api/v1/posts/{id}/reactions/rocket")).await.status, 404);
+    let page = owner.get(&format!("/api/v1/channels/{ch}/posts")).await.expect(200);
+    assert_eq!(page["posts"][0]["reactions"][0]["count"], 1, "pages carry reactions too");
 }
 
 async fn posts_can_be_pinned(db: Db) {
@@ -310,31 +168,12 @@ async fn posts_can_be_pinned(db: Db) {
     let a = owner.say(&ch, "rules").await;
     owner.say(&ch, "chatter").await;
     let id = a["id"].as_str().unwrap();
-    assert_eq!(
-        mate.post(&format!("/api/v1/posts/{id}/pin"), json!({}))
-            .await
-            .expect(200)["is_pinned"],
-        true
-    );
-    let pinned = owner
-        .get(&format!("/api/v1/channels/{ch}/pinned"))
-        .await
-        .expect(200);
+    assert_eq!(mate.post(&format!("/api/v1/posts/{id}/pin"), json!({})).await.expect(200)["is_pinned"], true);
+    let pinned = owner.get(&format!("/api/v1/channels/{ch}/pinned")).await.expect(200);
     assert_eq!(pinned.as_array().unwrap().len(), 1);
     assert_eq!(pinned[0]["message"], "rules");
-    owner
-        .delete(&format!("/api/v1/posts/{id}/pin"))
-        .await
-        .expect(200);
-    assert!(
-        owner
-            .get(&format!("/api/v1/channels/{ch}/pinned"))
-            .await
-            .expect(200)
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    owner.delete(&format!("/api/v1/posts/{id}/pin")).await.expect(200);
+    assert!(owner.get(&format!("/api/v1/channels/{ch}/pinned")).await.expect(200).as_array().unwrap().is_empty());
 }
 
 async fn messages_are_limited_to_16000_characters(db: Db) {
@@ -345,29 +184,12 @@ async fn messages_are_limited_to_16000_characters(db: Db) {
     let longest = "ü".repeat(16_000);
     let ok = owner.say(&ch, &longest).await;
     assert_eq!(ok["message"].as_str().unwrap().chars().count(), 16_000);
-    let over = owner
-        .post(
-            &format!("/api/v1/channels/{ch}/posts"),
-            json!({"message": "a".repeat(16_001)}),
-        )
-        .await;
+    let over = owner.post(&format!("/api/v1/channels/{ch}/posts"), json!({"message": "a".repeat(16_001)})).await;
     assert_eq!((over.status, over.code()), (413, "payload_too_large"));
-    let blank = owner
-        .post(
-            &format!("/api/v1/channels/{ch}/posts"),
-            json!({"message": "  \n "}),
-        )
-        .await;
+    let blank = owner.post(&format!("/api/v1/channels/{ch}/posts"), json!({"message": "  \n "})).await;
     assert_eq!((blank.status, blank.code()), (400, "validation_failed"));
-    let page = owner
-        .get(&format!("/api/v1/channels/{ch}/posts"))
-        .await
-        .expect(200);
-    assert_eq!(
-        page["posts"].as_array().unwrap().len(),
-        1,
-        "nothing partial was written"
-    );
+    let page = owner.get(&format!("/api/v1/channels/{ch}/posts")).await.expect(200);
+    assert_eq!(page["posts"].as_array().unwrap().len(), 1, "nothing partial was written");
 }
 
 async fn mentions_and_unread_counts_follow_mattermost(db: Db) {
@@ -379,19 +201,11 @@ async fn mentions_and_unread_counts_follow_mattermost(db: Db) {
         let who = who.clone();
         let ch = ch.clone();
         async move {
-            let r = who
-                .get(&format!("/api/v1/channels/{ch}/read"))
-                .await
-                .expect(200);
-            (
-                r["unread_count"].as_i64().unwrap(),
-                r["mention_count"].as_i64().unwrap(),
-            )
+            let r = who.get(&format!("/api/v1/channels/{ch}/read")).await.expect(200);
+            (r["unread_count"].as_i64().unwrap(), r["mention_count"].as_i64().unwrap())
         }
     };
-    mate.post(&format!("/api/v1/channels/{ch}/view"), json!({}))
-        .await
-        .expect(200);
+    mate.post(&format!("/api/v1/channels/{ch}/view"), json!({})).await.expect(200);
     owner.say(&ch, "plain").await;
     owner.say(&ch, "hey @mate, look").await;
     owner.say(&ch, "@channel standup").await;
@@ -401,10 +215,7 @@ async fn mentions_and_unread_counts_follow_mattermost(db: Db) {
     let mine = mate.get("/api/v1/users/me/channels").await.expect(200);
     assert_eq!(mine[0]["unread_count"], 4);
     assert_eq!(mine[0]["mention_count"], 2);
-    let viewed = mate
-        .post(&format!("/api/v1/channels/{ch}/view"), json!({}))
-        .await
-        .expect(200);
+    let viewed = mate.post(&format!("/api/v1/channels/{ch}/view"), json!({})).await.expect(200);
     assert_eq!(viewed["last_viewed_seq"], viewed["last_seq"]);
     assert_eq!(read(&mate).await, (0, 0));
 }
@@ -414,62 +225,26 @@ async fn every_change_is_an_event_with_gap_free_seq(db: Db) {
         return;
     };
     let (owner, mate, ch) = pair(&app.address).await;
-    let before = owner
-        .get(&format!("/api/v1/channels/{ch}"))
-        .await
-        .expect(200)["last_seq"]
-        .as_i64()
-        .unwrap();
+    let before = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["last_seq"].as_i64().unwrap();
     let p = owner.say(&ch, "one").await;
     let id = p["id"].as_str().unwrap();
-    assert_eq!(
-        p["seq"].as_i64().unwrap(),
-        before + 1,
-        "the created post reports its event's seq"
-    );
-    owner
-        .patch(&format!("/api/v1/posts/{id}"), json!({"message": "one!"}))
-        .await
-        .expect(200);
-    mate.post(
-        &format!("/api/v1/posts/{id}/reactions"),
-        json!({"emoji_name": "tada"}),
-    )
-    .await
-    .expect(201);
-    mate.delete(&format!("/api/v1/posts/{id}/reactions/tada"))
-        .await
-        .expect(204);
-    owner
-        .delete(&format!("/api/v1/posts/{id}"))
-        .await
-        .expect(204);
-    let events = mate
-        .get(&format!("/api/v1/channels/{ch}/events?after_seq={before}"))
-        .await
-        .expect(200);
+    assert_eq!(p["seq"].as_i64().unwrap(), before + 1, "the created post reports its event's seq");
+    owner.patch(&format!("/api/v1/posts/{id}"), json!({"message": "one!"})).await.expect(200);
+    mate.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "tada"})).await.expect(201);
+    mate.delete(&format!("/api/v1/posts/{id}/reactions/tada")).await.expect(204);
+    owner.delete(&format!("/api/v1/posts/{id}")).await.expect(204);
+    let events = mate.get(&format!("/api/v1/channels/{ch}/events?after_seq={before}")).await.expect(200);
     let got: Vec<_> = events
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["seq"].as_i64().unwrap(),
-                e["event"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|e| (e["seq"].as_i64().unwrap(), e["event"].as_str().unwrap().to_string()))
         .collect();
-    let want: Vec<_> = [
-        "posted",
-        "post_edited",
-        "reaction_added",
-        "reaction_removed",
-        "post_deleted",
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, k)| (before + 1 + i as i64, k.to_string()))
-    .collect();
+    let want: Vec<_> = ["posted", "post_edited", "reaction_added", "reaction_removed", "post_deleted"]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (before + 1 + i as i64, k.to_string()))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(events[0]["data"]["post"]["message"], "one");
     assert_eq!(events[1]["data"]["post"]["message"], "one!");

@@ -19,36 +19,15 @@ async fn the_runbooks_server_config_update_runs_unchanged_on_postgres_and_takes_
         return;
     };
     let store = migrated_store(&db.url).await;
-    assert_eq!(
-        store
-            .site_config()
-            .await
-            .unwrap()
-            .max_simultaneous_connections,
-        10,
-        "default"
-    );
+    assert_eq!(store.site_config().await.unwrap().max_simultaneous_connections, 10, "default");
 
     let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    let runbook = "UPDATE server_config SET site = jsonb_set(site, '{max_simultaneous_connections}', '10') WHERE id = 'default';";
+    let runbook =
+        "UPDATE server_config SET site = jsonb_set(site, '{max_simultaneous_connections}', '10') WHERE id = 'default';";
     let updated = sqlx::raw_sql(runbook).execute(&mut c).await.unwrap();
-    assert_eq!(
-        updated.rows_affected(),
-        1,
-        "the runbook's UPDATE found no row"
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(runbook.replace("'10'", "'3'")))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .site_config()
-            .await
-            .unwrap()
-            .max_simultaneous_connections,
-        3
-    );
+    assert_eq!(updated.rows_affected(), 1, "the runbook's UPDATE found no row");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(runbook.replace("'10'", "'3'"))).execute(&mut c).await.unwrap();
+    assert_eq!(store.site_config().await.unwrap().max_simultaneous_connections, 3);
     store.close().await;
 }
 
@@ -58,47 +37,31 @@ async fn the_sqlite_site_document_is_editable_in_sql_too() {
     let url = format!("sqlite://{}", dir.path().join("x.db").display());
     let store = migrated_store(&url).await;
     let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::raw_sql("UPDATE server_config SET site = json_set(site, '$.max_simultaneous_connections', 4) WHERE id = 'default';")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .site_config()
-            .await
-            .unwrap()
-            .max_simultaneous_connections,
-        4
-    );
+    sqlx::raw_sql(
+        "UPDATE server_config SET site = json_set(site, '$.max_simultaneous_connections', 4) WHERE id = 'default';",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(store.site_config().await.unwrap().max_simultaneous_connections, 4);
 }
 
 #[tokio::test]
 async fn postgres_connections_carry_application_name_rustchat() {
-    let Some(app) = spawn_app(Db::Postgres, &[("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "2")]).await
-    else {
+    let Some(app) = spawn_app(Db::Postgres, &[("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "2")]).await else {
         return;
     };
     assert_eq!(app.get("/api/v1/health/ready").await.status(), 200);
-    let db_name = url::Url::parse(&app.db_url)
-        .unwrap()
-        .path()
-        .trim_start_matches('/')
-        .to_string();
-    let mut c = sqlx::PgConnection::connect(&crate::common::admin_database_url())
-        .await
-        .unwrap();
+    let db_name = url::Url::parse(&app.db_url).unwrap().path().trim_start_matches('/').to_string();
+    let mut c = sqlx::PgConnection::connect(&crate::common::admin_database_url()).await.unwrap();
     // The runbook's P3 query, narrowed to this test's database.
-    let count: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name='rustchat' AND datname = $1",
-    )
-    .bind(&db_name)
-    .fetch_one(&mut c)
-    .await
-    .unwrap();
-    assert!(
-        count >= 1,
-        "no connection with application_name=rustchat on {db_name}"
-    );
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name='rustchat' AND datname = $1")
+            .bind(&db_name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+    assert!(count >= 1, "no connection with application_name=rustchat on {db_name}");
 }
 
 /// With every pooled connection busy, a request waits at most the acquire timeout, then gets 503 and
@@ -128,27 +91,19 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     );
     let base = format!("http://127.0.0.1:{port}");
     eventually(Duration::from_secs(30), "the node to answer", || async {
-        reqwest::get(format!("{base}/api/v1/health/live"))
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
+        reqwest::get(format!("{base}/api/v1/health/live")).await.ok().filter(|r| r.status() == 200)
     })
     .await;
     let user = Api::register(&base, "poolie").await;
 
     // Hold a lock that the auth query needs: the first request then holds the only connection.
     let mut locker = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;")
-        .execute(&mut locker)
-        .await
-        .unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;").execute(&mut locker).await.unwrap();
     let blocked = tokio::spawn({
         let user = user.clone();
         async move { user.get("/api/v1/users/me").await }
     });
-    let watcher = sqlx::PgPool::connect(&crate::common::admin_database_url())
-        .await
-        .unwrap();
+    let watcher = sqlx::PgPool::connect(&crate::common::admin_database_url()).await.unwrap();
     eventually(Duration::from_secs(10), "the first request to wait on the lock", || {
         let name = db.name.clone();
         let watcher = watcher.clone();
@@ -166,34 +121,13 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     .await;
 
     let second = user.get("/api/v1/users/me").await;
-    assert_eq!(
-        (second.status, second.code()),
-        (503, "database_busy"),
-        "{:?}",
-        second.body
-    );
-    let logged = eventually(
-        Duration::from_secs(5),
-        "a 'pool timed out' log line",
-        || async {
-            node.json_lines().into_iter().find(|l| {
-                l["message"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("pool timed out")
-            })
-        },
-    )
+    assert_eq!((second.status, second.code()), (503, "database_busy"), "{:?}", second.body);
+    let logged = eventually(Duration::from_secs(5), "a 'pool timed out' log line", || async {
+        node.json_lines().into_iter().find(|l| l["message"].as_str().unwrap_or("").contains("pool timed out"))
+    })
     .await;
     assert_eq!(logged["level"], "ERROR");
 
-    sqlx::raw_sql("ROLLBACK")
-        .execute(&mut locker)
-        .await
-        .unwrap();
-    assert_eq!(
-        blocked.await.unwrap().status,
-        200,
-        "the waiting request completes once the lock is gone"
-    );
+    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+    assert_eq!(blocked.await.unwrap().status, 200, "the waiting request completes once the lock is gone");
 }

@@ -23,19 +23,13 @@ pub struct Reply {
 impl Reply {
     /// Panics unless the status is `expected`, showing the body.
     pub fn expect(self, expected: u16) -> Value {
-        assert_eq!(
-            self.status, expected,
-            "unexpected status; body: {}",
-            self.body
-        );
+        assert_eq!(self.status, expected, "unexpected status; body: {}", self.body);
         self.body
     }
 
     /// The error code of an error body.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or("<no error body>")
+        self.body["error"]["code"].as_str().unwrap_or("<no error body>")
     }
 }
 
@@ -43,10 +37,7 @@ impl Api {
     pub fn anonymous(base: &str) -> Api {
         Api {
             base: base.to_string(),
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build().unwrap(),
             token: None,
             refresh: None,
             user_id: String::new(),
@@ -70,12 +61,7 @@ impl Api {
 
     /// Logs in as an existing user.
     pub async fn login(base: &str, login: &str, password: &str) -> Reply {
-        Api::anonymous(base)
-            .post(
-                "/api/v1/auth/login",
-                json!({ "login": login, "password": password }),
-            )
-            .await
+        Api::anonymous(base).post("/api/v1/auth/login", json!({ "login": login, "password": password })).await
     }
 
     /// Takes the tokens and identity of a login/register/refresh answer.
@@ -97,11 +83,8 @@ impl Api {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         Reply { status, body }
     }
 
@@ -121,50 +104,29 @@ impl Api {
     // Shortcuts for the common nouns; each asserts success and returns the JSON.
 
     pub async fn create_team(&self, name: &str, open: bool) -> String {
-        let team = self
-            .post("/api/v1/teams", json!({ "name": name, "open": open }))
-            .await
-            .expect(201);
+        let team = self.post("/api/v1/teams", json!({ "name": name, "open": open })).await.expect(201);
         team["id"].as_str().unwrap().to_string()
     }
 
     pub async fn add_to_team(&self, team: &str, user_id: &str) {
-        let r = self
-            .post(
-                &format!("/api/v1/teams/{team}/members"),
-                json!({ "user_id": user_id }),
-            )
-            .await;
+        let r = self.post(&format!("/api/v1/teams/{team}/members"), json!({ "user_id": user_id })).await;
         assert!(r.status == 201 || r.status == 200, "add to team: {r:?}");
     }
 
     pub async fn create_channel(&self, team: &str, name: &str, kind: &str) -> String {
         let c = self
-            .post(
-                &format!("/api/v1/teams/{team}/channels"),
-                json!({ "name": name, "kind": kind }),
-            )
+            .post(&format!("/api/v1/teams/{team}/channels"), json!({ "name": name, "kind": kind }))
             .await
             .expect(201);
         c["id"].as_str().unwrap().to_string()
     }
 
     pub async fn add_to_channel(&self, channel: &str, user_id: &str) {
-        let r = self
-            .post(
-                &format!("/api/v1/channels/{channel}/members"),
-                json!({ "user_id": user_id }),
-            )
-            .await;
+        let r = self.post(&format!("/api/v1/channels/{channel}/members"), json!({ "user_id": user_id })).await;
         assert!(r.status == 201 || r.status == 200, "add to channel: {r:?}");
     }
 
     pub async fn say(&self, channel: &str, message: &str) -> Value {
-        self.post(
-            &format!("/api/v1/channels/{channel}/posts"),
-            json!({ "message": message }),
-        )
-        .await
-        .expect(201)
+        self.post(&format!("/api/v1/channels/{channel}/posts"), json!({ "message": message })).await.expect(201)
     }
 }

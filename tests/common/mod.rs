@@ -26,8 +26,7 @@ pub use process::NodeProcess;
 pub use proxy::TcpProxy;
 
 pub fn admin_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn redis_url() -> String {
@@ -41,19 +40,14 @@ fn on_ci() -> bool {
 /// `true` when the service answers; on CI an absent service fails the test instead.
 fn available(name: &str, up: bool) -> bool {
     if !up {
-        assert!(
-            !on_ci(),
-            "{name} is not reachable, and tests never skip on CI"
-        );
+        assert!(!on_ci(), "{name} is not reachable, and tests never skip on CI");
         eprintln!("SKIPPED: {name} is not reachable");
     }
     up
 }
 
 pub async fn postgres_available() -> bool {
-    let up = sqlx::PgConnection::connect(&admin_database_url())
-        .await
-        .is_ok();
+    let up = sqlx::PgConnection::connect(&admin_database_url()).await.is_ok();
     available("PostgreSQL", up)
 }
 
@@ -81,19 +75,11 @@ impl TestDb {
             return None;
         }
         let name = format!("rustchat_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(&admin_database_url())
-            .await
-            .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        let mut admin = sqlx::PgConnection::connect(&admin_database_url()).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
         let mut url = url::Url::parse(&admin_database_url()).unwrap();
         url.set_path(&name);
-        Some(TestDb {
-            name,
-            url: url.to_string(),
-        })
+        Some(TestDb { name, url: url.to_string() })
     }
 
     /// The URL with a password added; trust auth ignores it, so it only tests redaction.
@@ -109,17 +95,12 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs inside a test's runtime; a separate thread with its own runtime can block.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_database_url()).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                        .execute(&mut admin)
+                        .await;
                 }
             });
         })
@@ -148,11 +129,7 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .unwrap()
+        self.client.get(format!("{}{path}", self.address)).send().await.unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
@@ -197,25 +174,14 @@ pub async fn spawn_app(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
             let url = test_db.url.clone();
             (Some(test_db), url)
         }
-        Db::Sqlite => (
-            None,
-            format!("sqlite://{}", dir.path().join("test.db").display()),
-        ),
+        Db::Sqlite => (None, format!("sqlite://{}", dir.path().join("test.db").display())),
     };
     Some(start_node(dir, test_db, db_url, extra).await)
 }
 
 /// Starts a node on the database at `db_url`, which the caller owns.
 pub async fn spawn_app_on(db_url: &str, extra: &[(&str, &str)]) -> Option<TestApp> {
-    Some(
-        start_node(
-            tempfile::tempdir().unwrap(),
-            None,
-            db_url.to_string(),
-            extra,
-        )
-        .await,
-    )
+    Some(start_node(tempfile::tempdir().unwrap(), None, db_url.to_string(), extra).await)
 }
 
 async fn start_node(
@@ -244,19 +210,15 @@ async fn start_node(
             }
         })
     });
-    let (port, handle) =
-        tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
-            .await
-            .unwrap()
-            .expect("node did not start within 60 s")
-            .expect("node failed to start");
+    let (port, handle) = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("node did not start within 60 s")
+        .expect("node failed to start");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap(),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
         db_url,
         handle,
         thread: Some(thread),
@@ -276,10 +238,7 @@ where
         if let Some(v) = probe().await {
             return v;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

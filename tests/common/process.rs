@@ -17,41 +17,24 @@ pub fn command(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
             cmd.env_remove(k);
         }
     }
-    cmd.current_dir(dir)
-        .args(args)
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null());
+    cmd.current_dir(dir).args(args).envs(vars.iter().copied()).stdin(Stdio::null());
     cmd
 }
 
 /// Runs the binary to completion and returns (exit code, stdout, stderr). A run that has not ended
 /// after 60 s is killed and fails the test, so a command that should exit can never hang a test.
 pub fn run(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let mut child = command(dir, vars, args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(dir, vars, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let stdout = collect(child.stdout.take().unwrap());
     let stderr = collect(child.stderr.take().unwrap());
-    let mut process = NodeProcess {
-        child,
-        dir: dir.to_path_buf(),
-        stdout,
-        stderr,
-    };
+    let mut process = NodeProcess { child, dir: dir.to_path_buf(), stdout, stderr };
     let status = process.wait_exit(Duration::from_secs(60));
     let out = process.stdout_lines().join("\n");
     let err = process.stderr_lines().join("\n");
-    let status = status
-        .unwrap_or_else(|| panic!("rustchat {args:?} did not exit within 60 s:\n{out}\n{err}"));
+    let status = status.unwrap_or_else(|| panic!("rustchat {args:?} did not exit within 60 s:\n{out}\n{err}"));
     // The reader threads may lag the exit by a moment; wait for the pipes to close.
     process.wait_for_output_end();
-    (
-        status.code().unwrap_or(-1),
-        process.stdout_lines().join("\n"),
-        process.stderr_lines().join("\n"),
-    )
+    (status.code().unwrap_or(-1), process.stdout_lines().join("\n"), process.stderr_lines().join("\n"))
 }
 
 /// A running node process.
@@ -64,19 +47,10 @@ pub struct NodeProcess {
 
 impl NodeProcess {
     pub fn start(dir: &Path, vars: &[(&str, &str)]) -> NodeProcess {
-        let mut child = command(dir, vars, &[])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = command(dir, vars, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
-        NodeProcess {
-            child,
-            dir: dir.to_path_buf(),
-            stdout,
-            stderr,
-        }
+        NodeProcess { child, dir: dir.to_path_buf(), stdout, stderr }
     }
 
     pub fn pid(&self) -> u32 {
@@ -96,8 +70,8 @@ impl NodeProcess {
         self.stdout_lines()
             .iter()
             .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"));
+                let v: serde_json::Value =
+                    serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"));
                 assert!(v.is_object(), "log line is not an object: {l}");
                 v
             })
@@ -158,9 +132,5 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Lines {
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -1,0 +1,140 @@
+//! Messages between actors. Commands are imperative (`Subscribe`, `Deliver`), notices past tense
+//! (`Joined`, `Left`, `BusReconnected`).
+
+use actix::{Addr, Message};
+use bytestring::ByteString;
+use uuid::Uuid;
+
+use crate::frame::Frame;
+use crate::ports::BusMessage;
+use crate::session::WsSession;
+
+/// A committed (or ephemeral) event to send to every subscriber of its channel, on every node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub BusMessage);
+
+/// A message that arrived from the bus.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Inbound(pub BusMessage);
+
+/// The bus lost and regained its connection: anything published meanwhile must be read back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BusReconnected;
+
+/// A session opened on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Connected {
+    pub conn: Uuid,
+    pub user: Uuid,
+    pub session: Addr<WsSession>,
+}
+
+/// A session closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnected {
+    pub conn: Uuid,
+    pub user: Uuid,
+}
+
+/// Start sending `channel`'s events to a session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub conn: Uuid,
+    pub user: Uuid,
+    pub channel: Uuid,
+    pub session: Addr<WsSession>,
+}
+
+/// Stop sending `channel`'s events to a session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub conn: Uuid,
+    pub channel: Uuid,
+}
+
+/// One channel frame for one session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Frame);
+
+/// A frame for a session outside any channel log (user events).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push(pub ByteString);
+
+/// The channel actor has the session; `last_seq` is the newest event it has seen, so the session
+/// can read back anything between its cursor and that.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Joined {
+    pub channel: Uuid,
+    pub last_seq: i64,
+}
+
+/// The session no longer receives `channel` (removed from it).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Left {
+    pub channel: Uuid,
+}
+
+/// The user became a member of `channel` at `seq`: subscribe, reading back from just before it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipGranted {
+    pub channel: Uuid,
+    pub seq: i64,
+}
+
+/// The session's outbound queue overflowed; close it as a slow consumer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Overflowed;
+
+/// The node is shutting down: close with 1012 so the client reconnects elsewhere.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseForRestart;
+
+/// Ask the supervisor to close every session for a restart; answers how many there were.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Drain;
+
+/// The latest committed seq of a channel, from a sweep of the database.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Observed {
+    pub last_seq: i64,
+}
+
+/// Read back from the event log up to the newest committed event.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CatchUp;
+
+/// A channel actor has no sessions left.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChannelIdle {
+    pub channel: Uuid,
+}
+
+/// Counts for stats and heartbeats.
+#[derive(Message)]
+#[rtype(result = "NodeCounts")]
+pub struct Count;
+
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct NodeCounts {
+    pub connections: usize,
+    pub users: usize,
+    pub channels: usize,
+}

@@ -1,0 +1,581 @@
+//! `WsSession`: one per WebSocket. It owns the socket's outbound side through a bounded queue, keeps
+//! a cursor per channel (the last `seq` delivered) so the client gets every event exactly once and in
+//! order, reads back from the event log when it is behind (resume, gaps, joins), answers client
+//! actions, and keeps the connection alive with pings.
+//!
+//! Close codes: 1000 normal; 1001 idle timeout; 1008 policy (frame too large, too many messages);
+//! 1011 server error; 1012 service restart (reconnect elsewhere and resume); 4008 slow consumer
+//! (the outbound queue overflowed: reconnect and resume with your last seq per channel).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
+use bytestring::ByteString;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::frame::{Frame, direct};
+use crate::messages::{
+    CloseForRestart, Connected, Deliver, Disconnected, Joined, Left, MembershipGranted, Overflowed, Publish, Push,
+    Subscribe, Unsubscribe,
+};
+use crate::ports::{Actions, BusMessage, EventLog};
+use crate::supervisor::Supervisor;
+
+/// Close code for a client that cannot keep up.
+pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// Events read back per query while catching up.
+const CATCH_UP_PAGE: u32 = 200;
+
+/// Limits and identity shared by every session of a node.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub node_id: String,
+    pub version: String,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// A client silent this long is disconnected.
+    pub client_timeout: Duration,
+    /// Outbound queue bounds; past either the session closes as a slow consumer.
+    pub max_queued_frames: usize,
+    pub max_queued_bytes: usize,
+    /// Client messages allowed per second (a burst of twice this is tolerated).
+    pub max_messages_per_second: u32,
+}
+
+/// Everything a session is built from.
+pub struct SessionParts {
+    pub conn: Uuid,
+    pub user: Uuid,
+    pub ws: actix_ws::Session,
+    pub supervisor: Addr<Supervisor>,
+    pub log: Arc<dyn EventLog>,
+    pub actions: Arc<dyn Actions>,
+    pub config: Arc<SessionConfig>,
+    /// The `ws_handler` span the session's log lines belong to.
+    pub span: tracing::Span,
+}
+
+pub struct WsSession {
+    conn: Uuid,
+    user: Uuid,
+    ws: actix_ws::Session,
+    supervisor: Addr<Supervisor>,
+    log: Arc<dyn EventLog>,
+    actions: Arc<dyn Actions>,
+    config: Arc<SessionConfig>,
+    span: tracing::Span,
+    last_heard: Instant,
+    cursors: HashMap<Uuid, Cursor>,
+    queue: VecDeque<ByteString>,
+    queued_bytes: usize,
+    writing: bool,
+    closing: bool,
+    ready: bool,
+    /// Client messages counted in the current one-second window.
+    window: (Instant, u32),
+    typing_sent: HashMap<Uuid, Instant>,
+}
+
+/// Where a session is in one channel's log.
+#[derive(Default)]
+struct Cursor {
+    /// Newest seq handed to the outbound queue.
+    delivered: i64,
+    catching_up: bool,
+    /// Bumped whenever `delivered` is moved by the client, so stale read-backs are ignored.
+    generation: u64,
+    /// Read-back paused until the outbound queue drains.
+    waiting_for_room: bool,
+    pending: BTreeMap<i64, Frame>,
+}
+
+impl WsSession {
+    /// Starts the actor, reading client frames from `stream`.
+    pub fn start(parts: SessionParts, stream: actix_ws::MessageStream) -> Addr<WsSession> {
+        WsSession::create(move |ctx| {
+            ctx.add_stream(stream);
+            WsSession {
+                conn: parts.conn,
+                user: parts.user,
+                ws: parts.ws,
+                supervisor: parts.supervisor,
+                log: parts.log,
+                actions: parts.actions,
+                config: parts.config,
+                span: parts.span,
+                last_heard: Instant::now(),
+                cursors: HashMap::new(),
+                queue: VecDeque::new(),
+                queued_bytes: 0,
+                writing: false,
+                closing: false,
+                ready: false,
+                window: (Instant::now(), 0),
+                typing_sent: HashMap::new(),
+            }
+        })
+    }
+
+    fn send_value(&mut self, value: &Value, ctx: &mut Context<Self>) {
+        self.enqueue(direct(value), ctx);
+    }
+
+    fn enqueue(&mut self, text: ByteString, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.queued_bytes += text.len();
+        self.queue.push_back(text);
+        if self.queue.len() > self.config.max_queued_frames || self.queued_bytes > self.config.max_queued_bytes {
+            let _entered = self.span.enter();
+            tracing::warn!(
+                conn = %self.conn, user = %self.user, frames = self.queue.len(), bytes = self.queued_bytes,
+                "closing slow consumer: outbound queue full"
+            );
+            drop(_entered);
+            self.queue.clear();
+            self.queued_bytes = 0;
+            self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
+            return;
+        }
+        self.pump(ctx);
+    }
+
+    /// Hands queued frames to the socket, one batch at a time.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.writing || self.closing || self.queue.is_empty() {
+            return;
+        }
+        self.writing = true;
+        let batch: Vec<ByteString> = self.queue.drain(..).collect();
+        self.queued_bytes = 0;
+        let mut ws = self.ws.clone();
+        let write = async move {
+            for text in batch {
+                ws.text(text).await?;
+            }
+            Ok::<(), actix_ws::Closed>(())
+        };
+        ctx.spawn(write.into_actor(self).map(|result, act, ctx| {
+            act.writing = false;
+            match result {
+                Ok(()) => {
+                    act.pump(ctx);
+                    act.resume_paused_catch_ups(ctx);
+                }
+                Err(_) => ctx.stop(),
+            }
+        }));
+    }
+
+    fn has_room(&self) -> bool {
+        self.queue.len() < self.config.max_queued_frames / 2
+    }
+
+    /// Sends what is left in the queue, then a close frame, then stops.
+    fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let rest: Vec<ByteString> = self.queue.drain(..).collect();
+        let mut ws = self.ws.clone();
+        let reason = CloseReason { code, description: Some(reason.to_string()) };
+        let close = async move {
+            for text in rest {
+                if ws.text(text).await.is_err() {
+                    return;
+                }
+            }
+            let _ = ws.close(Some(reason)).await;
+        };
+        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+    }
+
+    // ---- channel delivery -------------------------------------------------------------------
+
+    fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) {
+        if frame.is_ephemeral() {
+            if self.cursors.contains_key(&frame.channel) {
+                self.enqueue(frame.text, ctx);
+            }
+            return;
+        }
+        let channel = frame.channel;
+        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+        if frame.seq <= cursor.delivered {
+            return;
+        }
+        if cursor.catching_up || frame.seq != cursor.delivered + 1 {
+            cursor.pending.insert(frame.seq, frame);
+            self.catch_up(channel, ctx);
+            return;
+        }
+        cursor.delivered = frame.seq;
+        self.enqueue(frame.text, ctx);
+        self.drain_pending(channel, ctx);
+    }
+
+    fn drain_pending(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
+        loop {
+            let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+            let Some(entry) = cursor.pending.first_entry() else { return };
+            if *entry.key() <= cursor.delivered {
+                entry.remove();
+            } else if *entry.key() == cursor.delivered + 1 {
+                let frame = entry.remove();
+                cursor.delivered = frame.seq;
+                self.enqueue(frame.text, ctx);
+            } else {
+                self.catch_up(channel, ctx);
+                return;
+            }
+        }
+    }
+
+    /// Reads the log after the cursor, a page at a time, pausing while the outbound queue is full.
+    fn catch_up(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
+        let room = self.has_room();
+        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+        if cursor.catching_up {
+            return;
+        }
+        cursor.catching_up = true;
+        if !room {
+            cursor.waiting_for_room = true;
+            return;
+        }
+        let (from, generation) = (cursor.delivered, cursor.generation);
+        let read = self.log.events_after(channel, from, CATCH_UP_PAGE);
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| act.caught_up(channel, generation, result, ctx)));
+    }
+
+    fn caught_up(
+        &mut self,
+        channel: Uuid,
+        generation: u64,
+        result: Result<Vec<Frame>, String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+        cursor.catching_up = false;
+        if cursor.generation != generation {
+            // The client moved the cursor meanwhile (resume); read again from the new position.
+            self.catch_up(channel, ctx);
+            return;
+        }
+        let frames = match result {
+            Ok(frames) => frames,
+            Err(e) => {
+                let _entered = self.span.enter();
+                tracing::warn!(conn = %self.conn, %channel, error = %e, "read-back failed; retrying");
+                drop(_entered);
+                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.catch_up(channel, ctx));
+                return;
+            }
+        };
+        let full_page = frames.len() == CATCH_UP_PAGE as usize;
+        for frame in frames {
+            let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+            if frame.seq == cursor.delivered + 1 {
+                cursor.delivered = frame.seq;
+                let left = matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user);
+                self.enqueue(frame.text, ctx);
+                if left {
+                    // Read-back reached this user's removal: nothing after it is theirs.
+                    self.leave(channel);
+                    return;
+                }
+            }
+        }
+        if full_page {
+            self.catch_up(channel, ctx);
+        } else {
+            self.drain_pending(channel, ctx);
+        }
+    }
+
+    fn resume_paused_catch_ups(&mut self, ctx: &mut Context<Self>) {
+        if !self.has_room() {
+            return;
+        }
+        let paused: Vec<Uuid> = self.cursors.iter().filter(|(_, c)| c.waiting_for_room).map(|(id, _)| *id).collect();
+        for channel in paused {
+            if let Some(c) = self.cursors.get_mut(&channel) {
+                c.waiting_for_room = false;
+                c.catching_up = false;
+            }
+            self.catch_up(channel, ctx);
+        }
+    }
+
+    fn subscribe(&mut self, channel: Uuid, delivered: i64, ctx: &mut Context<Self>) {
+        self.cursors.insert(channel, Cursor { delivered, ..Cursor::default() });
+        self.supervisor.do_send(Subscribe { conn: self.conn, user: self.user, channel, session: ctx.address() });
+    }
+
+    fn leave(&mut self, channel: Uuid) {
+        if self.cursors.remove(&channel).is_some() {
+            self.supervisor.do_send(Unsubscribe { conn: self.conn, channel });
+        }
+    }
+
+    // ---- client actions ---------------------------------------------------------------------
+
+    fn reply_ok(&mut self, id: &Value, data: Value, ctx: &mut Context<Self>) {
+        self.send_value(&json!({ "event": "reply", "id": id, "status": "ok", "data": data }), ctx);
+    }
+
+    fn reply_error(&mut self, id: &Value, code: &str, message: &str, ctx: &mut Context<Self>) {
+        self.send_value(
+            &json!({ "event": "reply", "id": id, "status": "error", "error": { "code": code, "message": message } }),
+            ctx,
+        );
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        let request: Value = match serde_json::from_str(text) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => {
+                return self.reply_error(
+                    &Value::Null,
+                    "invalid_json",
+                    "frames must be JSON objects with an \"action\"",
+                    ctx,
+                );
+            }
+        };
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let action = request.get("action").and_then(Value::as_str).unwrap_or("").to_string();
+        match action.as_str() {
+            "ping" => self.send_value(&json!({ "event": "pong", "id": id }), ctx),
+            "resume" => self.on_resume(&id, &request, ctx),
+            "typing" => self.on_typing(&id, &request, ctx),
+            "post" => self.on_action(id, action, request, ctx),
+            "" => self.reply_error(&id, "validation_failed", "missing \"action\"", ctx),
+            other => self.reply_error(&id, "unknown_action", &format!("unknown action '{other}'"), ctx),
+        }
+    }
+
+    fn on_resume(&mut self, id: &Value, request: &Value, ctx: &mut Context<Self>) {
+        let Some(since) = request.get("since").and_then(Value::as_object) else {
+            return self.reply_error(
+                id,
+                "validation_failed",
+                "resume needs \"since\": {\"<channel_id>\": <last seq>}",
+                ctx,
+            );
+        };
+        let mut resumed = Vec::new();
+        let mut unknown = Vec::new();
+        for (channel, seq) in since {
+            let (Ok(channel), Some(seq)) = (channel.parse::<Uuid>(), seq.as_i64().filter(|s| *s >= 0)) else {
+                unknown.push(Value::String(channel.clone()));
+                continue;
+            };
+            match self.cursors.get_mut(&channel) {
+                Some(cursor) => {
+                    cursor.delivered = seq;
+                    cursor.generation += 1;
+                    cursor.pending.retain(|s, _| *s > seq);
+                    resumed.push(json!(channel));
+                }
+                // Not a member (any more): nothing to resume, and no hint whether the channel exists.
+                None => unknown.push(json!(channel)),
+            }
+        }
+        self.reply_ok(id, json!({ "resumed": resumed, "unknown": unknown }), ctx);
+        for channel in resumed.iter().filter_map(|c| c.as_str()?.parse::<Uuid>().ok()) {
+            self.catch_up(channel, ctx);
+        }
+    }
+
+    fn on_typing(&mut self, id: &Value, request: &Value, ctx: &mut Context<Self>) {
+        let channel = request.get("channel_id").and_then(Value::as_str).and_then(|c| c.parse::<Uuid>().ok());
+        let Some(channel) = channel.filter(|c| self.cursors.contains_key(c)) else {
+            return self.reply_error(id, "not_found", "channel not found", ctx);
+        };
+        // At most one typing event per channel every 2 seconds per connection.
+        let now = Instant::now();
+        let recent = self.typing_sent.get(&channel).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(2));
+        if !recent {
+            self.typing_sent.insert(channel, now);
+            let data = json!({ "user_id": self.user, "root_id": request.get("root_id") });
+            self.supervisor.do_send(Publish(BusMessage::Channel(Frame::channel_event("typing", channel, 0, &data))));
+        }
+        if !id.is_null() {
+            self.reply_ok(id, json!({}), ctx);
+        }
+    }
+
+    fn on_action(&mut self, id: Value, action: String, request: Value, ctx: &mut Context<Self>) {
+        let perform = self.actions.perform(self.user, action, request);
+        let supervisor = self.supervisor.clone();
+        ctx.spawn(perform.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(outcome) => {
+                for message in outcome.publish {
+                    supervisor.do_send(Publish(message));
+                }
+                act.reply_ok(&id, outcome.reply, ctx);
+            }
+            Err(e) => act.reply_error(&id, &e.code, &e.message, ctx),
+        }));
+    }
+
+    fn over_rate(&mut self) -> bool {
+        let now = Instant::now();
+        if now.duration_since(self.window.0) >= Duration::from_secs(1) {
+            self.window = (now, 0);
+        }
+        self.window.1 += 1;
+        self.window.1 > self.config.max_messages_per_second * 2
+    }
+}
+
+impl Actor for WsSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(self.config.max_queued_frames.max(16));
+        self.supervisor.do_send(Connected { conn: self.conn, user: self.user, session: ctx.address() });
+        ctx.run_interval(self.config.ping_interval, |act, ctx| {
+            if act.last_heard.elapsed() > act.config.client_timeout {
+                let _entered = act.span.enter();
+                tracing::info!(conn = %act.conn, "closing idle WebSocket: no pong within the timeout");
+                drop(_entered);
+                act.close(ctx, CloseCode::Away, "idle timeout");
+                return;
+            }
+            let mut ws = act.ws.clone();
+            ctx.spawn(async move { ws.ping(b"").await }.into_actor(act).map(|r, _, ctx| {
+                if r.is_err() {
+                    ctx.stop()
+                }
+            }));
+        });
+        // Subscribe to every channel of the user, then say hello: from then on nothing is missed.
+        let memberships = self.log.memberships(self.user);
+        ctx.wait(memberships.into_actor(self).map(|result, act, ctx| match result {
+            Ok(channels) => {
+                for (channel, last_seq) in channels {
+                    act.subscribe(channel, last_seq, ctx);
+                }
+                act.ready = true;
+                let hello = json!({ "event": "hello", "data": {
+                    "connection_id": act.conn, "node_id": act.config.node_id, "server_version": act.config.version,
+                    "user_id": act.user, "channels": act.cursors.len(),
+                }});
+                act.send_value(&hello, ctx);
+            }
+            Err(e) => {
+                let _entered = act.span.enter();
+                tracing::error!(conn = %act.conn, error = %e, "cannot load the user's channels; closing");
+                drop(_entered);
+                act.close(ctx, CloseCode::Error, "server error: try again");
+            }
+        }));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.supervisor.do_send(Disconnected { conn: self.conn, user: self.user });
+        let _entered = self.span.enter();
+        tracing::debug!(conn = %self.conn, user = %self.user, "WebSocket session ended");
+    }
+}
+
+impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<Message, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        let message = match item {
+            Ok(m) => m,
+            Err(e) => {
+                let _entered = self.span.enter();
+                tracing::info!(conn = %self.conn, error = %e, "WebSocket protocol error; closing");
+                drop(_entered);
+                return self.close(ctx, CloseCode::Policy, "protocol error or frame too large");
+            }
+        };
+        if matches!(message, Message::Text(_) | Message::Binary(_)) && self.over_rate() {
+            return self.close(ctx, CloseCode::Policy, "too many messages");
+        }
+        match message {
+            Message::Text(text) => self.on_text(&text, ctx),
+            Message::Binary(_) => self.reply_error(&Value::Null, "unsupported", "binary frames are not supported", ctx),
+            Message::Ping(bytes) => {
+                let mut ws = self.ws.clone();
+                ctx.spawn(async move { ws.pong(&bytes).await }.into_actor(self).map(|_, _, _| ()));
+            }
+            Message::Close(_) => {
+                self.closing = true;
+                ctx.stop();
+            }
+            Message::Pong(_) | Message::Continuation(_) | Message::Nop => {}
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl Handler<Deliver> for WsSession {
+    type Result = ();
+    fn handle(&mut self, Deliver(frame): Deliver, ctx: &mut Context<Self>) {
+        self.deliver(frame, ctx);
+    }
+}
+
+impl Handler<Push> for WsSession {
+    type Result = ();
+    fn handle(&mut self, Push(text): Push, ctx: &mut Context<Self>) {
+        self.enqueue(text, ctx);
+    }
+}
+
+impl Handler<Joined> for WsSession {
+    type Result = ();
+    fn handle(&mut self, msg: Joined, ctx: &mut Context<Self>) {
+        if self.cursors.get(&msg.channel).is_some_and(|c| msg.last_seq > c.delivered) {
+            self.catch_up(msg.channel, ctx);
+        }
+    }
+}
+
+impl Handler<Left> for WsSession {
+    type Result = ();
+    fn handle(&mut self, msg: Left, _: &mut Context<Self>) {
+        self.leave(msg.channel);
+    }
+}
+
+impl Handler<MembershipGranted> for WsSession {
+    type Result = ();
+    fn handle(&mut self, msg: MembershipGranted, ctx: &mut Context<Self>) {
+        if !self.cursors.contains_key(&msg.channel) {
+            self.subscribe(msg.channel, msg.seq - 1, ctx);
+            self.catch_up(msg.channel, ctx);
+        }
+    }
+}
+
+impl Handler<Overflowed> for WsSession {
+    type Result = ();
+    fn handle(&mut self, _: Overflowed, ctx: &mut Context<Self>) {
+        let _entered = self.span.enter();
+        tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: mailbox full");
+        drop(_entered);
+        self.queue.clear();
+        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
+    }
+}
+
+impl Handler<CloseForRestart> for WsSession {
+    type Result = ();
+    fn handle(&mut self, _: CloseForRestart, ctx: &mut Context<Self>) {
+        self.close(ctx, CloseCode::Restart, "service restart: reconnect and resume");
+    }
+}

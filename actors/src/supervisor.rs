@@ -1,0 +1,233 @@
+//! `Supervisor`: one per node. It owns the bus, keeps the registry of channel actors (one per channel
+//! with local sessions, stopped when the last one leaves) and of connections per user, routes every
+//! frame — from this node's writes and from the bus — to the right channel actor or user's sessions,
+//! sweeps the event log so nothing the bus lost stays lost, and closes every session on shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use uuid::Uuid;
+
+use crate::channel::{ChannelActor, StopChannel};
+use crate::messages::{
+    BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Inbound,
+    MembershipGranted, NodeCounts, Observed, Publish, Push, Subscribe, Unsubscribe,
+};
+use crate::ports::{Bus, BusMessage, Connections, EventLog, Topic};
+use crate::session::WsSession;
+
+/// How often the supervisor compares its channels with the log (catches messages the bus lost with
+/// no later message to reveal the gap).
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How often this node's connection slots are renewed in the cluster-wide count.
+pub const SLOT_REFRESH_INTERVAL: Duration = Duration::from_secs(20);
+
+pub struct Supervisor {
+    bus: Arc<dyn Bus>,
+    log: Arc<dyn EventLog>,
+    connections: Arc<dyn Connections>,
+    channels: HashMap<Uuid, ChannelEntry>,
+    conns: HashMap<Uuid, ConnEntry>,
+    users: HashMap<Uuid, HashSet<Uuid>>,
+}
+
+struct ChannelEntry {
+    actor: Addr<ChannelActor>,
+    conns: HashSet<Uuid>,
+}
+
+struct ConnEntry {
+    user: Uuid,
+    session: Addr<WsSession>,
+    channels: HashSet<Uuid>,
+}
+
+impl Supervisor {
+    pub fn new(bus: Arc<dyn Bus>, log: Arc<dyn EventLog>, connections: Arc<dyn Connections>) -> Self {
+        Self { bus, log, connections, channels: HashMap::new(), conns: HashMap::new(), users: HashMap::new() }
+    }
+
+    fn route(&mut self, message: BusMessage) {
+        match message {
+            BusMessage::Channel(frame) => {
+                if let Some(entry) = self.channels.get(&frame.channel) {
+                    entry.actor.do_send(Deliver(frame));
+                }
+            }
+            BusMessage::User { user, text } => {
+                let Some(conns) = self.users.get(&user) else { return };
+                let granted = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
+                    if v["event"] != "member_added" {
+                        return None;
+                    }
+                    Some((v["channel_id"].as_str()?.parse::<Uuid>().ok()?, v["seq"].as_i64()?))
+                });
+                for conn in conns {
+                    let Some(entry) = self.conns.get(conn) else { continue };
+                    match granted {
+                        Some((channel, seq)) => entry.session.do_send(MembershipGranted { channel, seq }),
+                        None => entry.session.do_send(Push(text.clone())),
+                    }
+                }
+            }
+        }
+    }
+
+    fn drop_subscription(&mut self, conn: Uuid, channel: Uuid) {
+        let Some(entry) = self.channels.get_mut(&channel) else { return };
+        entry.conns.remove(&conn);
+        entry.actor.do_send(Unsubscribe { conn, channel });
+        if entry.conns.is_empty()
+            && let Some(entry) = self.channels.remove(&channel)
+        {
+            // Unsubscribe now, before a later Subscribe could start a new actor for the channel:
+            // the bus applies commands in order.
+            self.bus.unsubscribe(Topic::Channel(channel));
+            entry.actor.do_send(StopChannel);
+        }
+    }
+
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        if self.channels.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = self.channels.keys().copied().collect();
+        let read = self.log.last_seqs(ids);
+        ctx.spawn(read.into_actor(self).map(|result, act, _| match result {
+            Ok(heads) => {
+                for (channel, last_seq) in heads {
+                    if let Some(entry) = act.channels.get(&channel) {
+                        entry.actor.do_send(Observed { last_seq });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "event-log sweep failed"),
+        }));
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(usize::MAX >> 1);
+        let me = ctx.address();
+        self.bus.attach(me.clone().recipient(), me.recipient());
+        ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep(ctx));
+        ctx.run_interval(SLOT_REFRESH_INTERVAL, |act, _| {
+            let live: Vec<(Uuid, Uuid)> = act.conns.iter().map(|(conn, e)| (e.user, *conn)).collect();
+            if !live.is_empty() {
+                act.connections.refresh(live);
+            }
+        });
+    }
+}
+
+impl Handler<Publish> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, Publish(message): Publish, _: &mut Context<Self>) {
+        self.bus.publish(message.clone());
+        self.route(message);
+    }
+}
+
+impl Handler<Inbound> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, Inbound(message): Inbound, _: &mut Context<Self>) {
+        self.route(message);
+    }
+}
+
+impl Handler<BusReconnected> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, _: BusReconnected, _: &mut Context<Self>) {
+        tracing::info!(channels = self.channels.len(), "bus reconnected: reading back what it may have lost");
+        for entry in self.channels.values() {
+            entry.actor.do_send(CatchUp);
+        }
+    }
+}
+
+impl Handler<Connected> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Connected, _: &mut Context<Self>) {
+        self.conns.insert(msg.conn, ConnEntry { user: msg.user, session: msg.session, channels: HashSet::new() });
+        let conns = self.users.entry(msg.user).or_default();
+        conns.insert(msg.conn);
+        if conns.len() == 1 {
+            // The subscription settles in the background; membership changes before it are caught by
+            // the session's own read-back when it joins.
+            let subscribed = self.bus.subscribe(Topic::User(msg.user));
+            actix::spawn(async move {
+                if let Err(e) = subscribed.await {
+                    tracing::warn!(error = %e, "cannot subscribe to the user topic");
+                }
+            });
+        }
+    }
+}
+
+impl Handler<Disconnected> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
+        let Some(entry) = self.conns.remove(&msg.conn) else { return };
+        for channel in entry.channels {
+            self.drop_subscription(msg.conn, channel);
+        }
+        if let Some(conns) = self.users.get_mut(&msg.user) {
+            conns.remove(&msg.conn);
+            if conns.is_empty() {
+                self.users.remove(&msg.user);
+                self.bus.unsubscribe(Topic::User(msg.user));
+            }
+        }
+        self.connections.release(msg.user, msg.conn);
+    }
+}
+
+impl Handler<Subscribe> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
+        conn.channels.insert(msg.channel);
+        let entry = self.channels.entry(msg.channel).or_insert_with(|| ChannelEntry {
+            actor: ChannelActor::new(msg.channel, self.log.clone(), self.bus.clone()).start(),
+            conns: HashSet::new(),
+        });
+        entry.conns.insert(msg.conn);
+        entry.actor.do_send(msg);
+    }
+}
+
+impl Handler<Unsubscribe> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
+        if let Some(conn) = self.conns.get_mut(&msg.conn) {
+            conn.channels.remove(&msg.channel);
+        }
+        self.drop_subscription(msg.conn, msg.channel);
+    }
+}
+
+impl Handler<Drain> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, _: Drain, _: &mut Context<Self>) -> usize {
+        for entry in self.conns.values() {
+            entry.session.do_send(CloseForRestart);
+        }
+        self.conns.len()
+    }
+}
+
+impl Handler<Count> for Supervisor {
+    type Result = MessageResult<Count>;
+    fn handle(&mut self, _: Count, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(NodeCounts {
+            connections: self.conns.len(),
+            users: self.users.len(),
+            channels: self.channels.len(),
+        })
+    }
+}

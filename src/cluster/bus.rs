@@ -1,0 +1,291 @@
+//! The bus: Redis pub/sub between nodes ([`RedisBus`]) or nothing at all on a single node
+//! ([`LocalBus`]: the supervisor already routes this node's events locally).
+//!
+//! One task owns the Redis pub/sub connection (RESP3, pushes delivered to a channel) and applies
+//! commands in the order they were issued: publishes are pipelined in batches; subscriptions are
+//! remembered and re-issued after every reconnect. Pub/sub is at-most-once: when the connection drops,
+//! the task tells the supervisor once it is back (`BusReconnected`), and channel actors read back the
+//! event log.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use actix::Recipient;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{PushInfo, PushKind, Value};
+use rustchat_actors::Frame;
+use rustchat_actors::messages::{BusReconnected, Inbound};
+use rustchat_actors::ports::{Bus, BusMessage, LocalFut, Topic};
+use tokio::sync::{mpsc, oneshot};
+
+use super::Keys;
+
+/// Publishes sent in one pipeline at most.
+const MAX_BATCH: usize = 512;
+
+/// The single-node bus: no peers, nothing to carry.
+#[derive(Default)]
+pub struct LocalBus;
+
+impl Bus for LocalBus {
+    fn attach(&self, _: Recipient<Inbound>, _: Recipient<BusReconnected>) {}
+    fn publish(&self, _: BusMessage) {}
+    fn subscribe(&self, _: Topic) -> LocalFut<Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn unsubscribe(&self, _: Topic) {}
+    fn is_connected(&self) -> bool {
+        true
+    }
+}
+
+enum Command {
+    Publish(String, String),
+    Subscribe(String, oneshot::Sender<Result<(), String>>),
+    Unsubscribe(String),
+}
+
+struct Targets {
+    inbound: Recipient<Inbound>,
+    reconnected: Recipient<BusReconnected>,
+}
+
+/// Redis pub/sub between nodes.
+pub struct RedisBus {
+    keys: Keys,
+    commands: mpsc::UnboundedSender<Command>,
+    connected: Arc<AtomicBool>,
+    targets: Arc<OnceLock<Targets>>,
+}
+
+impl RedisBus {
+    /// Starts the bus task on the current runtime. Redis need not be up yet.
+    pub fn start(url: &str, keys: Keys) -> anyhow::Result<RedisBus> {
+        let url = with_resp3(url);
+        let client = redis::Client::open(url.as_str())?;
+        let (commands, rx) = mpsc::unbounded_channel();
+        let connected = Arc::new(AtomicBool::new(false));
+        let targets: Arc<OnceLock<Targets>> = Arc::new(OnceLock::new());
+        let task = BusTask {
+            client,
+            keys: keys.clone(),
+            connected: connected.clone(),
+            targets: targets.clone(),
+            desired: HashSet::new(),
+        };
+        tokio::spawn(task.run(rx));
+        Ok(RedisBus { keys, commands, connected, targets })
+    }
+}
+
+impl Bus for RedisBus {
+    fn attach(&self, inbound: Recipient<Inbound>, reconnected: Recipient<BusReconnected>) {
+        let _ = self.targets.set(Targets { inbound, reconnected });
+    }
+
+    fn publish(&self, message: BusMessage) {
+        let (topic, payload) = match message {
+            BusMessage::Channel(frame) => (self.keys.topic(Topic::Channel(frame.channel)), frame.text.to_string()),
+            BusMessage::User { user, text } => (self.keys.topic(Topic::User(user)), text.to_string()),
+        };
+        let _ = self.commands.send(Command::Publish(topic, payload));
+    }
+
+    fn subscribe(&self, topic: Topic) -> LocalFut<Result<(), String>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = self.commands.send(Command::Subscribe(self.keys.topic(topic), tx));
+        Box::pin(async move {
+            sent.map_err(|_| "bus stopped".to_string())?;
+            rx.await.map_err(|_| "bus stopped".to_string())?
+        })
+    }
+
+    fn unsubscribe(&self, topic: Topic) {
+        let _ = self.commands.send(Command::Unsubscribe(self.keys.topic(topic)));
+    }
+
+    fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+/// Adds `protocol=resp3` (pushes need it) unless the URL names a protocol.
+fn with_resp3(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    }
+}
+
+struct BusTask {
+    client: redis::Client,
+    keys: Keys,
+    connected: Arc<AtomicBool>,
+    targets: Arc<OnceLock<Targets>>,
+    /// Topics this node wants, re-subscribed after every reconnect.
+    desired: HashSet<String>,
+}
+
+impl BusTask {
+    async fn connect(&self, pushes: mpsc::UnboundedSender<PushInfo>) -> ConnectionManager {
+        let mut logged = false;
+        loop {
+            let config = ConnectionManagerConfig::new()
+                .set_push_sender(pushes.clone())
+                .set_automatic_resubscription()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(2)))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_millis(500));
+            match ConnectionManager::new_with_config(self.client.clone(), config).await {
+                Ok(manager) => return manager,
+                Err(e) => {
+                    if !logged {
+                        tracing::warn!(error = %e, "Redis bus unreachable; delivering locally and retrying");
+                        logged = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (push_tx, mut pushes) = mpsc::unbounded_channel();
+        // Until the first connection, commands wait here; subscriptions are answered with an error so
+        // callers carry on (the subscription is remembered and made once Redis answers).
+        let mut manager = loop {
+            tokio::select! {
+                m = self.connect(push_tx.clone()) => break m,
+                cmd = commands.recv() => match cmd {
+                    None => return,
+                    Some(Command::Subscribe(topic, reply)) => {
+                        self.desired.insert(topic);
+                        let _ = reply.send(Err("Redis is unreachable".into()));
+                    }
+                    Some(Command::Unsubscribe(topic)) => { self.desired.remove(&topic); }
+                    Some(Command::Publish(..)) => {}
+                },
+            }
+        };
+        self.on_connected(&mut manager, true).await;
+
+        let mut probe = tokio::time::interval(Duration::from_millis(250));
+        let mut lost = false;
+        loop {
+            tokio::select! {
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    self.apply(&mut manager, cmd, &mut commands).await;
+                }
+                push = pushes.recv() => {
+                    let Some(push) = push else { return };
+                    if push.kind == PushKind::Disconnection {
+                        if !lost {
+                            tracing::warn!("Redis bus connection lost; reconnecting");
+                        }
+                        lost = true;
+                        self.connected.store(false, Ordering::Relaxed);
+                    } else {
+                        self.deliver(push);
+                    }
+                }
+                _ = probe.tick(), if lost => {
+                    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut manager).await;
+                    if pong.is_ok() {
+                        lost = false;
+                        self.on_connected(&mut manager, false).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_connected(&mut self, manager: &mut ConnectionManager, first: bool) {
+        for topic in &self.desired {
+            if let Err(e) = manager.subscribe(topic).await {
+                tracing::warn!(%topic, error = %e, "re-subscribe failed");
+            }
+        }
+        self.connected.store(true, Ordering::Relaxed);
+        tracing::info!(topics = self.desired.len(), "Redis bus connected");
+        if (!first || !self.desired.is_empty())
+            && let Some(t) = self.targets.get()
+        {
+            t.reconnected.do_send(BusReconnected);
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        manager: &mut ConnectionManager,
+        cmd: Command,
+        rest: &mut mpsc::UnboundedReceiver<Command>,
+    ) {
+        match cmd {
+            Command::Publish(topic, payload) => {
+                let mut pipe = redis::pipe();
+                pipe.publish(topic, payload).ignore();
+                let mut deferred = None;
+                // Batch whatever publishes are already queued; stop at the first non-publish.
+                for _ in 1..MAX_BATCH {
+                    match rest.try_recv() {
+                        Ok(Command::Publish(t, p)) => {
+                            pipe.publish(t, p).ignore();
+                        }
+                        Ok(other) => {
+                            deferred = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let sent: redis::RedisResult<()> = pipe.query_async(manager).await;
+                if let Err(e) = sent {
+                    // At-most-once: peers read the lost events back from the log after reconnecting.
+                    tracing::debug!(error = %e, "publish failed");
+                }
+                if let Some(cmd) = deferred {
+                    Box::pin(self.apply(manager, cmd, rest)).await;
+                }
+            }
+            Command::Subscribe(topic, reply) => {
+                self.desired.insert(topic.clone());
+                let result = manager.subscribe(&topic).await.map_err(|e| e.to_string());
+                let _ = reply.send(result);
+            }
+            Command::Unsubscribe(topic) => {
+                self.desired.remove(&topic);
+                if let Err(e) = manager.unsubscribe(&topic).await {
+                    tracing::debug!(%topic, error = %e, "unsubscribe failed");
+                }
+            }
+        }
+    }
+
+    fn deliver(&self, push: PushInfo) {
+        if push.kind != PushKind::Message {
+            return;
+        }
+        let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
+        let (Ok(name), Ok(payload)) = (std::str::from_utf8(name), String::from_utf8(payload.clone())) else { return };
+        let Some(targets) = self.targets.get() else { return };
+        let message = match self.keys.parse_topic(name) {
+            Some(Topic::Channel(_)) => match Frame::parse(payload) {
+                Ok(frame) => BusMessage::Channel(frame),
+                Err(e) => {
+                    tracing::warn!(topic = name, error = %e, "ignoring a malformed bus message");
+                    return;
+                }
+            },
+            Some(Topic::User(user)) => BusMessage::User { user, text: payload.into() },
+            None => return,
+        };
+        targets.inbound.do_send(Inbound(message));
+    }
+}

@@ -1,0 +1,142 @@
+//! Per-user connection slots (the site's `max_simultaneous_connections`), counted across the cluster:
+//! a Redis sorted set per user, connection id → expiry. Taking a slot is one atomic Lua script; each
+//! node renews its live connections' expiries, so a node killed with `kill -9` frees its slots by
+//! itself within [`SLOT_TTL`]. While Redis is unreachable, slots are counted on this node alone.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rustchat_actors::ports::{Connections, LocalFut};
+use uuid::Uuid;
+
+use super::{Keys, RedisLink};
+
+/// How long a slot lives without renewal.
+pub const SLOT_TTL: Duration = Duration::from_secs(60);
+
+const TAKE_SLOT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+";
+
+/// Slots counted in this process only.
+#[derive(Default, Clone)]
+pub struct LocalSlots {
+    held: Arc<Mutex<HashMap<Uuid, HashSet<Uuid>>>>,
+}
+
+impl LocalSlots {
+    fn take(&self, user: Uuid, conn: Uuid, limit: u32) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let conns = held.entry(user).or_default();
+        if conns.len() as u32 >= limit {
+            return false;
+        }
+        conns.insert(conn);
+        true
+    }
+
+    fn give_back(&self, user: Uuid, conn: Uuid) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(conns) = held.get_mut(&user) {
+            conns.remove(&conn);
+            if conns.is_empty() {
+                held.remove(&user);
+            }
+        }
+    }
+}
+
+impl Connections for LocalSlots {
+    fn acquire(&self, user: Uuid, conn: Uuid, limit: u32) -> LocalFut<Result<bool, String>> {
+        let taken = self.take(user, conn, limit);
+        Box::pin(async move { Ok(taken) })
+    }
+    fn release(&self, user: Uuid, conn: Uuid) {
+        self.give_back(user, conn);
+    }
+    fn refresh(&self, _: Vec<(Uuid, Uuid)>) {}
+}
+
+/// Slots counted in Redis, for the whole cluster.
+pub struct RedisSlots {
+    link: Arc<RedisLink>,
+    keys: Keys,
+    /// Used while Redis is unreachable.
+    fallback: LocalSlots,
+}
+
+impl RedisSlots {
+    pub fn new(link: Arc<RedisLink>, keys: Keys) -> Self {
+        Self { link, keys, fallback: LocalSlots::default() }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Connections for RedisSlots {
+    fn acquire(&self, user: Uuid, conn: Uuid, limit: u32) -> LocalFut<Result<bool, String>> {
+        let link = self.link.clone();
+        let key = self.keys.conns(user);
+        let fallback = self.fallback.clone();
+        Box::pin(async move {
+            let now = now_ms();
+            let attempt = async {
+                let mut c = link.connection().await?;
+                redis::Script::new(TAKE_SLOT)
+                    .key(&key)
+                    .arg(now)
+                    .arg(limit)
+                    .arg(now + SLOT_TTL.as_millis() as u64)
+                    .arg(conn.to_string())
+                    .arg(SLOT_TTL.as_millis() as u64)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            };
+            match attempt.await {
+                Ok(taken) => Ok(taken == 1),
+                Err(e) => {
+                    link.reset().await;
+                    tracing::warn!(error = %e, "Redis unreachable: counting connections on this node only");
+                    Ok(fallback.take(user, conn, limit))
+                }
+            }
+        })
+    }
+
+    fn release(&self, user: Uuid, conn: Uuid) {
+        self.fallback.give_back(user, conn);
+        let link = self.link.clone();
+        let key = self.keys.conns(user);
+        actix::spawn(async move {
+            if let Ok(mut c) = link.connection().await {
+                let _: redis::RedisResult<i64> =
+                    redis::cmd("ZREM").arg(&key).arg(conn.to_string()).query_async(&mut c).await;
+            }
+        });
+    }
+
+    fn refresh(&self, conns: Vec<(Uuid, Uuid)>) {
+        let link = self.link.clone();
+        let keys = self.keys.clone();
+        actix::spawn(async move {
+            let Ok(mut c) = link.connection().await else { return };
+            let expiry = now_ms() + SLOT_TTL.as_millis() as u64;
+            let mut pipe = redis::pipe();
+            for (user, conn) in conns {
+                let key = keys.conns(user);
+                pipe.cmd("ZADD").arg(&key).arg(expiry).arg(conn.to_string()).ignore();
+                pipe.cmd("PEXPIRE").arg(&key).arg(SLOT_TTL.as_millis() as u64).ignore();
+            }
+            let _: redis::RedisResult<()> = pipe.query_async(&mut c).await;
+        });
+    }
+}

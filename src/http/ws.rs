@@ -1,0 +1,81 @@
+//! `GET /api/v1/ws`: the WebSocket endpoint. Authentication happens before the upgrade, from
+//! `Authorization: Bearer <token>` (what `websocat -H` sends) or, for browsers, the subprotocol pair
+//! `Sec-WebSocket-Protocol: rustchat.bearer, <token>` — never from the query string, which ends up in
+//! logs. Then the per-user connection limit (cluster-wide) is checked, and a `WsSession` actor takes
+//! the socket. The protocol is documented in `docs/websocket.md`.
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use rustchat_actors::WsSession;
+use rustchat_actors::session::SessionParts;
+use tracing::Instrument;
+
+use crate::auth::{AuthUser, bearer};
+use crate::error::{Error, ErrorCode, Result};
+use crate::state::AppState;
+
+/// The subprotocol a browser names to pass its token as the next subprotocol entry.
+pub const BEARER_PROTOCOL: &str = "rustchat.bearer";
+/// Largest client frame accepted.
+pub const MAX_FRAME: usize = 64 * 1024;
+
+fn token_from_protocols(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
+    let mut parts = header.split(',').map(str::trim);
+    parts.find(|p| *p == BEARER_PROTOCOL)?;
+    parts.next().filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+/// Open a WebSocket (see docs/websocket.md for the protocol).
+#[utoipa::path(tag = "realtime", responses((status = 101, description = "switching protocols"), (status = 401)), security(("bearer" = [])))]
+#[get("/ws")]
+pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse> {
+    let conn = uuid::Uuid::now_v7();
+    let span = tracing::info_span!("ws_handler", conn = %conn, user = tracing::field::Empty);
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    async move {
+        let token = bearer(&req).map(str::to_string).or_else(|| token_from_protocols(&req));
+        let Some(token) = token else {
+            tracing::info!(ip, "Unauthorized WebSocket: no bearer token");
+            return Err(Error::new(
+                ErrorCode::Unauthorized,
+                "Unauthorized: send Authorization: Bearer <token> or the rustchat.bearer subprotocol",
+            ));
+        };
+        let caller = AuthUser::from_token(&state, &token).await?;
+        tracing::Span::current().record("user", tracing::field::display(caller.id()));
+
+        let limit = state.site.get().max_simultaneous_connections;
+        let admitted = state.realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true);
+        let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[BEARER_PROTOCOL])
+            .map_err(|e| Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")))?;
+        if !admitted {
+            tracing::warn!(ip, user = %caller.id(), limit, "Too many connections: WebSocket refused");
+            let reason = actix_ws::CloseReason {
+                code: actix_ws::CloseCode::Policy,
+                description: Some(format!("Too many connections: at most {limit} per user")),
+            };
+            actix_web::rt::spawn(async move {
+                let _ = session.close(Some(reason)).await;
+            });
+            return Ok(response);
+        }
+        let realtime = &state.realtime;
+        WsSession::start(
+            SessionParts {
+                conn,
+                user: caller.id().0,
+                ws: session,
+                supervisor: realtime.supervisor.clone(),
+                log: realtime.log.clone(),
+                actions: realtime.actions.clone(),
+                config: realtime.session_config.clone(),
+                span: tracing::Span::current(),
+            },
+            stream.max_frame_size(MAX_FRAME),
+        );
+        tracing::info!(ip, user = %caller.id(), "WebSocket connected");
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,64 @@
+//! Client actions over the WebSocket that change state. `post` goes through the same checks and the
+//! same store call as `POST /channels/{id}/posts`.
+
+use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, BusMessage, LocalFut};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::log::frame_of;
+use crate::auth::AuthUser;
+use crate::domain::{ChannelId, PostId, SessionId, UserId};
+use crate::error::Error;
+use crate::store::Store;
+
+pub struct ChatActions {
+    pub store: Store,
+}
+
+#[derive(Deserialize)]
+struct PostAction {
+    channel_id: ChannelId,
+    message: String,
+    root_id: Option<PostId>,
+}
+
+fn refuse(e: Error) -> ActionError {
+    ActionError { code: e.code.as_str().to_string(), message: e.message.clone() }
+}
+
+impl Actions for ChatActions {
+    fn perform(&self, user: Uuid, action: String, payload: Value) -> LocalFut<Result<ActionOutcome, ActionError>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            match action.as_str() {
+                "post" => {
+                    let request: PostAction = serde_json::from_value(payload).map_err(|e| ActionError {
+                        code: "validation_failed".into(),
+                        message: format!("post needs channel_id, message and optionally root_id: {e}"),
+                    })?;
+                    let found = store.user(UserId(user)).await.map_err(refuse)?;
+                    let caller = match found {
+                        Some(u) if u.is_active => AuthUser { user: u, session: SessionId(Uuid::nil()) },
+                        _ => return Err(refuse(Error::unauthorized("Unauthorized: account deactivated"))),
+                    };
+                    let (post, seq) = crate::http::posts::post_message(
+                        &store,
+                        &caller,
+                        request.channel_id,
+                        &request.message,
+                        request.root_id,
+                    )
+                    .await
+                    .map_err(refuse)?;
+                    let events = store.events_after(request.channel_id, seq - 1, 1).await.map_err(refuse)?;
+                    let publish = events.iter().map(|e| BusMessage::Channel(frame_of(e))).collect();
+                    Ok(ActionOutcome { reply: json!({ "post": post, "seq": seq }), publish })
+                }
+                other => {
+                    Err(ActionError { code: "unknown_action".into(), message: format!("unknown action '{other}'") })
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,45 @@
+//! The actors' view of the database: the event log rendered as frames, channel heads, memberships.
+
+use rustchat_actors::Frame;
+use rustchat_actors::ports::{EventLog, LocalFut};
+use uuid::Uuid;
+
+use crate::domain::{ChannelId, UserId};
+use crate::store::Store;
+use crate::store::models::ChannelEvent;
+
+/// Renders a stored event as the frame clients receive, live or replayed: the same bytes either way.
+pub fn frame_of(event: &ChannelEvent) -> Frame {
+    Frame::channel_event(&event.event, event.channel_id.0, event.seq, &event.data.0)
+}
+
+pub struct StoreLog {
+    pub store: Store,
+}
+
+impl EventLog for StoreLog {
+    fn events_after(&self, channel: Uuid, after: i64, limit: u32) -> LocalFut<Result<Vec<Frame>, String>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            let events = store.events_after(ChannelId(channel), after, limit).await.map_err(|e| format!("{e:?}"))?;
+            Ok(events.iter().map(frame_of).collect())
+        })
+    }
+
+    fn last_seqs(&self, channels: Vec<Uuid>) -> LocalFut<Result<Vec<(Uuid, i64)>, String>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            let ids: Vec<ChannelId> = channels.into_iter().map(ChannelId).collect();
+            let heads = store.last_seqs(&ids).await.map_err(|e| format!("{e:?}"))?;
+            Ok(heads.into_iter().map(|(c, s)| (c.0, s)).collect())
+        })
+    }
+
+    fn memberships(&self, user: Uuid) -> LocalFut<Result<Vec<(Uuid, i64)>, String>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            let rows = store.memberships(UserId(user)).await.map_err(|e| format!("{e:?}"))?;
+            Ok(rows.into_iter().map(|(c, s)| (c.0, s)).collect())
+        })
+    }
+}

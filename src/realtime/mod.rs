@@ -1,0 +1,152 @@
+//! The node's real-time side, as the HTTP layer sees it: starting the actor tree (supervisor,
+//! heartbeat) over the right bus, publishing committed events after a write, and draining sockets on
+//! shutdown. The actors themselves live in the `rustchat-actors` crate.
+
+pub mod actions;
+pub mod log;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, Addr};
+use bytestring::ByteString;
+use rustchat_actors::heartbeat::{HEARTBEAT_INTERVAL, Peers};
+use rustchat_actors::messages::{Count, Drain, NodeCounts, Publish};
+use rustchat_actors::ports::{Bus, BusMessage, ClusterRegistry, Connections, NodeInfo};
+use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
+use serde_json::json;
+
+use self::actions::ChatActions;
+use self::log::{StoreLog, frame_of};
+use crate::cluster::bus::{LocalBus, RedisBus};
+use crate::cluster::registry::{LocalRegistry, RedisRegistry};
+use crate::cluster::slots::{LocalSlots, RedisSlots};
+use crate::cluster::{Keys, RedisLink};
+use crate::config::Settings;
+use crate::domain::{ChannelId, UserId};
+use crate::store::Store;
+
+pub struct Realtime {
+    pub supervisor: Addr<Supervisor>,
+    pub bus: Arc<dyn Bus>,
+    pub slots: Arc<dyn Connections>,
+    pub log: Arc<StoreLog>,
+    pub actions: Arc<ChatActions>,
+    pub session_config: Arc<SessionConfig>,
+    pub peers: Peers,
+    heartbeat: Addr<Heartbeat>,
+    store: Store,
+}
+
+impl Realtime {
+    /// Starts the supervisor and heartbeat on the current actix system.
+    pub fn start(
+        settings: &Settings,
+        store: &Store,
+        redis: Option<Arc<RedisLink>>,
+        port: u16,
+    ) -> anyhow::Result<Realtime> {
+        let keys = Keys::new(&settings.redis.prefix);
+        let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
+            match (&settings.redis.url, redis) {
+                (Some(url), Some(link)) => (
+                    Arc::new(RedisBus::start(url.expose(), keys.clone())?),
+                    Arc::new(RedisSlots::new(link.clone(), keys.clone())),
+                    Arc::new(RedisRegistry::new(link, keys)),
+                ),
+                _ => (Arc::new(LocalBus), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry)),
+            };
+        let log = Arc::new(StoreLog { store: store.clone() });
+        let supervisor = Supervisor::new(bus.clone(), log.clone(), slots.clone()).start();
+        let peers = Peers::default();
+        let me = NodeInfo {
+            node_id: settings.node_id.clone(),
+            address: format!("{}:{port}", advertised_host(&settings.host)),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            connections: 0,
+            started_at: crate::domain::Timestamp::now().unix_seconds(),
+            last_seen: 0,
+        };
+        let heartbeat = Heartbeat::new(me, registry, supervisor.clone(), peers.clone(), HEARTBEAT_INTERVAL).start();
+        let session_config = Arc::new(SessionConfig {
+            node_id: settings.node_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            ping_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(45),
+            max_queued_frames: 1024,
+            max_queued_bytes: 4 * 1024 * 1024,
+            max_messages_per_second: 20,
+        });
+        Ok(Realtime {
+            supervisor,
+            bus,
+            slots,
+            log,
+            actions: Arc::new(ChatActions { store: store.clone() }),
+            session_config,
+            peers,
+            heartbeat,
+            store: store.clone(),
+        })
+    }
+
+    /// Publishes the committed events `first..=last` of `channel` to every subscriber on every node,
+    /// and membership grants to the users they concern. Best effort: a failure here loses nothing,
+    /// since subscribers read the log back.
+    pub async fn publish_events(&self, channel: ChannelId, first: i64, last: i64) {
+        if last < first {
+            return;
+        }
+        let count = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
+        let events = match self.store.events_after(channel, first - 1, count).await {
+            Ok(events) => events,
+            Err(e) => {
+                tracing::warn!(error = ?e, %channel, "cannot read back events to publish; subscribers will catch up");
+                return;
+            }
+        };
+        for event in &events {
+            if event.event == "member_added"
+                && let Some(user) = event.data.0.get("user_id").and_then(|u| u.as_str()).and_then(|u| u.parse().ok())
+            {
+                let text = json!({ "event": "member_added", "channel_id": channel, "seq": event.seq, "data": { "user_id": user } });
+                self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
+            }
+            self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
+        }
+    }
+
+    /// Sends a non-channel event to every session of `user`, on every node.
+    pub fn publish_to_user(&self, user: UserId, value: serde_json::Value) {
+        self.supervisor.do_send(Publish(BusMessage::User { user: user.0, text: ByteString::from(value.to_string()) }));
+    }
+
+    pub async fn counts(&self) -> NodeCounts {
+        self.supervisor.send(Count).await.unwrap_or_default()
+    }
+
+    /// Closes every WebSocket with 1012 and waits (at most `timeout`) until they are gone.
+    pub async fn drain(&self, timeout: Duration) {
+        let open = self.supervisor.send(Drain).await.unwrap_or(0);
+        if open > 0 {
+            tracing::info!(connections = open, "closing WebSockets with 1012 (service restart)");
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.counts().await.connections > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops announcing this node (peers see it leave at once).
+    pub fn leave_cluster(&self) {
+        self.heartbeat.do_send(rustchat_actors::heartbeat::Leave);
+    }
+}
+
+fn advertised_host(host: &str) -> String {
+    if host == "0.0.0.0" || host == "::" {
+        gethostname::gethostname().to_string_lossy().into_owned()
+    } else {
+        host.to_string()
+    }
+}
