@@ -90,6 +90,8 @@ struct Cursor {
     generation: u64,
     /// Read-back paused until the outbound queue drains.
     waiting_for_room: bool,
+    /// The paused read-back stopped at a full page: the log may hold more after `pending`.
+    more_in_log: bool,
     pending: BTreeMap<i64, Frame>,
 }
 
@@ -172,8 +174,9 @@ impl WsSession {
         }));
     }
 
+    /// Read-back fills the outbound queue only to half its bounds, so live events always fit.
     fn has_room(&self) -> bool {
-        self.queue.len() < self.config.max_queued_frames / 2
+        self.queue.len() < self.config.max_queued_frames / 2 && self.queued_bytes < self.config.max_queued_bytes / 2
     }
 
     /// Sends what is left in the queue, then a close frame, then stops.
@@ -222,8 +225,17 @@ impl WsSession {
 
     fn drain_pending(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
         loop {
+            let room = self.has_room();
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+            // Parked read-back pages plus live frames behind them; beyond this the client is too far behind.
+            if cursor.pending.len() > self.config.max_queued_frames * 4 + CATCH_UP_PAGE as usize {
+                return self.overflow(ctx);
+            }
             let Some(entry) = cursor.pending.first_entry() else { return };
+            if !room && *entry.key() > cursor.delivered {
+                cursor.waiting_for_room = true;
+                return;
+            }
             if *entry.key() <= cursor.delivered {
                 entry.remove();
             } else if *entry.key() == cursor.delivered + 1 {
@@ -279,8 +291,18 @@ impl WsSession {
             }
         };
         let full_page = frames.len() == CATCH_UP_PAGE as usize;
-        for frame in frames {
+        let mut frames = frames.into_iter();
+        while let Some(frame) = frames.next() {
+            let room = self.has_room();
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
+            if !room {
+                // Park the rest until the socket drains; they are contiguous, so pending holds them.
+                cursor.pending.insert(frame.seq, frame);
+                cursor.pending.extend(frames.map(|f| (f.seq, f)));
+                cursor.waiting_for_room = true;
+                cursor.more_in_log = full_page;
+                return;
+            }
             if frame.seq == cursor.delivered + 1 {
                 cursor.delivered = frame.seq;
                 let left = matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user);
@@ -299,17 +321,38 @@ impl WsSession {
         }
     }
 
+    fn overflow(&mut self, ctx: &mut Context<Self>) {
+        let _entered = self.span.enter();
+        tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: too far behind");
+        drop(_entered);
+        self.queue.clear();
+        self.queued_bytes = 0;
+        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
+    }
+
     fn resume_paused_catch_ups(&mut self, ctx: &mut Context<Self>) {
         if !self.has_room() {
             return;
         }
         let paused: Vec<Uuid> = self.cursors.iter().filter(|(_, c)| c.waiting_for_room).map(|(id, _)| *id).collect();
         for channel in paused {
-            if let Some(c) = self.cursors.get_mut(&channel) {
-                c.waiting_for_room = false;
+            let Some(c) = self.cursors.get_mut(&channel) else { continue };
+            c.waiting_for_room = false;
+            let more = c.more_in_log;
+            if c.catching_up {
+                // Paused before its first read: start it now.
                 c.catching_up = false;
+                self.catch_up(channel, ctx);
+                continue;
             }
-            self.catch_up(channel, ctx);
+            self.drain_pending(channel, ctx);
+            let Some(c) = self.cursors.get_mut(&channel) else { continue };
+            if c.pending.is_empty() && !c.waiting_for_room {
+                c.more_in_log = false;
+                if more {
+                    self.catch_up(channel, ctx);
+                }
+            }
         }
     }
 
@@ -565,11 +608,7 @@ impl Handler<MembershipGranted> for WsSession {
 impl Handler<Overflowed> for WsSession {
     type Result = ();
     fn handle(&mut self, _: Overflowed, ctx: &mut Context<Self>) {
-        let _entered = self.span.enter();
-        tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: mailbox full");
-        drop(_entered);
-        self.queue.clear();
-        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
+        self.overflow(ctx);
     }
 }
 

@@ -112,7 +112,6 @@ impl Actor for Supervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.set_mailbox_capacity(usize::MAX >> 1);
         let me = ctx.address();
         self.bus.attach(me.clone().recipient(), me.recipient());
         ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep(ctx));

@@ -94,6 +94,15 @@ pub struct RateLimitSettings {
     pub ws_per_minute: u32,
 }
 
+/// WebSocket limits.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    pub max_queued_frames: usize,
+    pub max_queued_bytes: usize,
+    pub ping_interval: Duration,
+    pub client_timeout: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct LogSettings {
     pub level: String,
@@ -115,6 +124,7 @@ pub struct Settings {
     pub encryption_key: Option<SecretBytes>,
     pub oauth_token_delivery: TokenDelivery,
     pub rate_limit: RateLimitSettings,
+    pub ws: WsSettings,
     pub data_dir: PathBuf,
     pub log: LogSettings,
     pub shutdown_drain: Duration,

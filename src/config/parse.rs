@@ -9,7 +9,7 @@ use super::secrets::SecretBytes;
 use super::variables::{RawEnv, VARIABLES, find};
 use super::{
     ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings, RateLimitSettings,
-    RedisSettings, Secret, Settings, Sources, TokenDelivery,
+    RedisSettings, Secret, Settings, Sources, TokenDelivery, WsSettings,
 };
 
 /// Collects errors while parsing, so one run reports every bad variable.
@@ -222,6 +222,17 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         30,
     );
 
+    let ws_frames = p.ranged("RUSTCHAT_WS_MAX_QUEUED_FRAMES", &raw.ws_max_queued_frames, 16usize, 1_000_000, 1024);
+    let ws_bytes = p.ranged("RUSTCHAT_WS_MAX_QUEUED_BYTES", &raw.ws_max_queued_bytes, 16_384usize, 1 << 30, 4 << 20);
+    let ws_ping = p.ranged("RUSTCHAT_WS_PING_SECONDS", &raw.ws_ping_seconds, 1u64, 3600, 15);
+    let ws_timeout = p.ranged("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", &raw.ws_client_timeout_seconds, 2u64, 7200, 45);
+    if ws_timeout <= ws_ping {
+        p.fail(
+            "RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS",
+            format!("expected more than RUSTCHAT_WS_PING_SECONDS ({ws_ping}), got '{ws_timeout}'"),
+        );
+    }
+
     let level = raw.log_level.clone().unwrap_or_else(|| "info".into());
     if tracing_subscriber::EnvFilter::builder().parse(&level).is_err() {
         p.fail("RUSTCHAT_LOG_LEVEL", format!("expected a level (error, warn, info, debug, trace) or a filter like 'rustchat=debug,info', got '{level}'"));
@@ -265,6 +276,12 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         encryption_key,
         oauth_token_delivery,
         rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute },
+        ws: WsSettings {
+            max_queued_frames: ws_frames,
+            max_queued_bytes: ws_bytes,
+            ping_interval: Duration::from_secs(ws_ping),
+            client_timeout: Duration::from_secs(ws_timeout),
+        },
         data_dir,
         log: LogSettings { level, format },
         shutdown_drain: Duration::from_secs(drain),

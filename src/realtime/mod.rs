@@ -71,10 +71,10 @@ impl Realtime {
         let session_config = Arc::new(SessionConfig {
             node_id: settings.node_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            ping_interval: Duration::from_secs(15),
-            client_timeout: Duration::from_secs(45),
-            max_queued_frames: 1024,
-            max_queued_bytes: 4 * 1024 * 1024,
+            ping_interval: settings.ws.ping_interval,
+            client_timeout: settings.ws.client_timeout,
+            max_queued_frames: settings.ws.max_queued_frames,
+            max_queued_bytes: settings.ws.max_queued_bytes,
             max_messages_per_second: 20,
         });
         Ok(Realtime {

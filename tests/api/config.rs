@@ -54,6 +54,10 @@ fn every_runbook_variable_changes_the_effective_setting() {
         ("RUSTCHAT_AUTO_MIGRATE", "false", |s| s.database.auto_migrate.to_string()),
         ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", "7", |s| format!("{:?}", s.shutdown_drain)),
         ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "9", |s| format!("{:?}", s.shutdown_grace)),
+        ("RUSTCHAT_WS_MAX_QUEUED_FRAMES", "64", |s| s.ws.max_queued_frames.to_string()),
+        ("RUSTCHAT_WS_MAX_QUEUED_BYTES", "65536", |s| s.ws.max_queued_bytes.to_string()),
+        ("RUSTCHAT_WS_PING_SECONDS", "5", |s| format!("{:?}", s.ws.ping_interval)),
+        ("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", "60", |s| format!("{:?}", s.ws.client_timeout)),
     ];
     for (name, value, probe) in cases {
         // Production needs secrets and PostgreSQL; every case runs on that base so it is valid.

@@ -14,6 +14,7 @@ mod health;
 mod logs;
 mod openapi;
 mod posts;
+mod realtime;
 mod search;
 mod seq;
 mod shutdown;

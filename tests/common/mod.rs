@@ -13,6 +13,7 @@
 pub mod client;
 pub mod process;
 pub mod proxy;
+pub mod ws;
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use sqlx::Connection;
 pub use client::{Api, Reply};
 pub use process::NodeProcess;
 pub use proxy::TcpProxy;
+pub use ws::Ws;
 
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

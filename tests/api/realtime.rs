@@ -1,0 +1,246 @@
+//! Real time on one node (both databases): the WebSocket protocol, delivery, authorization of
+//! subscriptions, resume without loss or duplicates, slow consumers.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::ws::{Read, assert_contiguous};
+use crate::common::{Api, Db, Ws, spawn_app};
+use crate::on_both_databases;
+
+const T: Duration = Duration::from_secs(10);
+
+on_both_databases!(
+    the_socket_requires_a_valid_token_and_says_hello,
+    members_receive_channel_events_in_order_and_outsiders_receive_nothing,
+    client_actions_get_replies_correlated_by_id,
+    a_reconnecting_client_resumes_without_loss_or_duplicates,
+    membership_changes_start_and_stop_delivery_at_once,
+    typing_is_ephemeral_and_never_replayed,
+);
+
+/// Owner and mate in one public channel, and an outsider in the team but not the private channel.
+async fn trio(base: &str) -> (Api, Api, Api, String, String) {
+    let owner = Api::register(base, "owner").await;
+    let mate = Api::register(base, "mate").await;
+    let other = Api::register(base, "other").await;
+    let team = owner.create_team("acme", false).await;
+    owner.add_to_team(&team, &mate.user_id).await;
+    owner.add_to_team(&team, &other.user_id).await;
+    let open = owner.create_channel(&team, "general", "public").await;
+    mate.add_to_channel(&open, &mate.user_id).await;
+    let secret = owner.create_channel(&team, "secret", "private").await;
+    owner.add_to_channel(&secret, &mate.user_id).await;
+    (owner, mate, other, open, secret)
+}
+
+fn token(api: &Api) -> String {
+    api.token.clone().unwrap()
+}
+
+async fn the_socket_requires_a_valid_token_and_says_hello(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let user = Api::register(&app.address, "sam").await;
+    for bad in [None, Some("not-a-token")] {
+        match Ws::try_connect(&app.address, bad).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
+            other => panic!("{bad:?} was not refused: {:?}", other.map(|_| ())),
+        }
+    }
+    let mut ws = Ws::try_connect(&app.address, Some(&token(&user))).await.unwrap();
+    let hello = ws.expect("hello", T).await;
+    assert_eq!(hello["data"]["user_id"], user.user_id.as_str());
+    assert_eq!(hello["data"]["node_id"], "test-node");
+    assert_eq!(hello["data"]["server_version"], env!("CARGO_PKG_VERSION"));
+    let (_, chosen) = Ws::connect_with_subprotocol(&app.address, &token(&user)).await;
+    assert_eq!(chosen.as_deref(), Some("rustchat.bearer"), "the browser subprotocol is accepted");
+}
+
+async fn members_receive_channel_events_in_order_and_outsiders_receive_nothing(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, other, open, secret) = trio(&app.address).await;
+    other.add_to_channel(&open, &other.user_id).await;
+    let mut mate_ws = Ws::connect(&app.address, &token(&mate)).await;
+    let mut other_ws = Ws::connect(&app.address, &token(&other)).await;
+    let start = owner.get(&format!("/api/v1/channels/{secret}")).await.expect(200)["last_seq"].as_i64().unwrap();
+
+    let p = owner.say(&secret, "for members only").await;
+    let id = p["id"].as_str().unwrap().to_string();
+    owner.patch(&format!("/api/v1/posts/{id}"), json!({"message": "edited"})).await.expect(200);
+    mate.post(&format!("/api/v1/posts/{id}/reactions"), json!({"emoji_name": "eyes"})).await.expect(201);
+    owner.delete(&format!("/api/v1/posts/{id}")).await.expect(204);
+
+    let got = mate_ws.until_seq(&secret, start + 4, T).await;
+    assert_contiguous(&got, start + 1);
+    let kinds: Vec<_> = got.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["posted", "post_edited", "reaction_added", "post_deleted"]);
+    assert_eq!(got[0]["data"]["post"]["message"], "for members only");
+    // The live frames are the log's frames, byte for byte in meaning.
+    let log = owner.get(&format!("/api/v1/channels/{secret}/events?after_seq={start}")).await.expect(200);
+    for (live, stored) in got.iter().zip(log.as_array().unwrap()) {
+        assert_eq!(live["data"], stored["data"]);
+    }
+
+    // The outsider saw nothing of the private channel (a public post proves their socket works).
+    owner.say(&open, "public").await;
+    let public = other_ws.expect("posted", T).await;
+    assert_eq!(public["channel_id"], open.as_str());
+    assert!(other_ws.seen.iter().all(|e| e["channel_id"] != secret.as_str()), "an outsider received a private event");
+}
+
+async fn client_actions_get_replies_correlated_by_id(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, secret) = trio(&app.address).await;
+    let mut ws = Ws::connect(&app.address, &token(&mate)).await;
+    ws.send(json!({"action": "ping", "id": 7})).await;
+    assert_eq!(ws.expect("pong", T).await["id"], 7);
+
+    ws.send(json!({"action": "post", "id": "c1", "channel_id": open, "message": "from the socket"})).await;
+    let reply = ws.expect("reply", T).await;
+    assert_eq!((reply["id"].as_str(), reply["status"].as_str()), (Some("c1"), Some("ok")), "{reply}");
+    let seq = reply["data"]["seq"].as_i64().unwrap();
+    let echoed = ws.until_seq(&open, seq, T).await;
+    assert_eq!(echoed.last().unwrap()["data"]["post"]["message"], "from the socket");
+    let page = owner.get(&format!("/api/v1/channels/{open}/posts")).await.expect(200);
+    assert_eq!(page["posts"][0]["message"], "from the socket", "the post is durable");
+
+    let cases = [
+        (json!({"action": "post", "id": "c2", "channel_id": open, "message": ""}), "validation_failed"),
+        (json!({"action": "post", "id": "c3", "channel_id": uuid::Uuid::now_v7(), "message": "x"}), "not_found"),
+        (json!({"action": "post", "id": "c4", "channel_id": open, "message": "x".repeat(16_001)}), "payload_too_large"),
+        (json!({"action": "fly", "id": "c5"}), "unknown_action"),
+        (json!({"id": "c6"}), "validation_failed"),
+    ];
+    for (frame, code) in cases {
+        let id = frame["id"].clone();
+        ws.send(frame).await;
+        let reply = ws.expect("reply", T).await;
+        assert_eq!(reply["id"], id);
+        assert_eq!((reply["status"].as_str(), reply["error"]["code"].as_str()), (Some("error"), Some(code)), "{reply}");
+    }
+    ws.stream_send_raw("not json").await;
+    assert_eq!(ws.expect("reply", T).await["error"]["code"], "invalid_json");
+    let _ = secret;
+}
+
+async fn a_reconnecting_client_resumes_without_loss_or_duplicates(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, secret) = trio(&app.address).await;
+    let mut ws = Ws::connect(&app.address, &token(&mate)).await;
+    let base = owner.get(&format!("/api/v1/channels/{open}")).await.expect(200)["last_seq"].as_i64().unwrap();
+    for i in 0..3 {
+        owner.say(&open, &format!("before {i}")).await;
+    }
+    let first = ws.until_seq(&open, base + 3, T).await;
+    let last_seen = first.last().unwrap()["seq"].as_i64().unwrap();
+    let secret_seen = ws
+        .max_seq(&secret)
+        .max(owner.get(&format!("/api/v1/channels/{secret}")).await.expect(200)["last_seq"].as_i64().unwrap());
+    ws.drop_connection();
+
+    for i in 0..5 {
+        owner.say(&open, &format!("while away {i}")).await;
+    }
+    owner.say(&secret, "secret while away").await;
+
+    let mut again = Ws::connect(&app.address, &token(&mate)).await;
+    again.send(json!({"action": "resume", "id": "r", "since": { open.clone(): last_seen, secret.clone(): secret_seen, uuid::Uuid::now_v7().to_string(): 0 }})).await;
+    let reply = again.expect("reply", T).await;
+    assert_eq!(reply["data"]["resumed"].as_array().unwrap().len(), 2, "{reply}");
+    assert_eq!(reply["data"]["unknown"].as_array().unwrap().len(), 1, "{reply}");
+    let replayed = again.until_seq(&open, last_seen + 5, T).await;
+    assert_contiguous(&replayed, last_seen + 1);
+    let texts: Vec<_> = replayed.iter().map(|e| e["data"]["post"]["message"].as_str().unwrap()).collect();
+    assert_eq!(texts, (0..5).map(|i| format!("while away {i}")).collect::<Vec<_>>());
+    let secret_replayed = again.until_seq(&secret, secret_seen + 1, T).await;
+    assert_eq!(secret_replayed.len(), 1);
+
+    // Then live events continue after the replay, still contiguous.
+    owner.say(&open, "live again").await;
+    let all = again.until_seq(&open, last_seen + 6, T).await;
+    assert_contiguous(&all, last_seen + 1);
+}
+
+async fn membership_changes_start_and_stop_delivery_at_once(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, _, other, _, secret) = trio(&app.address).await;
+    let mut ws = Ws::connect(&app.address, &token(&other)).await;
+    owner.say(&secret, "before joining").await;
+    owner.add_to_channel(&secret, &other.user_id).await;
+    let added = ws.expect("member_added", T).await;
+    assert_eq!(added["channel_id"], secret.as_str());
+    owner.say(&secret, "welcome").await;
+    let welcome = ws.expect("posted", T).await;
+    assert_eq!(welcome["data"]["post"]["message"], "welcome");
+    assert!(
+        ws.seen.iter().all(|e| e["data"]["post"]["message"] != "before joining"),
+        "history before joining is not pushed"
+    );
+
+    owner.delete(&format!("/api/v1/channels/{secret}/members/{}", other.user_id)).await.expect(204);
+    let removed = ws.expect("member_removed", T).await;
+    assert_eq!(removed["data"]["user_id"], other.user_id.as_str());
+    owner.say(&secret, "after removal").await;
+    // A later event in a channel the user is still in proves the socket is alive and ordered.
+    let dm = owner.post("/api/v1/channels/direct", json!({"user_id": other.user_id})).await.expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    owner.say(&dm, "ping via dm").await;
+    let dm_post = ws.expect("posted", T).await;
+    assert_eq!(dm_post["channel_id"], dm.as_str());
+    assert!(
+        ws.seen.iter().all(|e| e["data"]["post"]["message"] != "after removal"),
+        "a removed member still received a post"
+    );
+}
+
+async fn typing_is_ephemeral_and_never_replayed(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, _) = trio(&app.address).await;
+    let mut owner_ws = Ws::connect(&app.address, &token(&owner)).await;
+    let mut mate_ws = Ws::connect(&app.address, &token(&mate)).await;
+    owner_ws.send(json!({"action": "typing", "channel_id": open})).await;
+    let typing = mate_ws.expect("typing", T).await;
+    assert_eq!((typing["channel_id"].as_str(), typing["seq"].as_i64()), (Some(open.as_str()), Some(0)));
+    assert_eq!(typing["data"]["user_id"], owner.user_id.as_str());
+    let log = owner.get(&format!("/api/v1/channels/{open}/events")).await.expect(200);
+    assert!(log.as_array().unwrap().iter().all(|e| e["event"] != "typing"), "typing is not stored");
+    owner_ws.send(json!({"action": "typing", "id": 1, "channel_id": uuid::Uuid::now_v7()})).await;
+    assert_eq!(owner_ws.expect("reply", T).await["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_as_slow_consumer_and_others_are_unaffected() {
+    let Some(app) =
+        spawn_app(Db::Sqlite, &[("RUSTCHAT_WS_MAX_QUEUED_FRAMES", "32"), ("RUSTCHAT_WS_MAX_QUEUED_BYTES", "262144")])
+            .await
+    else {
+        return;
+    };
+    let (owner, mate, other, open, _) = trio(&app.address).await;
+    other.add_to_channel(&open, &other.user_id).await;
+    let mut slow = Ws::connect_slow(&app.address, &token(&mate)).await;
+    let mut fast = Ws::connect(&app.address, &token(&other)).await;
+    let base = owner.get(&format!("/api/v1/channels/{open}")).await.expect(200)["last_seq"].as_i64().unwrap();
+    let big = "x".repeat(15_000);
+    // ~9 MB: more than the kernel's socket buffers and the outbound queue together can hold.
+    let posted = 600;
+    for n in 1..=posted {
+        owner.say(&open, &big).await;
+        // The fast client keeps up as it goes.
+        fast.until_seq(&open, base + n, T).await;
+    }
+    let (code, reason) = slow.expect_close(Duration::from_secs(30)).await;
+    assert_eq!(code, 4008, "{reason}");
+    assert!(reason.contains("slow consumer"), "{reason}");
+    assert_contiguous(&fast.channel_events(&open), base + 1);
+
+    // The slow client comes back and resumes from what it had: nothing lost.
+    let had = slow.max_seq(&open).max(base);
+    let mut back = Ws::connect(&app.address, &token(&mate)).await;
+    back.send(json!({"action": "resume", "since": { open.clone(): had }})).await;
+    let replay = back.until_seq(&open, base + posted, Duration::from_secs(60)).await;
+    assert_contiguous(&replay, had + 1);
+}
