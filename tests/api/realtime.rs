@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::ws::{Read, assert_contiguous};
+use crate::common::ws::assert_contiguous;
 use crate::common::{Api, Db, Ws, spawn_app};
 use crate::on_both_databases;
 
