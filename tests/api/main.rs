@@ -9,6 +9,7 @@ mod accounts;
 mod authz;
 mod channels;
 mod cli;
+mod cluster;
 mod config;
 mod health;
 mod logs;

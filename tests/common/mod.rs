@@ -11,6 +11,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod client;
+pub mod cluster;
 pub mod process;
 pub mod proxy;
 pub mod ws;
@@ -23,6 +24,7 @@ use rustchat::startup::{Node, NodeHandle};
 use sqlx::Connection;
 
 pub use client::{Api, Reply};
+pub use cluster::Cluster;
 pub use process::NodeProcess;
 pub use proxy::TcpProxy;
 pub use ws::Ws;

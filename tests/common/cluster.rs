@@ -1,0 +1,188 @@
+//! Several real `rustchat` processes sharing one fresh PostgreSQL database and one Redis key prefix:
+//! a cluster on loopback. Nodes can be stopped (SIGTERM), killed (`kill -9`) and restarted on the same
+//! port. Redis can be reached through a [`TcpProxy`] to cut it off mid-test.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::process::free_port;
+use super::{NodeProcess, TcpProxy, TestDb, eventually, redis_available, redis_url};
+
+const JWT: &str = "Y2x1c3Rlci10ZXN0LWp3dC1zZWNyZXQtc2hhcmVkLWJ5LWV2ZXJ5LW5vZGUtMDEyMzQ1";
+const KEY: &str = "Y2x1c3Rlci10ZXN0LWVuY3J5cHRpb24ta2V5LXNoYXJlZC1ieS1ldmVyeS1ub2RlLTk4";
+
+pub struct Cluster {
+    pub db: TestDb,
+    pub prefix: String,
+    pub redis_url: String,
+    /// Present when the cluster reaches Redis through a cuttable proxy.
+    pub redis_proxy: Option<Arc<TcpProxy>>,
+    nodes: Vec<Option<NodeProcess>>,
+    ports: Vec<u16>,
+    dirs: Vec<tempfile::TempDir>,
+    extra: Vec<(String, String)>,
+}
+
+impl Cluster {
+    /// `n` nodes; `None` when PostgreSQL or Redis is down outside CI.
+    pub async fn start(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        Self::start_with(n, extra, false).await
+    }
+
+    /// Like [`Cluster::start`], with Redis behind a proxy the test can cut.
+    pub async fn start_behind_proxy(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        Self::start_with(n, extra, true).await
+    }
+
+    async fn start_with(n: usize, extra: &[(&str, &str)], proxied: bool) -> Option<Cluster> {
+        if !redis_available().await {
+            return None;
+        }
+        let db = TestDb::create().await?;
+        let (redis_url, redis_proxy) = if proxied {
+            let target = url::Url::parse(&redis_url()).unwrap();
+            let proxy =
+                TcpProxy::start(format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(6379))).await;
+            (format!("redis://127.0.0.1:{}", proxy.port), Some(proxy))
+        } else {
+            (redis_url(), None)
+        };
+        let mut cluster = Cluster {
+            db,
+            prefix: format!("rctest-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            redis_url,
+            redis_proxy,
+            nodes: Vec::new(),
+            ports: Vec::new(),
+            dirs: Vec::new(),
+            extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        // The first node migrates; the others start once the schema is there.
+        for i in 0..n {
+            cluster.ports.push(free_port());
+            cluster.dirs.push(tempfile::tempdir().unwrap());
+            cluster.nodes.push(None);
+            cluster.launch(i);
+            if i == 0 {
+                cluster.wait_ready(0).await;
+            }
+        }
+        for i in 1..n {
+            cluster.wait_ready(i).await;
+        }
+        Some(cluster)
+    }
+
+    fn launch(&mut self, i: usize) {
+        let port = self.ports[i].to_string();
+        let node_id = format!("node-{i}");
+        let mut vars: Vec<(String, String)> = [
+            ("RUSTCHAT_DATABASE_URL", self.db.url.as_str()),
+            ("RUSTCHAT_REDIS_URL", self.redis_url.as_str()),
+            ("RUSTCHAT_REDIS_PREFIX", self.prefix.as_str()),
+            ("RUSTCHAT_SERVER_HOST", "127.0.0.1"),
+            ("RUSTCHAT_SERVER_PORT", port.as_str()),
+            ("RUSTCHAT_SERVER_WORKERS", "1"),
+            ("RUSTCHAT_NODE_ID", node_id.as_str()),
+            ("RUSTCHAT_JWT_SECRET", JWT),
+            ("RUSTCHAT_ENCRYPTION_KEY", KEY),
+            ("RUSTCHAT_LOG_FORMAT", "json"),
+            ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "5"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in &self.extra {
+            vars.retain(|(name, _)| name != k);
+            vars.push((k.clone(), v.clone()));
+        }
+        let refs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.nodes[i] = Some(NodeProcess::start(self.dirs[i].path(), &refs));
+    }
+
+    pub fn base(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.ports[i])
+    }
+
+    pub fn node(&self, i: usize) -> &NodeProcess {
+        self.nodes[i].as_ref().expect("node is not running")
+    }
+
+    /// Waits until node `i` answers readiness with 200.
+    pub async fn wait_ready(&self, i: usize) {
+        let url = format!("{}/api/v1/health/ready", self.base(i));
+        let lines = || self.nodes[i].as_ref().map(|n| n.stdout_lines().join("\n")).unwrap_or_default();
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Ok(r) = reqwest::get(&url).await
+                    && r.status() == 200
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(ready.is_ok(), "node {i} not ready within 60 s:\n{}", lines());
+    }
+
+    /// `kill -9`: no goodbye, no drain.
+    pub fn kill9(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.signal(libc::SIGKILL);
+            drop(node);
+        }
+    }
+
+    /// SIGTERM, then waits for the exit; returns the exit code.
+    pub async fn stop(&mut self, i: usize) -> Option<i32> {
+        let mut node = self.nodes[i].take()?;
+        node.signal(libc::SIGTERM);
+        let (status, node) =
+            tokio::task::spawn_blocking(move || (node.wait_exit(Duration::from_secs(30)), node)).await.unwrap();
+        drop(node);
+        status.and_then(|s| s.code())
+    }
+
+    /// Starts node `i` again on its port and waits until it is ready.
+    pub async fn restart(&mut self, i: usize) {
+        self.launch(i);
+        self.wait_ready(i).await;
+    }
+
+    /// Node `i`'s log lines so far, parsed.
+    pub fn logs(&self, i: usize) -> Vec<serde_json::Value> {
+        self.node(i).json_lines()
+    }
+
+    /// Waits until some log line of node `i` satisfies `pred`.
+    pub async fn wait_log(&self, i: usize, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        eventually(Duration::from_secs(30), what, || {
+            let found = self.logs(i).into_iter().find(|l| pred(l));
+            async move { found }
+        })
+        .await
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in self.nodes.iter_mut() {
+            drop(node.take());
+        }
+        // Leave no keys behind under this test's prefix.
+        let prefix = self.prefix.clone();
+        let url = redis_url();
+        let _ = std::thread::spawn(move || {
+            if let Ok(client) = redis::Client::open(url)
+                && let Ok(mut c) = client.get_connection()
+            {
+                let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut c).unwrap_or_default();
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut c);
+                }
+            }
+        })
+        .join();
+    }
+}
