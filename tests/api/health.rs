@@ -95,3 +95,47 @@ async fn a_node_starts_while_redis_is_unreachable_and_reports_it_not_ready() {
     assert_eq!(body["checks"]["redis"]["status"], "error");
     assert_eq!(body["checks"]["database"]["status"], "ok");
 }
+
+#[tokio::test]
+async fn a_node_started_without_redis_joins_the_cluster_by_itself_when_redis_appears() {
+    if !redis_available().await {
+        return;
+    }
+    let target = url::Url::parse(&redis_url()).unwrap();
+    let proxy = TcpProxy::start(format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(6379))).await;
+    proxy.cut();
+    let prefix = format!("rctest-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let url = format!("redis://127.0.0.1:{}", proxy.port);
+    let Some(app) = spawn_app(Db::Sqlite, &[("RUSTCHAT_REDIS_URL", &url), ("RUSTCHAT_REDIS_PREFIX", &prefix)]).await
+    else {
+        return;
+    };
+    let (status, body) = app.get_json("/api/v1/health/ready").await;
+    assert_eq!((status, &body["checks"]["redis"]["status"]), (503, &serde_json::json!("error")), "{body}");
+    assert_eq!(app.get("/api/v1/health/live").await.status(), 200, "it serves what it can");
+
+    proxy.restore();
+    eventually(Duration::from_secs(20), "readiness once Redis answers", || async {
+        (app.get("/api/v1/health/ready").await.status() == 200).then_some(())
+    })
+    .await;
+    // The heartbeat announces the node under the configured prefix.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let nodes: Vec<String> = eventually(Duration::from_secs(20), "the node's heartbeat in Redis", || {
+        let mut c = c.clone();
+        let key = format!("{prefix}:nodes");
+        async move {
+            let ids: Vec<String> = redis::cmd("ZRANGE").arg(key).arg(0).arg(-1).query_async(&mut c).await.ok()?;
+            (!ids.is_empty()).then_some(ids)
+        }
+    })
+    .await;
+    assert_eq!(nodes, ["test-node"]);
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}:nodes"))
+        .arg(format!("{prefix}:node:test-node"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+}

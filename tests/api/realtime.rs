@@ -244,3 +244,48 @@ async fn a_client_that_stops_reading_is_closed_as_slow_consumer_and_others_are_u
     let replay = back.until_seq(&open, base + posted, Duration::from_secs(60)).await;
     assert_contiguous(&replay, had + 1);
 }
+
+/// The runbook's P4 check, run as written: `websocat ws://…/api/v1/ws -H "Authorization: Bearer TOKEN"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runbooks_websocat_command_connects_and_talks() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let found = Command::new("websocat").arg("--version").output().is_ok();
+    if !found {
+        assert!(std::env::var("CI").is_err(), "websocat must be installed on CI (.ci/run installs it)");
+        eprintln!("SKIPPED: websocat is not installed (cargo install websocat --locked)");
+        return;
+    }
+    let user = Api::register(&app.address, "opsuser").await;
+    let url = format!("ws://localhost:{}/api/v1/ws", app.port);
+    let mut child = Command::new("websocat")
+        .arg(&url)
+        .arg("-H")
+        .arg(format!("Authorization: Bearer {}", token(&user)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |rx: &std::sync::mpsc::Receiver<String>| {
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("websocat printed nothing");
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    let hello = tokio::task::block_in_place(|| next(&rx));
+    assert_eq!(hello["event"], "hello");
+    writeln!(stdin, "{}", json!({"action": "ping", "id": "ops"})).unwrap();
+    let pong = tokio::task::block_in_place(|| next(&rx));
+    assert_eq!((pong["event"].as_str(), pong["id"].as_str()), (Some("pong"), Some("ops")));
+    let _ = child.kill();
+    let _ = child.wait();
+}
