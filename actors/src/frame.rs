@@ -74,6 +74,11 @@ impl Frame {
     }
 }
 
+/// An ephemeral `presence` frame for one channel.
+pub fn presence(channel: Uuid, user: Uuid, status: &str) -> Frame {
+    Frame::channel_event("presence", channel, 0, &serde_json::json!({ "user_id": user, "status": status }))
+}
+
 /// A frame for one connection that belongs to no channel log (`hello`, replies, `pong`, user events).
 pub fn direct(value: &serde_json::Value) -> ByteString {
     value.to_string().into()

@@ -33,12 +33,13 @@ pub struct Connected {
     pub session: Addr<WsSession>,
 }
 
-/// A session closed.
+/// A session closed; `channels` are those it was subscribed to (for presence).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Disconnected {
     pub conn: Uuid,
     pub user: Uuid,
+    pub channels: Vec<Uuid>,
 }
 
 /// Start sending `channel`'s events to a session.

@@ -80,7 +80,10 @@ pub trait Bus: Send + Sync + 'static {
 pub trait Connections: Send + Sync + 'static {
     /// Takes a slot for `conn` if `user` holds fewer than `limit`; `Ok(false)` when at the limit.
     fn acquire(&self, user: Uuid, conn: Uuid, limit: u32) -> LocalFut<Result<bool, String>>;
-    fn release(&self, user: Uuid, conn: Uuid);
+    /// Gives the slot back; resolves once it is released.
+    fn release(&self, user: Uuid, conn: Uuid) -> LocalFut<()>;
+    /// How many connections `user` holds across the cluster.
+    fn count(&self, user: Uuid) -> LocalFut<Result<u32, String>>;
     /// Keeps this node's live connections from expiring (a crashed node's slots expire by themselves).
     fn refresh(&self, conns: Vec<(Uuid, Uuid)>);
 }

@@ -399,6 +399,15 @@ impl WsSession {
             "resume" => self.on_resume(&id, &request, ctx),
             "typing" => self.on_typing(&id, &request, ctx),
             "post" => self.on_action(id, action, request, ctx),
+            "presence" => match request.get("status").and_then(Value::as_str) {
+                Some(status @ ("online" | "away")) => {
+                    self.announce_presence(status);
+                    if !id.is_null() {
+                        self.reply_ok(&id, json!({ "status": status }), ctx);
+                    }
+                }
+                _ => self.reply_error(&id, "validation_failed", "status must be 'online' or 'away'", ctx),
+            },
             "" => self.reply_error(&id, "validation_failed", "missing \"action\"", ctx),
             other => self.reply_error(&id, "unknown_action", &format!("unknown action '{other}'"), ctx),
         }
@@ -469,6 +478,13 @@ impl WsSession {
         }));
     }
 
+    /// Tells everyone who shares a channel with this user how they are.
+    fn announce_presence(&self, status: &str) {
+        for channel in self.cursors.keys() {
+            self.supervisor.do_send(Publish(BusMessage::Channel(crate::frame::presence(*channel, self.user, status))));
+        }
+    }
+
     fn over_rate(&mut self) -> bool {
         let now = Instant::now();
         if now.duration_since(self.window.0) >= Duration::from_secs(1) {
@@ -513,6 +529,7 @@ impl Actor for WsSession {
                     "user_id": act.user, "channels": act.cursors.len(),
                 }});
                 act.send_value(&hello, ctx);
+                act.announce_presence("online");
             }
             Err(e) => {
                 let _entered = act.span.enter();
@@ -524,7 +541,8 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
-        self.supervisor.do_send(Disconnected { conn: self.conn, user: self.user });
+        let channels = self.cursors.keys().copied().collect();
+        self.supervisor.do_send(Disconnected { conn: self.conn, user: self.user, channels });
         let _entered = self.span.enter();
         tracing::debug!(conn = %self.conn, user = %self.user, "WebSocket session ended");
     }

@@ -170,7 +170,7 @@ impl Handler<Connected> for Supervisor {
 
 impl Handler<Disconnected> for Supervisor {
     type Result = ();
-    fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Disconnected, ctx: &mut Context<Self>) {
         let Some(entry) = self.conns.remove(&msg.conn) else { return };
         for channel in entry.channels {
             self.drop_subscription(msg.conn, channel);
@@ -182,7 +182,19 @@ impl Handler<Disconnected> for Supervisor {
                 self.bus.unsubscribe(Topic::User(msg.user));
             }
         }
-        self.connections.release(msg.user, msg.conn);
+        // Offline when the user's last connection anywhere in the cluster is gone.
+        let released = self.connections.release(msg.user, msg.conn);
+        let count = self.connections.clone();
+        let me = ctx.address();
+        let (user, channels) = (msg.user, msg.channels);
+        actix::spawn(async move {
+            released.await;
+            if let Ok(0) = count.count(user).await {
+                for channel in channels {
+                    me.do_send(Publish(BusMessage::Channel(crate::frame::presence(channel, user, "offline"))));
+                }
+            }
+        });
     }
 }
 

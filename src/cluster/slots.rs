@@ -58,8 +58,13 @@ impl Connections for LocalSlots {
         let taken = self.take(user, conn, limit);
         Box::pin(async move { Ok(taken) })
     }
-    fn release(&self, user: Uuid, conn: Uuid) {
+    fn release(&self, user: Uuid, conn: Uuid) -> LocalFut<()> {
         self.give_back(user, conn);
+        Box::pin(async {})
+    }
+    fn count(&self, user: Uuid) -> LocalFut<Result<u32, String>> {
+        let n = self.held.lock().unwrap_or_else(|p| p.into_inner()).get(&user).map_or(0, |c| c.len() as u32);
+        Box::pin(async move { Ok(n) })
     }
     fn refresh(&self, _: Vec<(Uuid, Uuid)>) {}
 }
@@ -112,16 +117,31 @@ impl Connections for RedisSlots {
         })
     }
 
-    fn release(&self, user: Uuid, conn: Uuid) {
+    fn release(&self, user: Uuid, conn: Uuid) -> LocalFut<()> {
         self.fallback.give_back(user, conn);
         let link = self.link.clone();
         let key = self.keys.conns(user);
-        actix::spawn(async move {
+        Box::pin(async move {
             if let Ok(mut c) = link.connection().await {
                 let _: redis::RedisResult<i64> =
                     redis::cmd("ZREM").arg(&key).arg(conn.to_string()).query_async(&mut c).await;
             }
-        });
+        })
+    }
+
+    fn count(&self, user: Uuid) -> LocalFut<Result<u32, String>> {
+        let link = self.link.clone();
+        let key = self.keys.conns(user);
+        Box::pin(async move {
+            let mut c = link.connection().await.map_err(|e| e.to_string())?;
+            redis::cmd("ZCOUNT")
+                .arg(&key)
+                .arg(now_ms())
+                .arg("+inf")
+                .query_async::<u32>(&mut c)
+                .await
+                .map_err(|e| e.to_string())
+        })
     }
 
     fn refresh(&self, conns: Vec<(Uuid, Uuid)>) {

@@ -46,8 +46,16 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
 
         let limit = state.site.get().max_simultaneous_connections;
         let admitted = state.realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true);
-        let (response, session, stream) = actix_ws::handle_with_protocols(&req, body, &[BEARER_PROTOCOL])
-            .map_err(|e| Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")))?;
+        let upgraded = actix_ws::handle_with_protocols(&req, body, &[BEARER_PROTOCOL]);
+        let (response, session, stream) = match upgraded {
+            Ok(parts) => parts,
+            Err(e) => {
+                if admitted {
+                    state.realtime.slots.release(caller.id().0, conn).await;
+                }
+                return Err(Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")));
+            }
+        };
         if !admitted {
             tracing::warn!(ip, user = %caller.id(), limit, "Too many connections: WebSocket refused");
             let reason = actix_ws::CloseReason {

@@ -289,3 +289,26 @@ async fn the_runbooks_websocat_command_connects_and_talks() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn presence_follows_connections_and_the_away_action() {
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let (owner, mate, _, _, _) = trio(&app.address).await;
+    let mut mate_ws = Ws::connect(&app.address, &token(&mate)).await;
+    let is_owner = |e: &serde_json::Value| e["data"]["user_id"] == owner.user_id.as_str();
+
+    let mut owner_ws = Ws::connect(&app.address, &token(&owner)).await;
+    owner_ws.send(json!({"action": "presence", "id": 1, "status": "away"})).await;
+    assert_eq!(owner_ws.expect("reply", T).await["status"], "ok");
+    owner_ws.close().await;
+    let mut status: Vec<String> = Vec::new();
+    while status.last().map(String::as_str) != Some("offline") {
+        let e = mate_ws.expect("presence", T).await;
+        if is_owner(&e) {
+            status.push(e["data"]["status"].as_str().unwrap().to_string());
+        }
+    }
+    // One presence frame per shared channel: collapse repeats.
+    status.dedup();
+    assert_eq!(status, ["online", "away", "offline"]);
+}
