@@ -82,6 +82,8 @@ pub trait Connections: Send + Sync + 'static {
     fn acquire(&self, user: Uuid, conn: Uuid, limit: u32) -> LocalFut<Result<bool, String>>;
     /// Gives the slot back; resolves once it is released.
     fn release(&self, user: Uuid, conn: Uuid) -> LocalFut<()>;
+    /// Which of `users` hold at least one connection anywhere in the cluster.
+    fn online(&self, users: Vec<Uuid>) -> LocalFut<Result<Vec<Uuid>, String>>;
     /// How many connections `user` holds across the cluster.
     fn count(&self, user: Uuid) -> LocalFut<Result<u32, String>>;
     /// Keeps this node's live connections from expiring (a crashed node's slots expire by themselves).

@@ -62,6 +62,11 @@ impl Connections for LocalSlots {
         self.give_back(user, conn);
         Box::pin(async {})
     }
+    fn online(&self, users: Vec<Uuid>) -> LocalFut<Result<Vec<Uuid>, String>> {
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let online: Vec<Uuid> = users.into_iter().filter(|u| held.get(u).is_some_and(|c| !c.is_empty())).collect();
+        Box::pin(async move { Ok(online) })
+    }
     fn count(&self, user: Uuid) -> LocalFut<Result<u32, String>> {
         let n = self.held.lock().unwrap_or_else(|p| p.into_inner()).get(&user).map_or(0, |c| c.len() as u32);
         Box::pin(async move { Ok(n) })
@@ -126,6 +131,24 @@ impl Connections for RedisSlots {
                 let _: redis::RedisResult<i64> =
                     redis::cmd("ZREM").arg(&key).arg(conn.to_string()).query_async(&mut c).await;
             }
+        })
+    }
+
+    fn online(&self, users: Vec<Uuid>) -> LocalFut<Result<Vec<Uuid>, String>> {
+        let link = self.link.clone();
+        let keys = self.keys.clone();
+        Box::pin(async move {
+            if users.is_empty() {
+                return Ok(users);
+            }
+            let mut c = link.connection().await.map_err(|e| e.to_string())?;
+            let now = now_ms();
+            let mut pipe = redis::pipe();
+            for u in &users {
+                pipe.cmd("ZCOUNT").arg(keys.conns(*u)).arg(now).arg("+inf");
+            }
+            let counts: Vec<u32> = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
+            Ok(users.into_iter().zip(counts).filter(|(_, n)| *n > 0).map(|(u, _)| u).collect())
         })
     }
 

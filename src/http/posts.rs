@@ -67,7 +67,9 @@ pub async fn create_post(
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let channel = path.into_inner();
-    let (post, seq) = post_message(&state.store, &caller, channel, &body.message, body.root_id).await?;
+    let (post, seq) =
+        post_message(&state.store, state.realtime.slots.as_ref(), &caller, channel, &body.message, body.root_id)
+            .await?;
     state.realtime.publish_events(channel, seq, seq).await;
     Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
 }
@@ -76,6 +78,7 @@ pub async fn create_post(
 /// REST and the WebSocket `post` action.
 pub async fn post_message(
     store: &crate::store::Store,
+    presence: &dyn rustchat_actors::ports::Connections,
     caller: &AuthUser,
     channel: ChannelId,
     message: &str,
@@ -83,6 +86,15 @@ pub async fn post_message(
 ) -> Result<(Post, i64)> {
     let access = member_channel(store, caller, channel).await?.writable()?;
     let message = MessageBody::parse(message)?;
+    // `@here` mentions the members online right now, anywhere in the cluster.
+    let mut online = Vec::new();
+    if crate::domain::Mentions::parse(message.as_str()).here {
+        let members: Vec<uuid::Uuid> = store.channel_member_ids(channel).await?.into_iter().map(|u| u.0).collect();
+        match presence.online(members).await {
+            Ok(ids) => online = ids.into_iter().map(crate::domain::UserId).collect(),
+            Err(e) => tracing::warn!(error = %e, "cannot tell who is online; @here counts no one"),
+        }
+    }
     store
         .create_post(NewPost {
             channel: access.channel.id,
@@ -90,6 +102,7 @@ pub async fn post_message(
             author: caller.id(),
             message: &message,
             root,
+            online: &online,
         })
         .await
 }

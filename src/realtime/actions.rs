@@ -14,6 +14,7 @@ use crate::store::Store;
 
 pub struct ChatActions {
     pub store: Store,
+    pub presence: std::sync::Arc<dyn rustchat_actors::ports::Connections>,
 }
 
 #[derive(Deserialize)]
@@ -30,6 +31,7 @@ fn refuse(e: Error) -> ActionError {
 impl Actions for ChatActions {
     fn perform(&self, user: Uuid, action: String, payload: Value) -> LocalFut<Result<ActionOutcome, ActionError>> {
         let store = self.store.clone();
+        let presence = self.presence.clone();
         Box::pin(async move {
             match action.as_str() {
                 "post" => {
@@ -44,6 +46,7 @@ impl Actions for ChatActions {
                     };
                     let (post, seq) = crate::http::posts::post_message(
                         &store,
+                        presence.as_ref(),
                         &caller,
                         request.channel_id,
                         &request.message,

@@ -80,9 +80,9 @@ impl Realtime {
         Ok(Realtime {
             supervisor,
             bus,
+            actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone() }),
             slots,
             log,
-            actions: Arc::new(ChatActions { store: store.clone() }),
             session_config,
             peers,
             heartbeat,

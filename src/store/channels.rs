@@ -209,6 +209,15 @@ impl Store {
         role.map(Role::try_from).transpose().map_err(|e| Error::internal(anyhow::anyhow!(e)))
     }
 
+    pub async fn channel_member_ids(&self, channel: ChannelId) -> Result<Vec<UserId>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT user_id FROM channel_members WHERE channel_id = $1")
+                .bind(channel)
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
     pub async fn channel_members(&self, channel: ChannelId) -> Result<Vec<ChannelMember>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, ChannelMember>(

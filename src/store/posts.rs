@@ -28,6 +28,8 @@ pub struct NewPost<'a> {
     pub author: UserId,
     pub message: &'a MessageBody,
     pub root: Option<PostId>,
+    /// Members online now, who an `@here` mentions.
+    pub online: &'a [UserId],
 }
 
 /// Where a page of posts starts: strictly before or after a known post.
@@ -102,14 +104,25 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             } else {
+                // Each mentioned member counts once, however they were mentioned.
+                let mut mentioned: std::collections::BTreeSet<UserId> = std::collections::BTreeSet::new();
                 for name in &mentions.usernames {
+                    let id: Option<UserId> = sqlx::query_scalar("SELECT id FROM users WHERE username = $1")
+                        .bind(name)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    mentioned.extend(id);
+                }
+                if mentions.here {
+                    mentioned.extend(new.online.iter().copied());
+                }
+                mentioned.remove(&new.author);
+                for user in mentioned {
                     sqlx::query(
-                        "UPDATE channel_members SET mention_count = mention_count + 1
-                         WHERE channel_id = $1 AND user_id <> $2 AND user_id IN (SELECT id FROM users WHERE username = $3)",
+                        "UPDATE channel_members SET mention_count = mention_count + 1 WHERE channel_id = $1 AND user_id = $2",
                     )
                     .bind(new.channel)
-                    .bind(new.author)
-                    .bind(name)
+                    .bind(user)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -312,3 +312,25 @@ async fn presence_follows_connections_and_the_away_action() {
     status.dedup();
     assert_eq!(status, ["online", "away", "offline"]);
 }
+
+/// `@here` mentions exactly the members who are connected right now.
+#[tokio::test]
+async fn at_here_counts_a_mention_for_online_members_only() {
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let (owner, mate, other, open, _) = trio(&app.address).await;
+    other.add_to_channel(&open, &other.user_id).await;
+    for who in [&mate, &other] {
+        who.post(&format!("/api/v1/channels/{open}/view"), json!({})).await.expect(200);
+    }
+    let _online = Ws::connect(&app.address, &token(&mate)).await;
+    owner.say(&open, "@here standup in 5").await;
+    let mentions = |who: &Api| {
+        let who = who.clone();
+        let open = open.clone();
+        async move { who.get(&format!("/api/v1/channels/{open}/read")).await.expect(200)["mention_count"].as_i64().unwrap() }
+    };
+    assert_eq!(mentions(&mate).await, 1, "connected member is mentioned");
+    assert_eq!(mentions(&other).await, 0, "offline member is not");
+    owner.say(&open, "@here @mate twice over").await;
+    assert_eq!(mentions(&mate).await, 2, "one mention per post, however many ways");
+}
