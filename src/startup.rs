@@ -14,14 +14,19 @@ use anyhow::Context;
 
 use utoipa_actix_web::AppExt;
 
+use rustchat_actors::breaker::{Breakers, State as BreakerState};
+use rustchat_actors::session::SessionCounters;
+
 use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
+use crate::cluster::bus::BusStats;
 use crate::config::Settings;
 use crate::http;
 use crate::realtime::Realtime;
 use crate::site::SiteCache;
 use crate::state::{AppState, Lifecycle};
 use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
 use crate::telemetry::request_log::log_requests;
 
 pub struct Node {
@@ -45,17 +50,31 @@ impl NodeHandle {
 impl Node {
     /// Must be called inside an actix system (the HTTP server and the actors live there).
     pub async fn build(settings: Settings) -> anyhow::Result<Node> {
-        let store = Store::connect_lazy(&settings.database)?;
+        let session_counters = Arc::new(SessionCounters::default());
+        let bus_stats = Arc::new(BusStats::default());
+        let metrics = Arc::new(Metrics::new(session_counters.clone(), bus_stats.clone())?);
+        let observer_metrics = metrics.clone();
+        let breakers = Breakers::new(Arc::new(move |name: &str, from: BreakerState, to: BreakerState| {
+            let (from, to) = (from.as_str(), to.as_str());
+            if to == "open" {
+                tracing::warn!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
+            } else {
+                tracing::info!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
+            }
+            observer_metrics.record_breaker_change(name, from, to);
+        }));
+        let store = Store::connect_lazy(&settings.database)?.with_breaker(breakers.database.clone());
         prepare_schema(&store, &settings).await?;
         let redis = match &settings.redis.url {
-            Some(url) => Some(Arc::new(RedisLink::new(url)?)),
+            Some(url) => Some(Arc::new(RedisLink::new(url, Some(breakers.redis.clone()))?)),
             None => None,
         };
 
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
-        let realtime = Realtime::start(&settings, &store, redis.clone(), port)?;
+        let realtime =
+            Realtime::start(&settings, &store, redis.clone(), port, session_counters, bus_stats, metrics.clone())?;
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
 
@@ -71,6 +90,8 @@ impl Node {
             openapi_json: http::openapi_document(),
             redis,
             realtime,
+            metrics,
+            breakers,
             started: Instant::now(),
             lifecycle: Lifecycle::default(),
         });
@@ -80,6 +101,9 @@ impl Node {
             app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
         })
         .workers(workers)
+        // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not us, closes
+        // idle connections: otherwise it may reuse one we are closing and answer 502.
+        .keep_alive(std::time::Duration::from_secs(75))
         .disable_signals()
         .shutdown_timeout(grace.as_secs())
         .listen(listener)?
@@ -112,6 +136,7 @@ impl Node {
         let lifecycle = state.lifecycle.clone();
 
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
+        tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

@@ -13,6 +13,8 @@ use crate::config::Settings;
 use crate::realtime::Realtime;
 use crate::site::SiteCache;
 use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
+use rustchat_actors::breaker::Breakers;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -23,6 +25,8 @@ pub struct AppState {
     pub openapi_json: String,
     pub redis: Option<Arc<RedisLink>>,
     pub realtime: Realtime,
+    pub metrics: Arc<Metrics>,
+    pub breakers: Breakers,
     pub started: Instant,
     pub lifecycle: Lifecycle,
 }

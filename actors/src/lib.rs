@@ -8,10 +8,12 @@
 //!   as traits, so this crate knows nothing of SQL or Redis.
 //! - [`messages`]: the messages actors exchange.
 //! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
+//! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
 //!
 //! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
 //! → each `WsSession` (`Deliver`) → its bounded outbound queue → the socket.
 
+pub mod breaker;
 pub mod channel;
 pub mod frame;
 pub mod heartbeat;

@@ -30,6 +30,14 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// Events read back per query while catching up.
 const CATCH_UP_PAGE: u32 = 200;
 
+/// Counters every session of a node adds to (read by the metrics).
+#[derive(Debug, Default)]
+pub struct SessionCounters {
+    pub received: std::sync::atomic::AtomicU64,
+    pub sent: std::sync::atomic::AtomicU64,
+    pub slow: std::sync::atomic::AtomicU64,
+}
+
 /// Limits and identity shared by every session of a node.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -44,6 +52,7 @@ pub struct SessionConfig {
     pub max_queued_bytes: usize,
     /// Client messages allowed per second (a burst of twice this is tolerated).
     pub max_messages_per_second: u32,
+    pub counters: Arc<SessionCounters>,
 }
 
 /// Everything a session is built from.
@@ -132,6 +141,7 @@ impl WsSession {
         }
         self.queued_bytes += text.len();
         self.queue.push_back(text);
+        self.config.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if self.queue.len() > self.config.max_queued_frames || self.queued_bytes > self.config.max_queued_bytes {
             let _entered = self.span.enter();
             tracing::warn!(
@@ -139,6 +149,7 @@ impl WsSession {
                 "closing slow consumer: outbound queue full"
             );
             drop(_entered);
+            self.config.counters.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.queue.clear();
             self.queued_bytes = 0;
             self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
@@ -322,6 +333,7 @@ impl WsSession {
     }
 
     fn overflow(&mut self, ctx: &mut Context<Self>) {
+        self.config.counters.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _entered = self.span.enter();
         tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: too far behind");
         drop(_entered);
@@ -562,6 +574,9 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
         };
         if matches!(message, Message::Text(_) | Message::Binary(_)) && self.over_rate() {
             return self.close(ctx, CloseCode::Policy, "too many messages");
+        }
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.config.counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         match message {
             Message::Text(text) => self.on_text(&text, ctx),

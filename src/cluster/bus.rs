@@ -25,6 +25,14 @@ use super::Keys;
 /// Publishes sent in one pipeline at most.
 const MAX_BATCH: usize = 512;
 
+/// Counts the metrics read.
+#[derive(Debug, Default)]
+pub struct BusStats {
+    pub published: std::sync::atomic::AtomicU64,
+    pub received: std::sync::atomic::AtomicU64,
+    pub connected: AtomicBool,
+}
+
 /// The single-node bus: no peers, nothing to carry.
 #[derive(Default)]
 pub struct LocalBus;
@@ -56,27 +64,26 @@ struct Targets {
 pub struct RedisBus {
     keys: Keys,
     commands: mpsc::UnboundedSender<Command>,
-    connected: Arc<AtomicBool>,
+    stats: Arc<BusStats>,
     targets: Arc<OnceLock<Targets>>,
 }
 
 impl RedisBus {
     /// Starts the bus task on the current runtime. Redis need not be up yet.
-    pub fn start(url: &str, keys: Keys) -> anyhow::Result<RedisBus> {
+    pub fn start(url: &str, keys: Keys, stats: Arc<BusStats>) -> anyhow::Result<RedisBus> {
         let url = with_resp3(url);
         let client = redis::Client::open(url.as_str())?;
         let (commands, rx) = mpsc::unbounded_channel();
-        let connected = Arc::new(AtomicBool::new(false));
         let targets: Arc<OnceLock<Targets>> = Arc::new(OnceLock::new());
         let task = BusTask {
             client,
             keys: keys.clone(),
-            connected: connected.clone(),
+            stats: stats.clone(),
             targets: targets.clone(),
             desired: HashSet::new(),
         };
         tokio::spawn(task.run(rx));
-        Ok(RedisBus { keys, commands, connected, targets })
+        Ok(RedisBus { keys, commands, stats, targets })
     }
 }
 
@@ -107,7 +114,7 @@ impl Bus for RedisBus {
     }
 
     fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.stats.connected.load(Ordering::Relaxed)
     }
 }
 
@@ -125,7 +132,7 @@ fn with_resp3(url: &str) -> String {
 struct BusTask {
     client: redis::Client,
     keys: Keys,
-    connected: Arc<AtomicBool>,
+    stats: Arc<BusStats>,
     targets: Arc<OnceLock<Targets>>,
     /// Topics this node wants, re-subscribed after every reconnect.
     desired: HashSet<String>,
@@ -190,7 +197,7 @@ impl BusTask {
                             tracing::warn!("Redis bus connection lost; reconnecting");
                         }
                         lost = true;
-                        self.connected.store(false, Ordering::Relaxed);
+                        self.stats.connected.store(false, Ordering::Relaxed);
                     } else {
                         self.deliver(push);
                     }
@@ -212,7 +219,7 @@ impl BusTask {
                 tracing::warn!(%topic, error = %e, "re-subscribe failed");
             }
         }
-        self.connected.store(true, Ordering::Relaxed);
+        self.stats.connected.store(true, Ordering::Relaxed);
         tracing::info!(topics = self.desired.len(), "Redis bus connected");
         if (!first || !self.desired.is_empty())
             && let Some(t) = self.targets.get()
@@ -245,7 +252,11 @@ impl BusTask {
                         Err(_) => break,
                     }
                 }
+                let count = pipe.cmd_iter().count() as u64;
                 let sent: redis::RedisResult<()> = pipe.query_async(manager).await;
+                if sent.is_ok() {
+                    self.stats.published.fetch_add(count, Ordering::Relaxed);
+                }
                 if let Err(e) = sent {
                     // At-most-once: peers read the lost events back from the log after reconnecting.
                     tracing::debug!(error = %e, "publish failed");
@@ -286,6 +297,7 @@ impl BusTask {
             Some(Topic::User(user)) => BusMessage::User { user, text: payload.into() },
             None => return,
         };
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
         targets.inbound.do_send(Inbound(message));
     }
 }

@@ -6,27 +6,38 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
+use std::sync::Arc;
+
+use rustchat_actors::breaker::Breaker;
+
 use crate::config::Secret;
 
 /// A lazily (re)connected Redis connection.
 pub struct RedisLink {
     client: redis::Client,
+    breaker: Option<Arc<Breaker>>,
     connection: Mutex<Option<MultiplexedConnection>>,
 }
 
 impl RedisLink {
-    pub fn new(url: &Secret<String>) -> anyhow::Result<Self> {
+    pub fn new(url: &Secret<String>, breaker: Option<Arc<Breaker>>) -> anyhow::Result<Self> {
         let client = redis::Client::open(url.expose().as_str())
             .map_err(|e| anyhow::anyhow!("RUSTCHAT_REDIS_URL is not a valid Redis URL: {e}"))?;
-        Ok(Self { client, connection: Mutex::new(None) })
+        Ok(Self { client, breaker, connection: Mutex::new(None) })
     }
 
     pub fn client(&self) -> &redis::Client {
         &self.client
     }
 
-    /// The shared connection, connecting first if needed.
+    /// The shared connection, connecting first if needed. Refused at once while the Redis breaker is
+    /// open; callers report the command's outcome with [`RedisLink::succeeded`] or [`RedisLink::reset`].
     pub async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
+        if let Some(b) = &self.breaker
+            && !b.admit()
+        {
+            return Err(redis::RedisError::from((redis::ErrorKind::Io, "Redis circuit breaker is open")));
+        }
         let mut slot = self.connection.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -34,41 +45,52 @@ impl RedisLink {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)));
-        let c = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        let c = match self.client.get_multiplexed_async_connection_with_config(&config).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(b) = &self.breaker {
+                    b.record_failure();
+                }
+                return Err(e);
+            }
+        };
         *slot = Some(c.clone());
         Ok(c)
     }
 
-    /// Forgets the connection after an error, so the next use reconnects.
+    /// Forgets the connection after a failed command, so the next use reconnects; counts as a failure.
     pub async fn reset(&self) {
+        if let Some(b) = &self.breaker {
+            b.record_failure();
+        }
         *self.connection.lock().await = None;
+    }
+
+    /// A command went through.
+    pub fn succeeded(&self) {
+        if let Some(b) = &self.breaker {
+            b.record_success();
+        }
     }
 
     /// `PING`, bounded by `timeout`, connecting first if needed; returns the round-trip time.
     pub async fn ping(&self, timeout: Duration) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let attempt = async {
-            let mut slot = self.connection.lock().await;
-            let mut connection = match slot.as_ref() {
-                Some(c) => c.clone(),
-                None => {
-                    let c = self.client.get_multiplexed_async_connection().await?;
-                    *slot = Some(c.clone());
-                    c
-                }
-            };
-            drop(slot);
-            let result: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut connection).await;
-            if result.is_err() {
-                *self.connection.lock().await = None;
-            }
-            result.map_err(anyhow::Error::from)
+            let mut connection = self.connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut connection).await
         };
         match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(_)) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(e),
+            Ok(Ok(_)) => {
+                self.succeeded();
+                Ok(started.elapsed())
+            }
+            Ok(Err(e)) => {
+                self.reset().await;
+                Err(e.into())
+            }
             Err(_) => {
-                *self.connection.lock().await = None;
+                self.reset().await;
                 Err(anyhow::anyhow!("redis did not answer within {} ms", timeout.as_millis()))
             }
         }

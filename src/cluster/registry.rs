@@ -75,7 +75,10 @@ impl ClusterRegistry for RedisRegistry {
                 )
             };
             match result.await {
-                Ok(nodes) => Ok(nodes),
+                Ok(nodes) => {
+                    link.succeeded();
+                    Ok(nodes)
+                }
                 Err(e) => {
                     link.reset().await;
                     Err(e.to_string())

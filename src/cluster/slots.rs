@@ -112,7 +112,10 @@ impl Connections for RedisSlots {
                     .await
             };
             match attempt.await {
-                Ok(taken) => Ok(taken == 1),
+                Ok(taken) => {
+                    link.succeeded();
+                    Ok(taken == 1)
+                }
                 Err(e) => {
                     link.reset().await;
                     tracing::warn!(error = %e, "Redis unreachable: counting connections on this node only");

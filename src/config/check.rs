@@ -83,7 +83,7 @@ async fn probe_database(settings: &Settings) -> Result<String, String> {
 }
 
 async fn probe_redis(url: &super::Secret<String>) -> Result<f64, String> {
-    let link = RedisLink::new(url).map_err(|e| format!("{e:#}"))?;
+    let link = RedisLink::new(url, None).map_err(|e| format!("{e:#}"))?;
     let latency = link.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{} ({e:#})", redact_url(url.expose())))?;
     Ok(latency.as_secs_f64() * 1000.0)
 }

@@ -89,3 +89,49 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
 fn millis(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
+
+/// Prometheus text exposition of this node's metrics. Open like the other health endpoints: it holds
+/// counts and latencies, never user data.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format")))]
+#[get("/health/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
+}
+
+#[derive(Serialize)]
+struct Stats {
+    node_id: String,
+    version: &'static str,
+    uptime_seconds: u64,
+    websocket_connections: usize,
+    active_users: usize,
+    active_channels: usize,
+    db_pool_saturation: f64,
+    db_pool: crate::store::PoolStats,
+    redis_bus_connected: bool,
+    circuit_breakers: std::collections::BTreeMap<&'static str, rustchat_actors::breaker::Snapshot>,
+    cluster: Vec<rustchat_actors::ports::NodeInfo>,
+}
+
+/// The node at a glance, as JSON: connections, users, pool, breakers and cluster peers. Holds no user
+/// data (counts and node names only).
+#[utoipa::path(tag = "health", responses((status = 200, description = "node statistics")))]
+#[get("/health/stats")]
+pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
+    let counts = state.realtime.counts().await;
+    let pool = state.store.pool_stats();
+    let cluster = state.realtime.peers.read().map(|p| p.clone()).unwrap_or_default();
+    HttpResponse::Ok().json(Stats {
+        node_id: state.settings.node_id.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.started.elapsed().as_secs(),
+        websocket_connections: counts.connections,
+        active_users: counts.users,
+        active_channels: counts.channels,
+        db_pool_saturation: (pool.saturation() * 1000.0).round() / 1000.0,
+        db_pool: pool,
+        redis_bus_connected: state.realtime.bus.is_connected(),
+        circuit_breakers: state.breakers.snapshot(),
+        cluster,
+    })
+}

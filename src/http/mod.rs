@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
             scope::scope("/api/v1")
                 .service(health::live)
                 .service(health::ready)
+                .service(health::metrics)
+                .service(health::stats)
                 .service(openapi_json)
                 .service(auth::register)
                 .service(auth::login)

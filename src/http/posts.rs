@@ -70,6 +70,7 @@ pub async fn create_post(
     let (post, seq) =
         post_message(&state.store, state.realtime.slots.as_ref(), &caller, channel, &body.message, body.root_id)
             .await?;
+    state.metrics.posts_created.add(1, &[]);
     state.realtime.publish_events(channel, seq, seq).await;
     Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
 }

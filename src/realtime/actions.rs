@@ -15,6 +15,7 @@ use crate::store::Store;
 pub struct ChatActions {
     pub store: Store,
     pub presence: std::sync::Arc<dyn rustchat_actors::ports::Connections>,
+    pub metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>,
 }
 
 #[derive(Deserialize)]
@@ -32,6 +33,7 @@ impl Actions for ChatActions {
     fn perform(&self, user: Uuid, action: String, payload: Value) -> LocalFut<Result<ActionOutcome, ActionError>> {
         let store = self.store.clone();
         let presence = self.presence.clone();
+        let metrics = self.metrics.clone();
         Box::pin(async move {
             match action.as_str() {
                 "post" => {
@@ -54,6 +56,7 @@ impl Actions for ChatActions {
                     )
                     .await
                     .map_err(refuse)?;
+                    metrics.posts_created.add(1, &[]);
                     let events = store.events_after(request.channel_id, seq - 1, 1).await.map_err(refuse)?;
                     let publish = events.iter().map(|e| BusMessage::Channel(frame_of(e))).collect();
                     Ok(ActionOutcome { reply: json!({ "post": post, "seq": seq }), publish })

@@ -18,7 +18,9 @@ use serde_json::json;
 
 use self::actions::ChatActions;
 use self::log::{StoreLog, frame_of};
-use crate::cluster::bus::{LocalBus, RedisBus};
+use rustchat_actors::session::SessionCounters;
+
+use crate::cluster::bus::{BusStats, LocalBus, RedisBus};
 use crate::cluster::registry::{LocalRegistry, RedisRegistry};
 use crate::cluster::slots::{LocalSlots, RedisSlots};
 use crate::cluster::{Keys, RedisLink};
@@ -45,16 +47,22 @@ impl Realtime {
         store: &Store,
         redis: Option<Arc<RedisLink>>,
         port: u16,
+        counters: Arc<SessionCounters>,
+        bus_stats: Arc<BusStats>,
+        metrics: Arc<crate::telemetry::metrics::Metrics>,
     ) -> anyhow::Result<Realtime> {
         let keys = Keys::new(&settings.redis.prefix);
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
             match (&settings.redis.url, redis) {
                 (Some(url), Some(link)) => (
-                    Arc::new(RedisBus::start(url.expose(), keys.clone())?),
+                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats)?),
                     Arc::new(RedisSlots::new(link.clone(), keys.clone())),
                     Arc::new(RedisRegistry::new(link, keys)),
                 ),
-                _ => (Arc::new(LocalBus), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry)),
+                _ => {
+                    bus_stats.connected.store(true, std::sync::atomic::Ordering::Relaxed);
+                    (Arc::new(LocalBus), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry))
+                }
             };
         let log = Arc::new(StoreLog { store: store.clone() });
         let supervisor = Supervisor::new(bus.clone(), log.clone(), slots.clone()).start();
@@ -76,11 +84,12 @@ impl Realtime {
             max_queued_frames: settings.ws.max_queued_frames,
             max_queued_bytes: settings.ws.max_queued_bytes,
             max_messages_per_second: 20,
+            counters,
         });
         Ok(Realtime {
             supervisor,
             bus,
-            actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone() }),
+            actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone(), metrics }),
             slots,
             log,
             session_config,

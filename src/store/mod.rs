@@ -16,6 +16,7 @@ mod teams;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -28,40 +29,57 @@ pub use posts::{NewPost, PostCursor};
 pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;
 
+use rustchat_actors::breaker::Breaker;
+
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::error::{Error, Result};
 
-/// Runs `$body` with `$pool` bound to the configured pool, whichever backend it is.
+/// Runs `$body` with `$pool` bound to the configured pool, whichever backend it is, through the
+/// database circuit breaker: refused at once while it is open, and its outcome recorded.
 macro_rules! with_pool {
-    ($store:expr, |$pool:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::store::Pool::Pg($pool) => $body,
-            $crate::store::Pool::Sqlite($pool) => $body,
+    ($store:expr, |$pool:ident| $body:expr) => {{
+        let store = &$store;
+        store.admit()?;
+        let result: $crate::error::Result<_> = async {
+            Ok(match &store.pool {
+                $crate::store::Pool::Pg($pool) => $body,
+                $crate::store::Pool::Sqlite($pool) => $body,
+            })
         }
-    };
+        .await;
+        store.observe(&result);
+        result?
+    }};
 }
 pub(crate) use with_pool;
 
 /// Runs `$body` inside one write transaction on the configured pool, committing at the end; an early
 /// return (`?`) rolls back. SQLite transactions begin IMMEDIATE so concurrent writers queue on the
-/// busy timeout instead of failing when a read lock cannot be upgraded.
+/// busy timeout instead of failing when a read lock cannot be upgraded. Goes through the breaker too.
 macro_rules! with_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {
-        match &$store.pool {
-            $crate::store::Pool::Pg(pool) => {
-                let mut $tx = pool.begin().await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            $crate::store::Pool::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let store = &$store;
+        store.admit()?;
+        let result: $crate::error::Result<_> = async {
+            Ok(match &store.pool {
+                $crate::store::Pool::Pg(pool) => {
+                    let mut $tx = pool.begin().await?;
+                    let out = $body;
+                    $tx.commit().await?;
+                    out
+                }
+                $crate::store::Pool::Sqlite(pool) => {
+                    let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    let out = $body;
+                    $tx.commit().await?;
+                    out
+                }
+            })
         }
-    };
+        .await;
+        store.observe(&result);
+        result?
+    }};
 }
 pub(crate) use with_tx;
 
@@ -82,6 +100,7 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
+    breaker: Option<Arc<Breaker>>,
     max_connections: u32,
     sqlite_path: Option<std::path::PathBuf>,
 }
@@ -136,7 +155,32 @@ impl Store {
                 (Pool::Sqlite(pool), Some(path.clone()))
             }
         };
-        Ok(Self { pool, max_connections: settings.max_connections, sqlite_path })
+        Ok(Self { pool, breaker: None, max_connections: settings.max_connections, sqlite_path })
+    }
+
+    /// Routes every query through `breaker` from now on.
+    pub fn with_breaker(mut self, breaker: Arc<Breaker>) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    fn admit(&self) -> Result<()> {
+        match &self.breaker {
+            Some(b) if !b.admit() => Err(Error::new(
+                crate::error::ErrorCode::DatabaseUnavailable,
+                "database unavailable (circuit breaker open); retry shortly",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Feeds a query's outcome to the breaker: only failures to reach the database count.
+    fn observe<T>(&self, result: &Result<T>) {
+        let Some(b) = &self.breaker else { return };
+        match result {
+            Err(e) if e.code == crate::error::ErrorCode::DatabaseUnavailable => b.record_failure(),
+            _ => b.record_success(),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -146,24 +190,39 @@ impl Store {
         }
     }
 
-    /// One round trip to the database, bounded by `timeout`; returns its latency.
+    /// One round trip to the database, bounded by `timeout`; returns its latency. Goes through the
+    /// breaker like any query (so readiness reports an open circuit), and a timeout counts as a failure.
     pub async fn ping(&self, timeout: Duration) -> Result<Duration> {
         let started = Instant::now();
-        let query = async { with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ())) };
-        match tokio::time::timeout(timeout, query).await {
+        self.admit()?;
+        let query = async {
+            match &self.pool {
+                Pool::Pg(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+                Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            }
+        };
+        let result = match tokio::time::timeout(timeout, query).await {
             Ok(Ok(())) => Ok(started.elapsed()),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(Error::new(crate::error::ErrorCode::DatabaseUnavailable, "database did not answer in time")),
-        }
+        };
+        self.observe(&result);
+        result
     }
 
     pub fn pool_stats(&self) -> PoolStats {
-        let (size, idle) = with_pool!(self, |pool| (pool.size(), pool.num_idle() as u32));
+        let (size, idle) = match &self.pool {
+            Pool::Pg(pool) => (pool.size(), pool.num_idle() as u32),
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle() as u32),
+        };
         PoolStats { in_use: size.saturating_sub(idle), idle, max: self.max_connections }
     }
 
     /// Closes every connection; in-flight queries finish first.
     pub async fn close(&self) {
-        with_pool!(self, |pool| pool.close().await)
+        match &self.pool {
+            Pool::Pg(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
     }
 }

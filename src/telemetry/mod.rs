@@ -2,7 +2,9 @@
 //! in development. Request lines come from [`request_log`].
 
 pub mod json;
+pub mod metrics;
 pub mod request_log;
+pub mod sampler;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;

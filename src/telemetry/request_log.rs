@@ -32,6 +32,7 @@ pub async fn log_requests(
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
     let ip = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let method = request.method().to_string();
+    let state = request.app_data::<actix_web::web::Data<crate::state::AppState>>().cloned();
     let path = request.path().to_string();
     let span = tracing::info_span!("http_request", request_id = %request_id);
 
@@ -46,7 +47,11 @@ pub async fn log_requests(
         }
         Err(e) => (e.as_response_error().status_code(), "unmatched".to_string(), Err(e)),
     };
-    let latency_ms = (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = (elapsed * 1000.0 * 1000.0).round() / 1000.0;
+    if let Some(state) = &state {
+        state.metrics.record_request(&method, &route, status.as_u16(), elapsed);
+    }
     let reason = status.canonical_reason().unwrap_or("");
     let code = status.as_u16();
     let _entered = span.enter();

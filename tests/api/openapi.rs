@@ -16,6 +16,8 @@ async fn the_openapi_document_lists_every_route_and_every_listed_route_exists() 
     let public = [
         "/api/v1/health/live",
         "/api/v1/health/ready",
+        "/api/v1/health/metrics",
+        "/api/v1/health/stats",
         "/api/v1/openapi.json",
         "/api/v1/auth/register",
         "/api/v1/auth/login",

@@ -1,0 +1,167 @@
+//! Prometheus metrics through OpenTelemetry (`opentelemetry` + `opentelemetry-prometheus`), one
+//! registry per node (so several nodes can share a test process). Served at
+//! `GET /api/v1/health/metrics`. The runbook's five series are:
+//!
+//! ```text
+//! rustchat_http_requests_total{method,route,status}          counter, every HTTP response
+//! rustchat_http_request_duration_seconds_bucket{method,route,le}   histogram
+//! rustchat_db_pool_saturation_ratio                          gauge, connections in use / max, sampled 4×/s
+//! rustchat_websocket_active_connections                      gauge, sampled every second
+//! rustchat_circuit_breaker_state_changes_total{breaker,from,to}
+//! ```
+//!
+//! plus `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
+//! Redis publishes/receives and bus state, cluster peers, database ping latency and posts created.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Gauge, Histogram, MeterProvider};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use prometheus::{Encoder, TextEncoder};
+use rustchat_actors::session::SessionCounters;
+
+use crate::cluster::bus::BusStats;
+
+/// Buckets fine enough to read p99 around the 500 ms alert threshold.
+const LATENCY_BUCKETS: [f64; 16] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0];
+
+pub struct Metrics {
+    registry: prometheus::Registry,
+    _provider: SdkMeterProvider,
+    pub http_requests: Counter<u64>,
+    pub http_duration: Histogram<f64>,
+    pub db_pool_saturation: Gauge<f64>,
+    pub db_ping: Gauge<f64>,
+    pub ws_connections: Gauge<i64>,
+    pub cluster_peers: Gauge<i64>,
+    pub breaker_changes: Counter<u64>,
+    pub rate_limited: Counter<u64>,
+    pub posts_created: Counter<u64>,
+}
+
+impl Metrics {
+    pub fn new(sessions: Arc<SessionCounters>, bus: Arc<BusStats>) -> anyhow::Result<Self> {
+        let registry = prometheus::Registry::new();
+        let exporter = opentelemetry_prometheus::exporter()
+            .with_registry(registry.clone())
+            .without_target_info()
+            .scope_info_enabled(false)
+            .build()?;
+        let provider = SdkMeterProvider::builder().with_reader(exporter).build();
+        let meter = provider.meter("rustchat");
+
+        let counter = |name: &'static str, help: &'static str| meter.u64_counter(name).with_description(help).build();
+        let observed = |name: &'static str, help: &'static str, read: Box<dyn Fn() -> u64 + Send + Sync>| {
+            meter
+                .u64_observable_counter(name)
+                .with_description(help)
+                .with_callback(move |o| o.observe(read(), &[]))
+                .build()
+        };
+        let s = sessions.clone();
+        observed(
+            "rustchat_websocket_messages_received",
+            "client frames received",
+            Box::new(move || s.received.load(Ordering::Relaxed)),
+        );
+        let s = sessions.clone();
+        observed(
+            "rustchat_websocket_messages_sent",
+            "frames queued to clients",
+            Box::new(move || s.sent.load(Ordering::Relaxed)),
+        );
+        let s = sessions;
+        observed(
+            "rustchat_websocket_slow_consumers_closed",
+            "sockets closed as slow consumers (4008)",
+            Box::new(move || s.slow.load(Ordering::Relaxed)),
+        );
+        let b = bus.clone();
+        observed(
+            "rustchat_redis_messages_published",
+            "messages published on the Redis bus",
+            Box::new(move || b.published.load(Ordering::Relaxed)),
+        );
+        let b = bus.clone();
+        observed(
+            "rustchat_redis_messages_received",
+            "messages received from the Redis bus",
+            Box::new(move || b.received.load(Ordering::Relaxed)),
+        );
+        let b = bus;
+        meter
+            .i64_observable_gauge("rustchat_redis_bus_connected")
+            .with_description("1 while the Redis bus is connected (always 1 without Redis)")
+            .with_callback(move |o| o.observe(i64::from(b.connected.load(Ordering::Relaxed)), &[]))
+            .build();
+
+        Ok(Self {
+            http_requests: counter("rustchat_http_requests", "HTTP responses by method, route pattern and status"),
+            http_duration: meter
+                .f64_histogram("rustchat_http_request_duration")
+                .with_unit("s")
+                .with_description("HTTP request latency")
+                .with_boundaries(LATENCY_BUCKETS.to_vec())
+                .build(),
+            db_pool_saturation: meter
+                .f64_gauge("rustchat_db_pool_saturation_ratio")
+                .with_description("database connections in use / pool maximum")
+                .build(),
+            db_ping: meter
+                .f64_gauge("rustchat_db_ping_latency")
+                .with_unit("s")
+                .with_description("round trip of a trivial query, sampled every 5 s")
+                .build(),
+            ws_connections: meter
+                .i64_gauge("rustchat_websocket_active_connections")
+                .with_description("open WebSocket connections on this node")
+                .build(),
+            cluster_peers: meter
+                .i64_gauge("rustchat_cluster_peers")
+                .with_description("nodes seen by the heartbeat, this one included")
+                .build(),
+            breaker_changes: counter("rustchat_circuit_breaker_state_changes", "circuit breaker transitions"),
+            rate_limited: counter("rustchat_rate_limit_exceeded", "requests refused by a rate limit"),
+            posts_created: counter("rustchat_posts_created", "posts created"),
+            registry,
+            _provider: provider,
+        })
+    }
+
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let labels = [
+            KeyValue::new("method", method.to_string()),
+            KeyValue::new("route", route.to_string()),
+            KeyValue::new("status", status.to_string()),
+        ];
+        self.http_requests.add(1, &labels);
+        self.http_duration.record(seconds, &labels[..2]);
+    }
+
+    pub fn record_breaker_change(&self, breaker: &str, from: &str, to: &str) {
+        self.breaker_changes.add(
+            1,
+            &[
+                KeyValue::new("breaker", breaker.to_string()),
+                KeyValue::new("from", from.to_string()),
+                KeyValue::new("to", to.to_string()),
+            ],
+        );
+    }
+
+    pub fn record_rate_limited(&self, limit: &'static str) {
+        self.rate_limited.add(1, &[KeyValue::new("limit", limit)]);
+    }
+
+    /// The Prometheus text exposition of every series.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!(error = %e, "cannot encode metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
