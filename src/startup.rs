@@ -73,6 +73,8 @@ impl Node {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let rate_limits =
+            crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
         let realtime =
             Realtime::start(&settings, &store, redis.clone(), port, session_counters, bus_stats, metrics.clone())?;
         let workers = settings.workers;
@@ -92,6 +94,7 @@ impl Node {
             realtime,
             metrics,
             breakers,
+            rate_limits,
             started: Instant::now(),
             lifecycle: Lifecycle::default(),
         });

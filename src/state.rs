@@ -27,6 +27,7 @@ pub struct AppState {
     pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
     pub breakers: Breakers,
+    pub rate_limits: crate::ratelimit::RateLimits,
     pub started: Instant,
     pub lifecycle: Lifecycle,
 }
@@ -36,6 +37,26 @@ pub struct AppState {
 pub struct Lifecycle {
     draining: Arc<AtomicBool>,
     shutdown: CancellationToken,
+}
+
+impl AppState {
+    /// The client's address (see [`crate::http::client_ip`]), as text for logs and limit keys.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> String {
+        crate::http::client_ip::client_ip(req, &self.settings.rate_limit.trusted_proxies)
+            .map(|ip| ip.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Counts one request against `limit` for `key`; a refusal is logged, counted and answered 429.
+    pub async fn rate_limit(&self, limit: crate::ratelimit::Limit, key: &str, ip: &str) -> crate::error::Result<()> {
+        match self.rate_limits.check(limit, key).await {
+            Ok(()) => Ok(()),
+            Err(wait) => {
+                self.metrics.record_rate_limited(limit.as_str());
+                Err(crate::ratelimit::refusal(limit, ip, wait))
+            }
+        }
+    }
 }
 
 impl Lifecycle {

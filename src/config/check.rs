@@ -118,6 +118,10 @@ fn effective_value(s: &Settings, name: &str) -> String {
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => format!("{:?}", s.oauth_token_delivery).to_lowercase(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE" => s.rate_limit.auth_per_minute.to_string(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE" => s.rate_limit.ws_per_minute.to_string(),
+        "RUSTCHAT_SECURITY_TRUSTED_PROXIES" => {
+            let list: Vec<String> = s.rate_limit.trusted_proxies.iter().map(ToString::to_string).collect();
+            if list.is_empty() { "(none)".into() } else { list.join(",") }
+        }
         "RUSTCHAT_WS_MAX_QUEUED_FRAMES" => s.ws.max_queued_frames.to_string(),
         "RUSTCHAT_WS_MAX_QUEUED_BYTES" => s.ws.max_queued_bytes.to_string(),
         "RUSTCHAT_WS_PING_SECONDS" => s.ws.ping_interval.as_secs().to_string(),

@@ -92,6 +92,8 @@ pub struct RedisSettings {
 pub struct RateLimitSettings {
     pub auth_per_minute: u32,
     pub ws_per_minute: u32,
+    /// Peers allowed to tell us the client's address in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// WebSocket limits.

@@ -222,6 +222,19 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         30,
     );
 
+    let mut trusted_proxies = Vec::new();
+    for item in
+        raw.security_trusted_proxies.as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty())
+    {
+        let net = item.parse::<ipnet::IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match net {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => p.fail(
+                "RUSTCHAT_SECURITY_TRUSTED_PROXIES",
+                format!("expected comma-separated IP addresses or CIDRs like 10.0.0.0/8, got '{item}'"),
+            ),
+        }
+    }
     let ws_frames = p.ranged("RUSTCHAT_WS_MAX_QUEUED_FRAMES", &raw.ws_max_queued_frames, 16usize, 1_000_000, 1024);
     let ws_bytes = p.ranged("RUSTCHAT_WS_MAX_QUEUED_BYTES", &raw.ws_max_queued_bytes, 16_384usize, 1 << 30, 4 << 20);
     let ws_ping = p.ranged("RUSTCHAT_WS_PING_SECONDS", &raw.ws_ping_seconds, 1u64, 3600, 15);
@@ -275,7 +288,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         jwt_secret,
         encryption_key,
         oauth_token_delivery,
-        rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute },
+        rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, trusted_proxies },
         ws: WsSettings {
             max_queued_frames: ws_frames,
             max_queued_bytes: ws_bytes,

@@ -67,6 +67,11 @@ pub const VARIABLES: &[Variable] = &[
     var("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "10", "auth requests per client IP per minute"),
     var("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "30", "WebSocket connects per client IP per minute"),
     var(
+        "RUSTCHAT_SECURITY_TRUSTED_PROXIES",
+        "",
+        "comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is believed",
+    ),
+    var(
         "RUSTCHAT_WS_MAX_QUEUED_FRAMES",
         "1024",
         "frames a WebSocket may have waiting to be sent before it is closed as a slow consumer (4008)",
@@ -119,6 +124,7 @@ pub struct RawEnv {
     pub security_oauth_token_delivery: Option<String>,
     pub security_rate_limit_auth_per_minute: Option<String>,
     pub security_rate_limit_ws_per_minute: Option<String>,
+    pub security_trusted_proxies: Option<String>,
     pub ws_max_queued_frames: Option<String>,
     pub ws_max_queued_bytes: Option<String>,
     pub ws_ping_seconds: Option<String>,

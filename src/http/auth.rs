@@ -10,6 +10,7 @@ use super::json::Json;
 use crate::auth::{AuthUser, REFRESH_TTL, RefreshToken, TokenPair, hash_password, verify_password};
 use crate::domain::{DisplayName, Email, Password, Registration, Timestamp, Username};
 use crate::error::{Error, ErrorCode, Result};
+use crate::ratelimit::Limit;
 use crate::state::AppState;
 use crate::store::RefreshOutcome;
 use crate::store::models::{Role, User};
@@ -75,6 +76,8 @@ pub async fn register(
     req: HttpRequest,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse> {
+    let ip = state.client_ip(&req);
+    state.rate_limit(Limit::Auth, &ip, &ip).await?;
     let username = Username::parse(&body.username)?;
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password, "password")?;
@@ -118,6 +121,10 @@ pub async fn register(
 #[utoipa::path(tag = "auth", request_body = LoginRequest, responses((status = 200, body = TokenPair), (status = 401)))]
 #[post("/auth/login")]
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<LoginRequest>) -> Result<HttpResponse> {
+    let ip = state.client_ip(&req);
+    state.rate_limit(Limit::Auth, &ip, &ip).await?;
+    // Per account too, so guessing one password from many addresses is limited as well.
+    state.rate_limit(Limit::Login, &body.login.trim().to_lowercase(), &ip).await?;
     let found = state.store.user_credentials(&body.login).await?;
     let (user, hash) = match found {
         Some(c) => (Some(c.user), c.password_hash),
@@ -137,7 +144,9 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<Logi
 /// one again revokes its session.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 200, body = TokenPair), (status = 401)))]
 #[post("/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse> {
+pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<RefreshRequest>) -> Result<HttpResponse> {
+    let ip = state.client_ip(&req);
+    state.rate_limit(Limit::Auth, &ip, &ip).await?;
     let invalid =
         || Error::new(ErrorCode::InvalidToken, "Unauthorized: the refresh token is invalid, expired or revoked");
     let Some(presented) = RefreshToken::parse(&body.refresh_token) else {

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod channels;
+pub mod client_ip;
 pub mod health;
 pub mod json;
 pub mod posts;

@@ -31,8 +31,9 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
 pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse> {
     let conn = uuid::Uuid::now_v7();
     let span = tracing::info_span!("ws_handler", conn = %conn, user = tracing::field::Empty);
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = state.client_ip(&req);
     async move {
+        state.rate_limit(crate::ratelimit::Limit::Ws, &ip, &ip).await?;
         let token = bearer(&req).map(str::to_string).or_else(|| token_from_protocols(&req));
         let Some(token) = token else {
             tracing::info!(ip, "Unauthorized WebSocket: no bearer token");

@@ -30,9 +30,12 @@ pub async fn log_requests(
             !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_string);
-    let ip = request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     let method = request.method().to_string();
     let state = request.app_data::<actix_web::web::Data<crate::state::AppState>>().cloned();
+    let ip = match &state {
+        Some(state) => state.client_ip(request.request()),
+        None => request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+    };
     let path = request.path().to_string();
     let span = tracing::info_span!("http_request", request_id = %request_id);
 

@@ -55,6 +55,9 @@ fn every_runbook_variable_changes_the_effective_setting() {
         ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", "7", |s| format!("{:?}", s.shutdown_drain)),
         ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "9", |s| format!("{:?}", s.shutdown_grace)),
         ("RUSTCHAT_WS_MAX_QUEUED_FRAMES", "64", |s| s.ws.max_queued_frames.to_string()),
+        ("RUSTCHAT_SECURITY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1", |s| {
+            format!("{:?}", s.rate_limit.trusted_proxies)
+        }),
         ("RUSTCHAT_WS_MAX_QUEUED_BYTES", "65536", |s| s.ws.max_queued_bytes.to_string()),
         ("RUSTCHAT_WS_PING_SECONDS", "5", |s| format!("{:?}", s.ws.ping_interval)),
         ("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", "60", |s| format!("{:?}", s.ws.client_timeout)),

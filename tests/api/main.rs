@@ -14,6 +14,7 @@ mod config;
 mod health;
 mod logs;
 mod openapi;
+mod operability;
 mod posts;
 mod realtime;
 mod search;

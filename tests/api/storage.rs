@@ -120,6 +120,16 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     })
     .await;
 
+    // Runbook P3: the saturation gauge reads 1.0 while the pool is exhausted.
+    let saturated = eventually(Duration::from_secs(5), "saturation 1.0", || async {
+        let text = reqwest::get(format!("{base}/api/v1/health/metrics")).await.ok()?.text().await.ok()?;
+        text.lines()
+            .find(|l| l.starts_with("rustchat_db_pool_saturation_ratio "))
+            .filter(|l| l.ends_with(" 1"))
+            .map(str::to_string)
+    })
+    .await;
+    assert_eq!(saturated, "rustchat_db_pool_saturation_ratio 1");
     let second = user.get("/api/v1/users/me").await;
     assert_eq!((second.status, second.code()), (503, "database_busy"), "{:?}", second.body);
     let logged = eventually(Duration::from_secs(5), "a 'pool timed out' log line", || async {

@@ -88,6 +88,8 @@ impl Cluster {
             ("RUSTCHAT_ENCRYPTION_KEY", KEY),
             ("RUSTCHAT_LOG_FORMAT", "json"),
             ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "5"),
+            ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
+            ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

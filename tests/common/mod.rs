@@ -163,6 +163,9 @@ fn base_vars(db_url: &str, dir: &std::path::Path) -> Vec<(String, String)> {
         ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "1"),
         ("RUSTCHAT_LOG_LEVEL", "warn"),
         ("RUSTCHAT_NODE_ID", "test-node"),
+        // Tests register many users from one address; rate-limit tests set the real limits.
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,0 +1,357 @@
+//! The runbook's monitoring, incident and tuning steps, verbatim: metric names and labels fed by real
+//! traffic, PromQL that parses, the stats JSON, every log filter run with the real `jq` over a real
+//! node's output, cluster-wide rate limits, and breakers opening and closing with their dependency.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{Api, Cluster, Db, TcpProxy, TestDb, Ws, eventually, spawn_app, spawn_app_on};
+
+const T: Duration = Duration::from_secs(15);
+
+/// The runbook's key-metric queries (read from the runbook itself when it is beside the checkout).
+fn runbook_queries() -> Vec<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/spec/runbook.md");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let from_runbook: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('|') && l.contains("`") && l.contains("rustchat_"))
+        .filter_map(|l| l.split('`').nth(1).map(str::to_string))
+        .collect();
+    if from_runbook.len() >= 5 {
+        return from_runbook;
+    }
+    [
+        r#"rate(rustchat_http_requests_total{status=~"5.."}[5m])"#,
+        "histogram_quantile(0.99, rate(rustchat_http_request_duration_seconds_bucket[5m]))",
+        "rustchat_db_pool_saturation_ratio",
+        "rustchat_websocket_active_connections",
+        "rustchat_circuit_breaker_state_changes_total",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Runs `jq` with `args` over `input`; returns stdout lines.
+fn jq(args: &[&str], input: &str) -> Vec<String> {
+    let mut child = Command::new("jq")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("jq is installed (.ci/run installs it)");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+/// The value of the first sample of `series` (exact name and label subset) in a scrape.
+fn sample(scrape: &str, series: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (name_and_labels, value) = line.rsplit_once(' ')?;
+        let name = name_and_labels.split('{').next()?;
+        if name != series {
+            return None;
+        }
+        let all = labels.iter().all(|(k, v)| name_and_labels.contains(&format!("{k}=\"{v}\"")));
+        if all { value.parse().ok() } else { None }
+    })
+}
+
+#[tokio::test]
+async fn the_runbook_metrics_are_fed_by_real_traffic_and_its_promql_is_valid() {
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let user = Api::register(&app.address, "metered").await;
+    let team = user.create_team("metrics", false).await;
+    let channel = user.create_channel(&team, "general", "public").await;
+    user.say(&channel, "counted").await;
+    Api::anonymous(&app.address).get("/api/v1/users/me").await;
+    let _ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
+
+    let scrape = eventually(T, "the WebSocket gauge to show the connection", || async {
+        let text = app.get("/api/v1/health/metrics").await.text().await.ok()?;
+        (sample(&text, "rustchat_websocket_active_connections", &[]) == Some(1.0)).then_some(text)
+    })
+    .await;
+    let route = "/api/v1/channels/{channel_id}/posts";
+    assert_eq!(
+        sample(&scrape, "rustchat_http_requests_total", &[("method", "POST"), ("route", route), ("status", "201")]),
+        Some(1.0),
+        "route is the pattern:\n{scrape}"
+    );
+    assert!(
+        sample(&scrape, "rustchat_http_requests_total", &[("route", "/api/v1/users/me"), ("status", "401")]).is_some()
+    );
+    assert!(!scrape.contains(&channel), "raw ids never become labels");
+    assert!(
+        sample(&scrape, "rustchat_http_request_duration_seconds_bucket", &[("route", route), ("le", "0.5")]).is_some()
+    );
+    assert!(
+        sample(&scrape, "rustchat_http_request_duration_seconds_bucket", &[("le", "0.4")]).is_some(),
+        "buckets around 500 ms"
+    );
+    let saturation = sample(&scrape, "rustchat_db_pool_saturation_ratio", &[]).expect("pool saturation");
+    assert!((0.0..=1.0).contains(&saturation));
+    assert_eq!(sample(&scrape, "rustchat_posts_created_total", &[]), Some(1.0));
+    assert!(sample(&scrape, "rustchat_websocket_messages_sent_total", &[]).unwrap_or(0.0) >= 1.0, "hello was sent");
+
+    // Every runbook query parses as PromQL (promtool), and names only series a node exports.
+    let queries = runbook_queries();
+    let mut rules = String::from("groups:\n- name: runbook\n  rules:\n");
+    for (i, q) in queries.iter().enumerate() {
+        rules.push_str(&format!("  - record: runbook:query{i}\n    expr: '{}'\n", q.replace('\'', "''")));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("runbook-rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    match Command::new("promtool").arg("check").arg("rules").arg(&file).output() {
+        Ok(out) => {
+            assert!(out.status.success(), "promtool rejects a runbook query:\n{}", String::from_utf8_lossy(&out.stdout))
+        }
+        Err(_) => {
+            assert!(std::env::var("CI").is_err(), "promtool must be installed on CI (.ci/run installs prometheus)");
+            eprintln!("SKIPPED promtool: not installed");
+        }
+    }
+    // Every other name the queries use is in every scrape.
+    for q in &queries {
+        for name in q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("rustchat_")) {
+            if name == "rustchat_circuit_breaker_state_changes_total" {
+                // No breaker has changed state on this node; the breaker tests scrape this series.
+                continue;
+            }
+            assert!(scrape.lines().any(|l| l.starts_with(name)), "{name} (from `{q}`) is not exported:\n{scrape}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn stats_answer_the_runbooks_jq_questions_without_user_data() {
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let user = Api::register(&app.address, "statsy").await;
+    let _ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
+    let body = eventually(T, "stats to count the socket", || async {
+        let (status, body) = app.get_json("/api/v1/health/stats").await;
+        (status == 200 && body["websocket_connections"] == 1).then_some(body)
+    })
+    .await;
+    let text = body.to_string();
+    assert_eq!(jq(&[".websocket_connections"], &text), ["1"]);
+    assert_eq!(body["active_users"], 1);
+    assert!(body["db_pool_saturation"].is_number());
+    let breakers = jq(&["-c", ".circuit_breakers"], &text);
+    let breakers: Value = serde_json::from_str(&breakers[0]).unwrap();
+    for name in ["database", "redis", "oidc"] {
+        assert_eq!(breakers[name]["state"], "closed", "{breakers}");
+        assert!(breakers[name]["consecutive_failures"].is_number());
+    }
+    assert_eq!(body["node_id"], "test-node");
+    assert_eq!(body["cluster"][0]["node_id"], "test-node");
+    assert!(body["uptime_seconds"].is_number());
+    assert!(!text.contains("statsy"), "stats reveal no user data");
+}
+
+#[tokio::test]
+async fn the_login_limit_holds_across_nodes_and_answers_429_with_retry_after() {
+    let Some(cluster) = Cluster::start(
+        2,
+        &[("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "10"), ("RUSTCHAT_SECURITY_TRUSTED_PROXIES", "127.0.0.1")],
+    )
+    .await
+    else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let attempt = |node: usize, ip: &str, login: &str| {
+        let url = format!("{}/api/v1/auth/login", cluster.base(node));
+        let req =
+            http.post(url).header("x-forwarded-for", ip).json(&json!({"login": login, "password": "wrong-password"}));
+        async move {
+            let r = req.send().await.unwrap();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (r.status().as_u16(), retry, r.json::<Value>().await.unwrap())
+        }
+    };
+    for i in 0..10 {
+        let (status, _, body) = attempt(i % 2, "203.0.113.7", &format!("user{i}")).await;
+        assert_eq!(status, 401, "attempt {i}: {body}");
+    }
+    for node in [0, 1] {
+        let (status, retry, body) = attempt(node, "203.0.113.7", "user-eleven").await;
+        assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")), "node {node}: {body}");
+        assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    }
+    let (status, _, _) = attempt(0, "198.51.100.1", "someone").await;
+    assert_eq!(status, 401, "another client address has its own budget");
+    // Per account: ten addresses guessing one account's password are limited too.
+    for i in 0..10 {
+        attempt(i % 2, &format!("192.0.2.{i}"), "victim").await;
+    }
+    let (status, _, _) = attempt(1, "192.0.2.200", "victim").await;
+    assert_eq!(status, 429, "the account's own limit");
+
+    let line = cluster.wait_log(0, "a 'Rate limit exceeded' line", |l| l["message"] == "Rate limit exceeded").await;
+    assert_eq!(line["ip"], "203.0.113.7", "ip at top level, from the trusted proxy's X-Forwarded-For");
+    let scrape =
+        reqwest::get(format!("{}/api/v1/health/metrics", cluster.base(1))).await.unwrap().text().await.unwrap();
+    assert!(
+        sample(&scrape, "rustchat_rate_limit_exceeded_total", &[("limit", "auth")]).unwrap_or(0.0) >= 1.0,
+        "{scrape}"
+    );
+}
+
+#[tokio::test]
+async fn the_database_breaker_opens_fails_fast_and_closes_when_the_database_returns() {
+    let Some(db) = TestDb::create().await else { return };
+    let pg = url::Url::parse(&db.url).unwrap();
+    let proxy = TcpProxy::start(format!("{}:{}", pg.host_str().unwrap(), pg.port().unwrap_or(5432))).await;
+    let mut via = pg.clone();
+    via.set_port(Some(proxy.port)).unwrap();
+    let Some(app) = spawn_app_on(via.as_ref(), &[("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "300")]).await else {
+        return;
+    };
+    let user = Api::register(&app.address, "breaker").await;
+    user.get("/api/v1/users/me").await.expect(200);
+
+    proxy.cut();
+    let stats = eventually(Duration::from_secs(30), "the database breaker to open", || async {
+        let _ = user.get("/api/v1/users/me").await;
+        let (_, stats) = app.get_json("/api/v1/health/stats").await;
+        (stats["circuit_breakers"]["database"]["state"] == "open").then_some(stats)
+    })
+    .await;
+    assert!(stats["circuit_breakers"]["database"]["total_failures"].as_u64().unwrap() >= 5);
+    let fast = std::time::Instant::now();
+    let refused = user.get("/api/v1/users/me").await;
+    assert_eq!((refused.status, refused.code()), (503, "database_unavailable"), "{:?}", refused.body);
+    assert!(fast.elapsed() < Duration::from_millis(250), "an open breaker fails fast");
+    let scrape = app.get("/api/v1/health/metrics").await.text().await.unwrap();
+    assert_eq!(
+        sample(
+            &scrape,
+            "rustchat_circuit_breaker_state_changes_total",
+            &[("breaker", "database"), ("from", "closed"), ("to", "open")]
+        ),
+        Some(1.0),
+        "{scrape}"
+    );
+
+    proxy.restore();
+    eventually(Duration::from_secs(30), "the database breaker to close", || async {
+        let (_, stats) = app.get_json("/api/v1/health/stats").await;
+        (stats["circuit_breakers"]["database"]["state"] == "closed").then_some(())
+    })
+    .await;
+    user.get("/api/v1/users/me").await.expect(200);
+    drop(db);
+}
+
+#[tokio::test]
+async fn the_redis_breaker_opens_and_closes_with_redis_and_logs_each_transition() {
+    let Some(cluster) = Cluster::start_behind_proxy(1, &[]).await else { return };
+    let proxy = cluster.redis_proxy.clone().unwrap();
+    let base = cluster.base(0);
+    proxy.cut();
+    eventually(Duration::from_secs(40), "the redis breaker to open", || async {
+        let _ = reqwest::get(format!("{base}/api/v1/health/ready")).await;
+        let stats: Value = reqwest::get(format!("{base}/api/v1/health/stats")).await.ok()?.json().await.ok()?;
+        (stats["circuit_breakers"]["redis"]["state"] == "open").then_some(())
+    })
+    .await;
+    // Local service continues while Redis is out.
+    let user = Api::register(&base, "solo").await;
+    user.get("/api/v1/users/me").await.expect(200);
+    proxy.restore();
+    eventually(Duration::from_secs(40), "the redis breaker to close", || async {
+        let _ = reqwest::get(format!("{base}/api/v1/health/ready")).await;
+        let stats: Value = reqwest::get(format!("{base}/api/v1/health/stats")).await.ok()?.json().await.ok()?;
+        (stats["circuit_breakers"]["redis"]["state"] == "closed"
+            && stats["circuit_breakers"]["redis"]["last_change"].is_number())
+        .then_some(())
+    })
+    .await;
+    let logs = cluster.logs(0).iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let transitions = jq(&["-r", r#"select(.message | test("circuit.*redis")) | .message"#], &logs);
+    assert!(transitions.iter().any(|m| m.contains("closed -> open")), "{transitions:?}");
+    assert!(transitions.iter().any(|m| m.ends_with("-> closed")), "{transitions:?}");
+}
+
+/// Every log filter of the runbook, run with jq over a real node's output after making it produce
+/// each case.
+#[tokio::test]
+async fn every_runbook_log_filter_finds_what_it_is_meant_to() {
+    let Some(cluster) = Cluster::start(
+        2,
+        &[
+            ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "5"),
+            ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "2"),
+            ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let base = cluster.base(0);
+    let user = Api::register(&base, "logged").await;
+    let admin_limit = user.patch("/api/v1/admin/config/site", json!({"max_simultaneous_connections": 1})).await;
+    assert_eq!(admin_limit.status, 200, "the first account is admin");
+    // Unauthorized and Invalid token.
+    let mut forged = Api::anonymous(&base);
+    forged.token = Some("forged.token.value".into());
+    forged.get("/api/v1/users/me").await;
+    // Auth failures, then the rate limit.
+    for _ in 0..6 {
+        Api::login(&base, "logged", "nope-nope").await;
+    }
+    // WebSocket lines, and one over the connection limit.
+    let token = user.token.clone().unwrap();
+    let _ws = Ws::connect(&base, &token).await;
+    let mut second = Ws::try_connect(&base, Some(&token)).await.unwrap();
+    second.expect_close(T).await;
+    // A slow request (> 1 s) and server errors: hold a lock the auth query needs, so requests wait
+    // on the database and others time out on the two-connection pool.
+    let mut locker = sqlx::PgPool::connect(&cluster.db.url).await.unwrap().acquire().await.unwrap().detach();
+    sqlx::raw_sql("BEGIN; LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE;").execute(&mut locker).await.unwrap();
+    let slow: Vec<_> = (0..4)
+        .map(|_| {
+            tokio::spawn({
+                let u = user.clone();
+                async move { u.get("/api/v1/users/me").await.status }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
+    let statuses: Vec<u16> = futures_util::future::join_all(slow).await.into_iter().map(|r| r.unwrap()).collect();
+    assert!(statuses.contains(&200) && statuses.contains(&503), "{statuses:?}");
+
+    cluster
+        .wait_log(0, "cluster heartbeat", |l| l["message"].as_str().unwrap_or("").contains("cluster heartbeat"))
+        .await;
+    let logs = cluster.logs(0).iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let grep = |needle: &str| logs.lines().filter(|l| l.contains(needle)).collect::<Vec<_>>().join("\n");
+    let count = |args: &[&str], input: &str| jq(args, input).len();
+
+    assert!(count(&["-c", r#"select(.level=="ERROR")"#], &logs) >= 1, "error spikes");
+    assert!(count(&["-c", "select(.fields.latency_ms > 1000)"], &logs) >= 1, "slow requests");
+    assert!(count(&["-c", r#"select(.message | contains("Unauthorized"))"#], &logs) >= 1, "auth failures");
+    assert!(count(&["-c", r#"select(.span.name=="ws_handler")"#], &logs) >= 1, "WebSocket events");
+    assert!(!grep("Too many connections").is_empty());
+    assert!(!grep("cluster heartbeat").is_empty());
+    let ips = jq(&[".ip"], &grep("Rate limit exceeded"));
+    assert!(ips.iter().any(|ip| ip == "\"127.0.0.1\""), "{ips:?}");
+    assert!(!grep("Invalid token").is_empty(), "grep -c \"Invalid token\"");
+    assert!(count(&["-c", r#"select(.message | contains("auth"))"#], &logs) >= 1);
+    let over_400 = jq(&["-c", "select(.fields.status | tonumber > 400)"], &logs);
+    assert!(
+        over_400.iter().all(|l| serde_json::from_str::<Value>(l).unwrap()["fields"]["status"].as_u64().unwrap() > 400)
+    );
+    assert!(over_400.len() >= 3, "401s, 429s, 503s");
+    let grouped = jq(&["-r", ".message"], &logs);
+    assert_eq!(grouped.len(), logs.lines().count(), "every line has a string message for sort | uniq -c");
+}
