@@ -81,7 +81,7 @@ impl Node {
         let grace = settings.shutdown_grace;
 
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
-        let tokens = TokenKeys::new(jwt.expose());
+        let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
         let state = web::Data::new(AppState {

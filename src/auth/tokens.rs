@@ -33,15 +33,22 @@ pub struct Claims {
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    /// The previous secret during a rotation: verifies, never signs.
+    previous: Option<DecodingKey>,
     validation: Validation,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &[u8]) -> Self {
+    pub fn new(secret: &[u8], previous: Option<&[u8]>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            previous: previous.map(DecodingKey::from_secret),
+            validation,
+        }
     }
 
     pub fn issue_access(&self, user: UserId, session: SessionId) -> Result<String> {
@@ -53,9 +60,16 @@ impl TokenKeys {
 
     /// The claims of a valid token; the reason it is invalid otherwise (for the log, not the client).
     pub fn verify_access(&self, token: &str) -> std::result::Result<Claims, String> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map(|d| d.claims)
-            .map_err(|e| e.to_string())
+        match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
+            Ok(d) => Ok(d.claims),
+            Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => match &self.previous {
+                Some(previous) => jsonwebtoken::decode::<Claims>(token, previous, &self.validation)
+                    .map(|d| d.claims)
+                    .map_err(|e| format!("{e} (checked the current and the previous secret)")),
+                None => Err(e.to_string()),
+            },
+            Err(e) => Err(e.to_string()),
+        }
     }
 }
 

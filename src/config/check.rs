@@ -115,6 +115,20 @@ fn effective_value(s: &Settings, name: &str) -> String {
         "RUSTCHAT_REDIS_PREFIX" => s.redis.prefix.clone(),
         "RUSTCHAT_JWT_SECRET" => secret(s.jwt_secret.is_some() && s.sources.source(name) != Source::Generated),
         "RUSTCHAT_ENCRYPTION_KEY" => secret(s.encryption_key.is_some() && s.sources.source(name) != Source::Generated),
+        "RUSTCHAT_JWT_SECRET_PREVIOUS" => {
+            if s.jwt_secret_previous.is_some() {
+                "[redacted]".into()
+            } else {
+                "(not set)".into()
+            }
+        }
+        "RUSTCHAT_ENCRYPTION_KEY_PREVIOUS" => {
+            if s.encryption_key_previous.is_some() {
+                "[redacted]".into()
+            } else {
+                "(not set)".into()
+            }
+        }
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => format!("{:?}", s.oauth_token_delivery).to_lowercase(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE" => s.rate_limit.auth_per_minute.to_string(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE" => s.rate_limit.ws_per_minute.to_string(),

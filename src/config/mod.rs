@@ -124,6 +124,10 @@ pub struct Settings {
     /// `None` until supplied or generated; see [`ensure_development_secrets`].
     pub jwt_secret: Option<SecretBytes>,
     pub encryption_key: Option<SecretBytes>,
+    /// Accepted for verification only, during a rotation.
+    pub jwt_secret_previous: Option<SecretBytes>,
+    /// Decrypts what the previous key encrypted, during a rotation.
+    pub encryption_key_previous: Option<SecretBytes>,
     pub oauth_token_delivery: TokenDelivery,
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,

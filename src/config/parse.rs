@@ -187,6 +187,9 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
 
     let jwt_secret = secret_bytes(&mut p, "RUSTCHAT_JWT_SECRET", &raw.jwt_secret);
     let encryption_key = secret_bytes(&mut p, "RUSTCHAT_ENCRYPTION_KEY", &raw.encryption_key);
+    let jwt_secret_previous = secret_bytes(&mut p, "RUSTCHAT_JWT_SECRET_PREVIOUS", &raw.jwt_secret_previous);
+    let encryption_key_previous =
+        secret_bytes(&mut p, "RUSTCHAT_ENCRYPTION_KEY_PREVIOUS", &raw.encryption_key_previous);
     if production {
         if raw.jwt_secret.is_none() {
             p.fail("RUSTCHAT_JWT_SECRET", "required in production (generate one: openssl rand -base64 48)");
@@ -287,6 +290,8 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         redis: RedisSettings { url: redis_url, prefix },
         jwt_secret,
         encryption_key,
+        jwt_secret_previous,
+        encryption_key_previous,
         oauth_token_delivery,
         rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, trusted_proxies },
         ws: WsSettings {

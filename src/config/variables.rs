@@ -59,6 +59,16 @@ pub const VARIABLES: &[Variable] = &[
         "generated in development",
         "encrypts credentials stored in the database; base64 or raw, at least 32 bytes",
     ),
+    secret(
+        "RUSTCHAT_JWT_SECRET_PREVIOUS",
+        "",
+        "during a rotation: the old JWT secret, still accepted for tokens it signed until they expire",
+    ),
+    secret(
+        "RUSTCHAT_ENCRYPTION_KEY_PREVIOUS",
+        "",
+        "during a rotation: the old encryption key; stored secrets are re-encrypted with the new one at start",
+    ),
     var(
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
         "cookie",
@@ -121,6 +131,8 @@ pub struct RawEnv {
     pub redis_prefix: Option<String>,
     pub jwt_secret: Option<String>,
     pub encryption_key: Option<String>,
+    pub jwt_secret_previous: Option<String>,
+    pub encryption_key_previous: Option<String>,
     pub security_oauth_token_delivery: Option<String>,
     pub security_rate_limit_auth_per_minute: Option<String>,
     pub security_rate_limit_ws_per_minute: Option<String>,

@@ -55,6 +55,12 @@ fn every_runbook_variable_changes_the_effective_setting() {
         ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", "7", |s| format!("{:?}", s.shutdown_drain)),
         ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "9", |s| format!("{:?}", s.shutdown_grace)),
         ("RUSTCHAT_WS_MAX_QUEUED_FRAMES", "64", |s| s.ws.max_queued_frames.to_string()),
+        ("RUSTCHAT_JWT_SECRET_PREVIOUS", STRONG_B, |s| {
+            format!("{:?}", s.jwt_secret_previous.as_ref().map(|x| x.expose().to_vec()))
+        }),
+        ("RUSTCHAT_ENCRYPTION_KEY_PREVIOUS", STRONG_A, |s| {
+            format!("{:?}", s.encryption_key_previous.as_ref().map(|x| x.expose().to_vec()))
+        }),
         ("RUSTCHAT_SECURITY_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1", |s| {
             format!("{:?}", s.rate_limit.trusted_proxies)
         }),

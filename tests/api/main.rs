@@ -18,6 +18,7 @@ mod operability;
 mod posts;
 mod realtime;
 mod search;
+mod secrets;
 mod seq;
 mod shutdown;
 mod site;
