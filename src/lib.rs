@@ -21,6 +21,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod oidc;
 pub mod ratelimit;
 pub mod realtime;
 pub mod site;

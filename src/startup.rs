@@ -73,6 +73,13 @@ impl Node {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
+        let oidc = match (&settings.oidc, &settings.site_url) {
+            (Some(provider), Some(site)) => {
+                Some(crate::oidc::Oidc::new(provider.clone(), site, breakers.oidc.clone())?)
+            }
+            _ => None,
+        };
+        let one_time = crate::oidc::one_time::OneTime::new(redis.clone(), store.clone(), &settings.redis.prefix);
         let rate_limits =
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
         let realtime =
@@ -95,6 +102,8 @@ impl Node {
             metrics,
             breakers,
             rate_limits,
+            oidc,
+            one_time,
             started: Instant::now(),
             lifecycle: Lifecycle::default(),
         });

@@ -28,6 +28,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub breakers: Breakers,
     pub rate_limits: crate::ratelimit::RateLimits,
+    /// The identity provider, when one is configured.
+    pub oidc: Option<crate::oidc::Oidc>,
+    pub one_time: crate::oidc::one_time::OneTime,
     pub started: Instant,
     pub lifecycle: Lifecycle,
 }

@@ -36,6 +36,12 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The access token from the SSO cookie (browsers logged in through single sign-on).
+fn access_cookie(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get(actix_web::http::header::COOKIE)?.to_str().ok()?;
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix("rustchat_access=")).map(str::to_string)
+}
+
 fn refuse(reason: &str) -> Error {
     tracing::warn!(reason, "Invalid token");
     Error::new(ErrorCode::InvalidToken, "Unauthorized: the access token is missing, invalid, expired or revoked")
@@ -71,7 +77,7 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_string);
+        let token = bearer(req).map(str::to_string).or_else(|| access_cookie(req));
         Box::pin(async move {
             let state = state.ok_or_else(|| Error::internal(anyhow::anyhow!("AppState missing")))?;
             let Some(token) = token else {

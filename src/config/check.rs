@@ -129,6 +129,12 @@ fn effective_value(s: &Settings, name: &str) -> String {
                 "(not set)".into()
             }
         }
+        "RUSTCHAT_OIDC_PROVIDER_ID" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.id.clone()),
+        "RUSTCHAT_OIDC_ISSUER" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.issuer.to_string()),
+        "RUSTCHAT_OIDC_CLIENT_ID" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.client_id.clone()),
+        "RUSTCHAT_OIDC_CLIENT_SECRET" => s.oidc.as_ref().map_or("(not set)".into(), |_| "[redacted]".into()),
+        "RUSTCHAT_OIDC_SCOPES" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.scopes.join(" ")),
+        "RUSTCHAT_OIDC_DISPLAY_NAME" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.display_name.clone()),
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => format!("{:?}", s.oauth_token_delivery).to_lowercase(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE" => s.rate_limit.auth_per_minute.to_string(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE" => s.rate_limit.ws_per_minute.to_string(),

@@ -96,6 +96,17 @@ pub struct RateLimitSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
+/// One OpenID Connect provider configured by environment.
+#[derive(Debug, Clone)]
+pub struct OidcProviderSettings {
+    pub id: String,
+    pub issuer: url::Url,
+    pub client_id: String,
+    pub client_secret: Secret<String>,
+    pub scopes: Vec<String>,
+    pub display_name: String,
+}
+
 /// WebSocket limits.
 #[derive(Debug, Clone)]
 pub struct WsSettings {
@@ -129,6 +140,7 @@ pub struct Settings {
     /// Decrypts what the previous key encrypted, during a rotation.
     pub encryption_key_previous: Option<SecretBytes>,
     pub oauth_token_delivery: TokenDelivery,
+    pub oidc: Option<OidcProviderSettings>,
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,
     pub data_dir: PathBuf,

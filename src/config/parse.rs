@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::secrets::SecretBytes;
 use super::variables::{RawEnv, VARIABLES, find};
 use super::{
-    ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings, RateLimitSettings,
-    RedisSettings, Secret, Settings, Sources, TokenDelivery, WsSettings,
+    ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings,
+    OidcProviderSettings, RateLimitSettings, RedisSettings, Secret, Settings, Sources, TokenDelivery, WsSettings,
 };
 
 /// Collects errors while parsing, so one run reports every bad variable.
@@ -204,6 +204,51 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         p.fail("RUSTCHAT_ENCRYPTION_KEY", "must differ from RUSTCHAT_JWT_SECRET");
     }
 
+    let oidc = match (&raw.oidc_issuer, &raw.oidc_client_id, &raw.oidc_client_secret) {
+        (None, None, None) => None,
+        (Some(issuer), Some(client_id), Some(client_secret)) => {
+            let id = raw.oidc_provider_id.clone().unwrap_or_else(|| "sso".into());
+            if id.is_empty()
+                || id.len() > 32
+                || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                p.fail("RUSTCHAT_OIDC_PROVIDER_ID", format!("expected 1-32 characters of [a-z0-9-], got '{id}'"));
+            }
+            match url::Url::parse(issuer) {
+                Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && !production) => Some(OidcProviderSettings {
+                    id,
+                    issuer: u,
+                    client_id: client_id.clone(),
+                    client_secret: Secret::new(client_secret.clone()),
+                    scopes: raw
+                        .oidc_scopes
+                        .as_deref()
+                        .unwrap_or("openid email profile")
+                        .split_whitespace()
+                        .map(String::from)
+                        .collect(),
+                    display_name: raw.oidc_display_name.clone().unwrap_or_else(|| "Single sign-on".into()),
+                }),
+                _ => {
+                    p.fail(
+                        "RUSTCHAT_OIDC_ISSUER",
+                        format!("expected an https:// issuer URL (http only in development), got '{issuer}'"),
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            p.fail(
+                "RUSTCHAT_OIDC_ISSUER",
+                "RUSTCHAT_OIDC_ISSUER, RUSTCHAT_OIDC_CLIENT_ID and RUSTCHAT_OIDC_CLIENT_SECRET go together",
+            );
+            None
+        }
+    };
+    if oidc.is_some() && site_url.is_none() {
+        p.fail("RUSTCHAT_SITE_URL", "required with RUSTCHAT_OIDC_ISSUER: the redirect URI is built from it");
+    }
     let oauth_token_delivery = p.choice(
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
         &raw.security_oauth_token_delivery,
@@ -293,6 +338,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         jwt_secret_previous,
         encryption_key_previous,
         oauth_token_delivery,
+        oidc,
         rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, trusted_proxies },
         ws: WsSettings {
             max_queued_frames: ws_frames,

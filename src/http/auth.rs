@@ -45,7 +45,7 @@ pub struct ChangePasswordRequest {
 }
 
 /// Opens a session for `user` and issues its first token pair.
-async fn open_session(state: &AppState, req: &HttpRequest, user: User) -> Result<TokenPair> {
+pub(crate) async fn open_session(state: &AppState, req: &HttpRequest, user: User) -> Result<TokenPair> {
     let user_agent: String = req
         .headers()
         .get(actix_web::http::header::USER_AGENT)

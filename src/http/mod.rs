@@ -8,6 +8,7 @@ pub mod channels;
 pub mod client_ip;
 pub mod health;
 pub mod json;
+pub mod oidc;
 pub mod posts;
 pub mod search;
 pub mod teams;
@@ -44,6 +45,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::change_password)
+                .service(oidc::list_providers)
+                .service(oidc::exchange)
+                .service(oidc::login)
+                .service(oidc::callback)
                 .service(users::get_me)
                 .service(users::update_me)
                 .service(users::my_channels)

@@ -12,6 +12,7 @@ mod posts;
 mod search;
 mod sessions;
 mod site;
+mod sso;
 mod teams;
 mod users;
 

@@ -22,4 +22,5 @@ mod secrets;
 mod seq;
 mod shutdown;
 mod site;
+mod sso;
 mod storage;

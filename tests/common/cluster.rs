@@ -34,7 +34,16 @@ impl Cluster {
         Self::start_with(n, extra, true).await
     }
 
+    /// Like [`Cluster::start`], with some nodes on given ports (`None`: any free port).
+    pub async fn start_with_ports(n: usize, extra: &[(&str, &str)], ports: &[Option<u16>]) -> Option<Cluster> {
+        Self::start_inner(n, extra, false, ports).await
+    }
+
     async fn start_with(n: usize, extra: &[(&str, &str)], proxied: bool) -> Option<Cluster> {
+        Self::start_inner(n, extra, proxied, &[]).await
+    }
+
+    async fn start_inner(n: usize, extra: &[(&str, &str)], proxied: bool, ports: &[Option<u16>]) -> Option<Cluster> {
         if !redis_available().await {
             return None;
         }
@@ -59,7 +68,7 @@ impl Cluster {
         };
         // The first node migrates; the others start once the schema is there.
         for i in 0..n {
-            cluster.ports.push(free_port());
+            cluster.ports.push(ports.get(i).copied().flatten().unwrap_or_else(free_port));
             cluster.dirs.push(tempfile::tempdir().unwrap());
             cluster.nodes.push(None);
             cluster.launch(i);
@@ -95,6 +104,9 @@ impl Cluster {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         for (k, v) in &self.extra {
+            if k == "RUSTCHAT_SERVER_PORT" {
+                continue;
+            }
             vars.retain(|(name, _)| name != k);
             vars.push((k.clone(), v.clone()));
         }

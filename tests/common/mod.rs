@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod op;
 pub mod process;
 pub mod proxy;
 pub mod ws;

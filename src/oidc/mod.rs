@@ -1,0 +1,192 @@
+//! Single sign-on with OpenID Connect (the `openidconnect` crate: discovery, PKCE, state, nonce, and
+//! ID-token verification — signature via the provider's JWKS, issuer, audience, expiry, nonce).
+//! Discovery is cached for [`METADATA_TTL`] and re-read when a token is signed by a key we have not
+//! seen (key rotation). Every call to the provider goes through the `oidc` circuit breaker.
+
+pub mod one_time;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use rustchat_actors::breaker::Breaker;
+use serde::{Deserialize, Serialize};
+
+use crate::config::OidcProviderSettings;
+use crate::error::{Error, ErrorCode, Result};
+
+/// How long discovery metadata (and the JWKS with it) is reused.
+pub const METADATA_TTL: Duration = Duration::from_secs(600);
+/// How long a login may take between leaving for the provider and coming back.
+pub const STATE_TTL: Duration = Duration::from_secs(600);
+
+/// A client built from discovery: authorization endpoint set, token and userinfo endpoints as discovered.
+type ProviderClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+/// What the login keeps server-side between the redirect and the callback.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LoginState {
+    pub provider: String,
+    pub pkce_verifier: String,
+    pub nonce: String,
+}
+
+/// A verified identity from the provider.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub preferred_username: Option<String>,
+    pub name: Option<String>,
+}
+
+pub struct Oidc {
+    pub settings: OidcProviderSettings,
+    redirect: RedirectUrl,
+    http: openidconnect::reqwest::Client,
+    metadata: tokio::sync::Mutex<Option<(Instant, CoreProviderMetadata)>>,
+    breaker: Arc<Breaker>,
+}
+
+fn unavailable(detail: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::ServiceUnavailable, "the identity provider is unavailable; try again shortly")
+        .with_cause(anyhow::anyhow!("{detail}"))
+}
+
+impl Oidc {
+    pub fn new(settings: OidcProviderSettings, site_url: &url::Url, breaker: Arc<Breaker>) -> anyhow::Result<Self> {
+        let redirect = site_url.join(&format!("api/v1/auth/oidc/{}/callback", settings.id))?;
+        let http = openidconnect::reqwest::ClientBuilder::new()
+            .redirect(openidconnect::reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            settings,
+            redirect: RedirectUrl::new(redirect.to_string())?,
+            http,
+            metadata: tokio::sync::Mutex::new(None),
+            breaker,
+        })
+    }
+
+    pub fn redirect_uri(&self) -> &str {
+        self.redirect.as_str()
+    }
+
+    /// Discovery, cached; `refresh` forces a new read (the provider rotated its keys).
+    async fn metadata(&self, refresh: bool) -> Result<CoreProviderMetadata> {
+        let mut cached = self.metadata.lock().await;
+        if let Some((at, m)) = cached.as_ref()
+            && !refresh
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(m.clone());
+        }
+        if !self.breaker.admit() {
+            return Err(unavailable("oidc circuit breaker open"));
+        }
+        let issuer =
+            IssuerUrl::new(self.settings.issuer.as_str().trim_end_matches('/').to_string()).map_err(unavailable)?;
+        match CoreProviderMetadata::discover_async(issuer, &self.http).await {
+            Ok(m) => {
+                self.breaker.record_success();
+                *cached = Some((Instant::now(), m.clone()));
+                Ok(m)
+            }
+            Err(e) => {
+                self.breaker.record_failure();
+                tracing::warn!(error = %e, "OIDC discovery failed");
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    fn client(&self, metadata: CoreProviderMetadata) -> ProviderClient {
+        CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(self.settings.client_secret.expose().clone())),
+        )
+        .set_redirect_uri(self.redirect.clone())
+    }
+
+    /// The provider's authorization URL for a new login, its `state`, and what to keep until the callback.
+    pub async fn begin(&self) -> Result<(String, String, LoginState)> {
+        let client = self.client(self.metadata(false).await?);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request =
+            client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        let keep = LoginState {
+            provider: self.settings.id.clone(),
+            pkce_verifier: verifier.secret().clone(),
+            nonce: nonce.secret().clone(),
+        };
+        Ok((url.to_string(), state.secret().clone(), keep))
+    }
+
+    /// Exchanges the code and verifies the ID token.
+    pub async fn finish(&self, code: &str, state: &LoginState) -> Result<Identity> {
+        let client = self.client(self.metadata(false).await?);
+        if !self.breaker.admit() {
+            return Err(unavailable("oidc circuit breaker open"));
+        }
+        let request = client
+            .exchange_code(AuthorizationCode::new(code.to_string()))
+            .map_err(unavailable)?
+            .set_pkce_verifier(PkceCodeVerifier::new(state.pkce_verifier.clone()));
+        let response = match request.request_async(&self.http).await {
+            Ok(r) => {
+                self.breaker.record_success();
+                r
+            }
+            Err(openidconnect::RequestTokenError::ServerResponse(e)) => {
+                self.breaker.record_success();
+                tracing::warn!(error = %e, "OIDC code exchange refused by the provider");
+                return Err(Error::unauthorized(format!(
+                    "Unauthorized: the provider refused the authorization code ({})",
+                    e.error()
+                )));
+            }
+            Err(e) => {
+                self.breaker.record_failure();
+                return Err(unavailable(e));
+            }
+        };
+        let id_token =
+            response.id_token().ok_or_else(|| Error::unauthorized("Unauthorized: the provider sent no ID token"))?;
+        let nonce = Nonce::new(state.nonce.clone());
+        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+            Ok(c) => c.clone(),
+            Err(first) => {
+                // Perhaps signed with a key published after our discovery: re-read and try once more.
+                let fresh = self.client(self.metadata(true).await?);
+                match id_token.claims(&fresh.id_token_verifier(), &nonce) {
+                    Ok(c) => c.clone(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, first = %first, "OIDC ID token rejected");
+                        return Err(Error::unauthorized(format!("Unauthorized: the ID token is not valid ({e})")));
+                    }
+                }
+            }
+        };
+        Ok(Identity {
+            issuer: claims.issuer().as_str().to_string(),
+            subject: claims.subject().as_str().to_string(),
+            email: claims.email().map(|e| e.as_str().to_string()),
+            email_verified: claims.email_verified().unwrap_or(false),
+            preferred_username: claims.preferred_username().map(|u| u.as_str().to_string()),
+            name: claims.name().and_then(|n| n.get(None)).map(|n| n.as_str().to_string()),
+        })
+    }
+}

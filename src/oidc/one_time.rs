@@ -1,0 +1,60 @@
+//! Single-use values with a time to live: OAuth `state` records and one-time exchange codes. In Redis
+//! (`<prefix>:oauth:state:<state>`, `<prefix>:oauth:code:<code>`, read with GETDEL) so a login started
+//! on one node can finish on another; in the database when there is no Redis (one node).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cluster::RedisLink;
+use crate::domain::Timestamp;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub struct OneTime {
+    redis: Option<Arc<RedisLink>>,
+    store: Store,
+    prefix: String,
+}
+
+impl OneTime {
+    pub fn new(redis: Option<Arc<RedisLink>>, store: Store, prefix: &str) -> Self {
+        Self { redis, store, prefix: prefix.to_string() }
+    }
+
+    fn key(&self, kind: &str, id: &str) -> String {
+        format!("{}:oauth:{kind}:{id}", self.prefix)
+    }
+
+    pub async fn put(&self, kind: &str, id: &str, value: &str, ttl: Duration) -> Result<()> {
+        let key = self.key(kind, id);
+        match &self.redis {
+            Some(link) => {
+                let mut c =
+                    link.connection().await.map_err(|e| Error::unavailable("Redis is unavailable").with_cause(e))?;
+                let set: redis::RedisResult<()> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl.as_secs().max(1))
+                    .query_async(&mut c)
+                    .await;
+                set.map_err(|e| Error::unavailable("Redis is unavailable").with_cause(e))
+            }
+            None => self.store.put_ephemeral(&key, value, Timestamp::now().plus(ttl)).await,
+        }
+    }
+
+    /// The value, once; `None` when unknown, expired or already taken.
+    pub async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
+        let key = self.key(kind, id);
+        match &self.redis {
+            Some(link) => {
+                let mut c =
+                    link.connection().await.map_err(|e| Error::unavailable("Redis is unavailable").with_cause(e))?;
+                let got: redis::RedisResult<Option<String>> = redis::cmd("GETDEL").arg(&key).query_async(&mut c).await;
+                got.map_err(|e| Error::unavailable("Redis is unavailable").with_cause(e))
+            }
+            None => self.store.take_ephemeral(&key).await,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Single sign-on against a real OpenID provider (oidc-provider on loopback): login across nodes,
+//! state and code checks, token delivery, key rotation, the provider going down.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::op::{Browser, CLIENT_ID, CLIENT_SECRET, Provider, available};
+use crate::common::{Api, Cluster, Db, eventually, spawn_app};
+
+fn oidc_vars(issuer: &str, site: &str, delivery: &str) -> Vec<(String, String)> {
+    [
+        ("RUSTCHAT_OIDC_ISSUER", issuer),
+        ("RUSTCHAT_OIDC_CLIENT_ID", CLIENT_ID),
+        ("RUSTCHAT_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        ("RUSTCHAT_SITE_URL", site),
+        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", delivery),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+#[tokio::test]
+async fn a_login_started_on_one_node_finishes_on_another_and_its_code_works_once() {
+    if !available() {
+        return;
+    }
+    // Ports first: the provider must know the callback URL, which is node 1 (the "site").
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, "code");
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let Some(cluster) = Cluster::start_with_ports(2, &refs(&vars), &[None, Some(port)]).await else { return };
+
+    let browser = Browser::new();
+    let callback = browser.login_until_callback(&cluster.base(0), "bob", &provider).await;
+    assert!(callback.starts_with(&cluster.base(1)), "the provider sends the browser to the site (node 1): {callback}");
+    let back = browser.get(&callback).await;
+    assert_eq!(back.status(), 302, "{}", back.text().await.unwrap());
+    let target = url::Url::parse(back.headers()["location"].to_str().unwrap()).unwrap();
+    let code =
+        target.query_pairs().find(|(k, _)| k == "sso_code").map(|(_, v)| v.to_string()).expect("a one-time code");
+
+    // The code sits in Redis under the runbook's pattern, with a short TTL.
+    let client = redis::Client::open(crate::common::redis_url()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 =
+        redis::cmd("TTL").arg(format!("{}:oauth:code:{code}", cluster.prefix)).query_async(&mut c).await.unwrap();
+    assert!((1..=60).contains(&ttl), "ttl {ttl}");
+
+    let exchange = |node: usize| {
+        let url = format!("{}/api/v1/auth/oidc/exchange", cluster.base(node));
+        let code = code.clone();
+        async move {
+            let r = reqwest::Client::new().post(url).json(&json!({ "code": code })).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, tokens) = exchange(0).await;
+    assert_eq!(status, 200, "{tokens}");
+    let mut bob = Api::anonymous(&cluster.base(0));
+    bob.adopt(&tokens);
+    let me = bob.get("/api/v1/users/me").await.expect(200);
+    assert_eq!((me["username"].as_str(), me["email"].as_str()), (Some("bob"), Some("bob@example.com")));
+    assert_eq!(exchange(1).await.0, 400, "an exchange code works once");
+
+    // The same person again is the same account, matched by issuer and subject.
+    let again = browser.login_until_callback(&cluster.base(1), "bob", &provider).await;
+    let back = browser.get(&again).await;
+    let code2 = url::Url::parse(back.headers()["location"].to_str().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "sso_code")
+        .unwrap()
+        .1
+        .to_string();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/oidc/exchange", cluster.base(1)))
+        .json(&json!({ "code": code2 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["user"]["id"], me["id"]);
+
+    // A replayed callback (state already used) and a forged state are refused and logged.
+    assert_eq!(browser.get(&callback).await.status(), 400);
+    let forged = callback.replace("state=", "state=forged");
+    assert_eq!(browser.get(&forged).await.status(), 400);
+    cluster
+        .wait_log(1, "an 'OAuth state' log line", |l| l["message"].as_str().unwrap_or("").contains("OAuth state"))
+        .await;
+}
+
+#[tokio::test]
+async fn a_replayed_authorization_code_is_refused_by_the_provider() {
+    if !available() {
+        return;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, "code");
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let browser = Browser::new();
+    let first = browser.login_until_callback(&app.address, "carol", &provider).await;
+    assert_eq!(browser.get(&first).await.status(), 302);
+    // A second login's fresh state, with the first login's (used) code.
+    let second = browser.login_until_callback(&app.address, "carol", &provider).await;
+    let used_code = url::Url::parse(&first).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.to_string();
+    let mut replay = url::Url::parse(&second).unwrap();
+    let pairs: Vec<(String, String)> = replay
+        .query_pairs()
+        .map(|(k, v)| (k.to_string(), if k == "code" { used_code.clone() } else { v.to_string() }))
+        .collect();
+    replay.query_pairs_mut().clear().extend_pairs(pairs);
+    let r = browser.get(replay.as_str()).await;
+    assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn cookie_delivery_sets_httponly_lax_cookies_that_authenticate() {
+    if !available() {
+        return;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, "cookie");
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let providers: Value =
+        reqwest::get(format!("{}/api/v1/auth/oidc/providers", app.address)).await.unwrap().json().await.unwrap();
+    assert_eq!(providers[0]["id"], "sso");
+
+    let browser = Browser::new();
+    let callback = browser.login_until_callback(&app.address, "dave", &provider).await;
+    let back = browser.get(&callback).await;
+    assert_eq!(back.status(), 302);
+    let cookies: Vec<String> =
+        back.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    let access = cookies.iter().find(|c| c.starts_with("rustchat_access=")).expect("access cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(access.contains(attribute), "{access}");
+    }
+    assert!(!access.contains("Secure"), "Secure only in production (this is plain http): {access}");
+    // The browser's cookie jar now authenticates API calls.
+    let me: Value = browser.get(&format!("{}/api/v1/users/me", app.address)).await.json().await.unwrap();
+    assert_eq!(me["username"], "dave");
+}
+
+#[tokio::test]
+async fn signing_key_rotation_at_the_provider_is_followed() {
+    if !available() {
+        return;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let mut provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, "code");
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let browser = Browser::new();
+    let first = browser.login_until_callback(&app.address, "erin", &provider).await;
+    assert_eq!(browser.get(&first).await.status(), 302, "first login caches discovery and keys");
+    provider.launch(1).await;
+    let browser = Browser::new();
+    let second = browser.login_until_callback(&app.address, "erin", &provider).await;
+    let r = browser.get(&second).await;
+    assert_eq!(r.status(), 302, "a token signed with the new key is accepted: {}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn the_provider_down_opens_the_oidc_breaker_and_logins_fail_fast_until_it_returns() {
+    if !available() {
+        return;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let mut provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, "code");
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    provider.stop();
+    let login = format!("{}/api/v1/auth/oidc/sso/login", app.address);
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let body: Value = eventually(Duration::from_secs(30), "the oidc breaker to open", || async {
+        let r = http.get(&login).send().await.ok()?;
+        assert_eq!(r.status(), 503);
+        let (_, stats) = app.get_json("/api/v1/health/stats").await;
+        (stats["circuit_breakers"]["oidc"]["state"] == "open").then_some(r.json::<Value>().await.ok()?)
+    })
+    .await;
+    assert_eq!(body["error"]["code"], "service_unavailable");
+    assert!(body["error"]["message"].as_str().unwrap().contains("identity provider"));
+
+    provider.launch(0).await;
+    eventually(Duration::from_secs(30), "logins to work again", || async {
+        let r = http.get(&login).send().await.ok()?;
+        (r.status() == 302).then_some(())
+    })
+    .await;
+}

@@ -1,0 +1,61 @@
+// A real OpenID provider for the SSO tests: oidc-provider (OpenID-certified) on loopback, with one
+// confidential client. Interactions complete by themselves: the account is the `login_hint` of the
+// authorization request (default "alice"), so tests need no HTML forms.
+//
+// Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (comma-separated),
+// ID_TOKEN_TTL (seconds, default 3600), KEY_SET (0 or 1: which signing key set to publish).
+import Provider from 'oidc-provider';
+import { generateKeyPairSync } from 'node:crypto';
+
+const port = Number(process.env.PORT);
+const issuer = `http://127.0.0.1:${port}`;
+
+function rsaKey(kid) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid, use: 'sig', alg: 'RS256' };
+}
+
+const configuration = {
+  clients: [{
+    client_id: process.env.CLIENT_ID,
+    client_secret: process.env.CLIENT_SECRET,
+    redirect_uris: process.env.REDIRECT_URIS.split(','),
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+  }],
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return { sub: id, email: `${id}@example.com`, email_verified: !id.startsWith('unverified'), name: id, preferred_username: id };
+      },
+    };
+  },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+  features: { devInteractions: { enabled: false } },
+  pkce: { required: () => true },
+  ttl: { IdToken: Number(process.env.ID_TOKEN_TTL || 3600), Interaction: 600, Session: 600, Grant: 600 },
+  jwks: { keys: [rsaKey(`key-${process.env.KEY_SET || 0}`)] },
+  cookies: { keys: ['rustchat-test-cookie-key'] },
+  conformIdTokenClaims: false,
+};
+
+const provider = new Provider(issuer, configuration);
+
+// Complete every interaction at once: log in as the requested account and grant what was asked.
+provider.use(async (ctx, next) => {
+  if (ctx.method === 'GET' && ctx.path.startsWith('/interaction/')) {
+    const details = await provider.interactionDetails(ctx.req, ctx.res);
+    const accountId = details.params.login_hint || 'alice';
+    const grant = new provider.Grant({ accountId, clientId: details.params.client_id });
+    grant.addOIDCScope(details.params.scope);
+    const grantId = await grant.save();
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    return;
+  }
+  await next();
+});
+
+provider.listen(port, '127.0.0.1', () => console.log(`READY ${issuer}`));
