@@ -73,12 +73,20 @@ impl Node {
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("cannot listen on {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
-        let oidc = match (&settings.oidc, &settings.site_url) {
-            (Some(provider), Some(site)) => {
-                Some(crate::oidc::Oidc::new(provider.clone(), site, breakers.oidc.clone())?)
-            }
-            _ => None,
-        };
+        let key =
+            settings.encryption_key.as_ref().context("no encryption key (development secrets were not loaded)")?;
+        let vault = Arc::new(crate::crypto::Vault::new(
+            key.expose(),
+            settings.encryption_key_previous.as_ref().map(|k| k.expose()),
+        ));
+        crate::crypto::prepare(&store, &vault).await?;
+        let oidc = crate::oidc::registry::OidcRegistry::new(
+            settings.oidc.clone(),
+            settings.site_url.clone(),
+            store.clone(),
+            vault,
+            breakers.oidc.clone(),
+        )?;
         let one_time = crate::oidc::one_time::OneTime::new(redis.clone(), store.clone(), &settings.redis.prefix);
         let rate_limits =
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);

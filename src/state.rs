@@ -29,7 +29,7 @@ pub struct AppState {
     pub breakers: Breakers,
     pub rate_limits: crate::ratelimit::RateLimits,
     /// The identity provider, when one is configured.
-    pub oidc: Option<crate::oidc::Oidc>,
+    pub oidc: crate::oidc::registry::OidcRegistry,
     pub one_time: crate::oidc::one_time::OneTime,
     pub started: Instant,
     pub lifecycle: Lifecycle,

@@ -93,6 +93,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(admin::get_site_config)
                 .service(admin::patch_site_config)
                 .service(admin::create_invite)
+                .service(admin::list_oidc_providers)
+                .service(admin::create_oidc_provider)
+                .service(admin::delete_oidc_provider)
                 .service(ws::connect),
         );
 }

@@ -46,24 +46,22 @@ pub struct ExchangeRequest {
     pub code: String,
 }
 
-fn provider<'a>(state: &'a AppState, id: &str) -> Result<&'a crate::oidc::Oidc> {
-    state.oidc.as_ref().filter(|o| o.settings.id == id).ok_or_else(|| Error::not_found("identity provider"))
+async fn provider(state: &AppState, id: &str) -> Result<std::sync::Arc<crate::oidc::Oidc>> {
+    state.oidc.get(id).await?.ok_or_else(|| Error::not_found("identity provider"))
 }
 
 /// The configured identity providers.
 #[utoipa::path(tag = "auth", responses((status = 200, body = Vec<ProviderInfo>)))]
 #[get("/auth/oidc/providers")]
-pub async fn list_providers(state: web::Data<AppState>) -> HttpResponse {
+pub async fn list_providers(state: web::Data<AppState>) -> Result<HttpResponse> {
     let list: Vec<ProviderInfo> = state
         .oidc
-        .iter()
-        .map(|o| ProviderInfo {
-            id: o.settings.id.clone(),
-            display_name: o.settings.display_name.clone(),
-            login_url: format!("/api/v1/auth/oidc/{}/login", o.settings.id),
-        })
+        .list()
+        .await?
+        .into_iter()
+        .map(|(id, display_name)| ProviderInfo { login_url: format!("/api/v1/auth/oidc/{id}/login"), id, display_name })
         .collect();
-    HttpResponse::Ok().json(list)
+    Ok(HttpResponse::Ok().json(list))
 }
 
 /// Start a login: redirects to the provider.
@@ -72,7 +70,7 @@ pub async fn list_providers(state: web::Data<AppState>) -> HttpResponse {
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     state.rate_limit(crate::ratelimit::Limit::Auth, &ip, &ip).await?;
-    let oidc = provider(&state, &path)?;
+    let oidc = provider(&state, &path).await?;
     let (url, csrf, keep) = oidc.begin().await?;
     let value = serde_json::to_string(&keep).map_err(Error::internal)?;
     state.one_time.put("state", &csrf, &value, STATE_TTL).await?;
@@ -94,7 +92,7 @@ pub async fn callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
-    let oidc = provider(&state, &path)?;
+    let oidc = provider(&state, &path).await?;
     if let Some(error) = &query.error {
         let detail = query.error_description.as_deref().unwrap_or("");
         let hint = if error == "invalid_request" && detail.contains("redirect_uri") {

@@ -4,6 +4,7 @@
 //! seen (key rotation). Every call to the provider goes through the `oidc` circuit breaker.
 
 pub mod one_time;
+pub mod registry;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

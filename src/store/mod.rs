@@ -15,6 +15,7 @@ mod site;
 mod sso;
 mod teams;
 mod users;
+mod vault;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -29,6 +30,7 @@ pub use migrate::MigrationStatus;
 pub use posts::{NewPost, PostCursor};
 pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;
+pub use vault::StoredProvider;
 
 use rustchat_actors::breaker::Breaker;
 

@@ -207,3 +207,94 @@ async fn the_provider_down_opens_the_oidc_breaker_and_logins_fail_fast_until_it_
     })
     .await;
 }
+
+/// Identity providers added through the admin API: the client secret is sealed in the database,
+/// a wrong encryption key stops the node at start, and a rotation re-seals with the new key.
+#[tokio::test]
+async fn provider_secrets_are_sealed_a_wrong_key_fails_loudly_and_rotation_reseals() {
+    use sqlx::Connection;
+
+    if !available() {
+        return;
+    }
+    let Some(db) = crate::common::TestDb::create().await else { return };
+    const K1: &str = "Zmlyc3QtZW5jcnlwdGlvbi1rZXktZm9yLXZhdWx0LXRlc3RzLTAxMjM0NTY3ODk=";
+    const K2: &str = "c2Vjb25kLWVuY3J5cHRpb24ta2V5LWZvci12YXVsdC10ZXN0cy05ODc2NTQzMjE=";
+    const JWT: &str = "and0LXNlY3JldC1mb3ItdmF1bHQtdGVzdHMtMDEyMzQ1Njc4OTAxMjM0NTY3ODk=";
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/corp/callback")]).await;
+    let port_s = port.to_string();
+    let base = |key: &'static str| {
+        vec![
+            ("RUSTCHAT_SITE_URL", site.clone()),
+            ("RUSTCHAT_SERVER_PORT", port_s.clone()),
+            ("RUSTCHAT_JWT_SECRET", JWT.to_string()),
+            ("RUSTCHAT_ENCRYPTION_KEY", key.to_string()),
+            ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", "code".to_string()),
+        ]
+    };
+    let as_refs = |v: &[(&'static str, String)]| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let login = |app_base: String| {
+        let provider = &provider;
+        async move {
+            let browser = Browser::new();
+            let cb = browser.login_with("corp", &app_base, "frank", provider).await;
+            browser.get(&cb).await.status().as_u16()
+        }
+    };
+
+    let v1 = as_refs(&base(K1));
+    let app = crate::common::spawn_app_on(&db.url, &v1.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let admin = Api::register(&app.address, "root").await;
+    let created = admin
+        .post(
+            "/api/v1/admin/oidc/providers",
+            json!({"id": "corp", "issuer": provider.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "display_name": "Corp SSO"}),
+        )
+        .await
+        .expect(201);
+    assert!(!created.to_string().contains(CLIENT_SECRET), "the secret is never returned: {created}");
+    assert_eq!(created["redirect_uri"], format!("{site}/api/v1/auth/oidc/corp/callback"));
+    let listed = admin.get("/api/v1/admin/oidc/providers").await.expect(200);
+    assert!(!listed.to_string().contains(CLIENT_SECRET));
+    let k1_id = created["secret_key_id"].as_str().unwrap().to_string();
+    let mut c = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let sealed: String = sqlx::query_scalar("SELECT client_secret_sealed FROM oidc_providers WHERE id = 'corp'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(sealed.starts_with(&format!("v1.{k1_id}.")) && !sealed.contains(CLIENT_SECRET), "{sealed}");
+    assert_eq!(login(app.address.clone()).await, 302, "a login through the stored provider works");
+    drop(app);
+
+    // The wrong key: the node refuses to start and says what to do.
+    let dir = tempfile::tempdir().unwrap();
+    let mut wrong = base(K2);
+    wrong.push(("RUSTCHAT_DATABASE_URL", db.url.clone()));
+    let wrong: Vec<(&str, &str)> = wrong.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = crate::common::process::run(dir.path(), &wrong, &[]);
+    assert_ne!(code, 0);
+    assert!(out.contains("RUSTCHAT_ENCRYPTION_KEY_PREVIOUS"), "{out}{err}");
+
+    // Rotation: the new key with the old one as previous re-seals at start.
+    let mut rotating = base(K2);
+    rotating.push(("RUSTCHAT_ENCRYPTION_KEY_PREVIOUS", K1.to_string()));
+    let rotating: Vec<(&str, &str)> = rotating.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::common::spawn_app_on(&db.url, &rotating).await.unwrap();
+    let resealed: String = sqlx::query_scalar("SELECT client_secret_sealed FROM oidc_providers WHERE id = 'corp'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert!(!resealed.starts_with(&format!("v1.{k1_id}.")), "re-sealed with the new key: {resealed}");
+    assert_eq!(login(app.address.clone()).await, 302);
+    drop(app);
+    // Afterwards the new key alone is enough.
+    let v2 = as_refs(&base(K2));
+    let app = crate::common::spawn_app_on(&db.url, &v2.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(login(app.address.clone()).await, 302);
+}

@@ -117,7 +117,12 @@ impl Browser {
     /// Starts a login at `start` (a node), logs in at the provider as `account`, and stops at the
     /// redirect back to us: returns that callback URL.
     pub async fn login_until_callback(&self, start: &str, account: &str, provider: &Provider) -> String {
-        let r = self.http.get(format!("{start}/api/v1/auth/oidc/sso/login")).send().await.unwrap();
+        self.login_with("sso", start, account, provider).await
+    }
+
+    /// Like [`Browser::login_until_callback`] through the provider registered as `id`.
+    pub async fn login_with(&self, id: &str, start: &str, account: &str, provider: &Provider) -> String {
+        let r = self.http.get(format!("{start}/api/v1/auth/oidc/{id}/login")).send().await.unwrap();
         assert_eq!(r.status(), 302, "login start: {}", r.text().await.unwrap());
         let mut location = format!("{}&login_hint={account}", r.headers()["location"].to_str().unwrap());
         for _ in 0..10 {
