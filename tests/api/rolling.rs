@@ -1,0 +1,1 @@
+//! The runbook's rolling update, for real on one machine: three nodes behind HAProxy.
