@@ -188,6 +188,12 @@ impl Breakers {
     }
 }
 
+impl std::fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Breaker({}: {:?})", self.name, self.state())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,11 +233,5 @@ mod tests {
         b.record_success();
         b.record_failure();
         assert_eq!(b.state(), State::Closed);
-    }
-}
-
-impl std::fmt::Debug for Breaker {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Breaker({}: {:?})", self.name, self.state())
     }
 }
