@@ -35,6 +35,9 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     /// The previous secret during a rotation: verifies, never signs.
     previous: Option<DecodingKey>,
+    /// Printable ids of the secrets, which sessions record.
+    current_id: String,
+    previous_id: Option<String>,
     validation: Validation,
 }
 
@@ -47,8 +50,15 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             previous: previous.map(DecodingKey::from_secret),
+            current_id: secret_id(secret),
+            previous_id: previous.map(secret_id),
             validation,
         }
+    }
+
+    /// The current and previous secrets' ids.
+    pub fn secret_ids(&self) -> (&str, Option<&str>) {
+        (&self.current_id, self.previous_id.as_deref())
     }
 
     pub fn issue_access(&self, user: UserId, session: SessionId) -> Result<String> {
@@ -71,6 +81,11 @@ impl TokenKeys {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// A printable id for a JWT secret (a digest: reveals nothing about it).
+fn secret_id(secret: &[u8]) -> String {
+    hex::encode(&Sha256::new().chain_update(b"rustchat/jwt-secret-id\0").chain_update(secret).finalize()[..8])
 }
 
 /// A refresh token as handed to a client.

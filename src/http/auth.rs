@@ -56,7 +56,10 @@ pub(crate) async fn open_session(state: &AppState, req: &HttpRequest, user: User
         .collect();
     let placeholder = RefreshToken::generate(crate::domain::SessionId::new());
     let expires = Timestamp::now().plus(REFRESH_TTL);
-    let session = state.store.create_session(user.id, &placeholder.hash(), expires, &user_agent).await?;
+    let session = state
+        .store
+        .create_session(user.id, &placeholder.hash(), expires, &user_agent, state.tokens.secret_ids().0)
+        .await?;
     // The refresh token names its session; the secret stored above is the one issued below.
     let token = RefreshToken { session, secret: placeholder.secret };
     Ok(TokenPair {
@@ -155,7 +158,11 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
     };
     let next = RefreshToken::generate(presented.session);
     let expires = Timestamp::now().plus(REFRESH_TTL);
-    match state.store.rotate_refresh(presented.session, &presented.hash(), &next.hash(), expires).await? {
+    match state
+        .store
+        .rotate_refresh(presented.session, &presented.hash(), &next.hash(), expires, state.tokens.secret_ids())
+        .await?
+    {
         RefreshOutcome::Rotated(user_id) => {
             let user = state.store.user(user_id).await?.filter(|u| u.is_active).ok_or_else(invalid)?;
             Ok(HttpResponse::Ok().json(TokenPair {

@@ -32,13 +32,14 @@ impl Store {
         refresh_hash: &str,
         expires_at: Timestamp,
         user_agent: &str,
+        secret_id: &str,
     ) -> Result<SessionId> {
         let id = SessionId::new();
         let now = Timestamp::now();
         with_pool!(self, |pool| {
             sqlx::query(
-                "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, user_agent)
-                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, user_agent, secret_id)
+                 VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(user)
@@ -46,6 +47,7 @@ impl Store {
             .bind(now)
             .bind(expires_at)
             .bind(user_agent)
+            .bind(secret_id)
             .execute(pool)
             .await?
             .rows_affected()
@@ -74,12 +76,18 @@ impl Store {
         presented: &str,
         next: &str,
         expires_at: Timestamp,
+        secrets: (&str, Option<&str>),
     ) -> Result<RefreshOutcome> {
+        // A session opened under a JWT secret that is neither the current nor the previous one ended
+        // with that secret (the runbook's rotation logs everyone out unless the previous is given).
+        let (current, previous) = (secrets.0, secrets.1.unwrap_or(secrets.0));
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let rotated: Option<UserId> = sqlx::query_scalar(
-                "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $3, refreshed_at = $4, expires_at = $5
+                "UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = $3, refreshed_at = $4, expires_at = $5,
+                   secret_id = $6
                  WHERE id = $1 AND refresh_hash = $2 AND revoked_at IS NULL AND expires_at > $4
+                   AND secret_id IN ($6, $7, '')
                  RETURNING user_id",
             )
             .bind(id)
@@ -87,6 +95,8 @@ impl Store {
             .bind(next)
             .bind(now)
             .bind(expires_at)
+            .bind(current)
+            .bind(previous)
             .fetch_optional(&mut *tx)
             .await?;
             match rotated {
