@@ -153,9 +153,12 @@ async fn the_kubernetes_manifests_validate_against_the_schemas() {
     }
     assert!(deployment.contains("containerPort: 3000"));
     assert!(deployment.contains(r#"command: ["sleep", "10"]"#), "preStop sleep 10");
-    for (key, var) in [("jwt", "RUSTCHAT_JWT_SECRET"), ("encryption", "RUSTCHAT_ENCRYPTION_KEY")] {
+    // The runbook's rotation replaces the whole `rustchat-secrets`: the encryption key lives elsewhere.
+    for (secret, key, var) in
+        [("rustchat-secrets", "jwt", "RUSTCHAT_JWT_SECRET"), ("rustchat-encryption", "key", "RUSTCHAT_ENCRYPTION_KEY")]
+    {
         let entry = deployment.lines().skip_while(|l| l.trim() != format!("- name: {var}")).take(5).collect::<Vec<_>>();
-        assert!(entry.iter().any(|l| l.trim() == "name: rustchat-secrets"), "{var}: {entry:?}");
+        assert!(entry.iter().any(|l| l.trim() == format!("name: {secret}")), "{var}: {entry:?}");
         assert!(entry.iter().any(|l| l.trim() == format!("key: {key}")), "{var}: {entry:?}");
     }
     assert!(deployment.contains("fieldPath: metadata.name"), "RUSTCHAT_NODE_ID from the pod name");
@@ -197,15 +200,16 @@ async fn the_kubernetes_manifests_validate_against_the_schemas() {
 #[tokio::test]
 async fn the_placeholder_secrets_are_refused_in_production() {
     // secret.yaml's placeholders must never run: production refuses secrets shorter than 32 bytes.
-    let secret = read("k8s/secret.yaml");
+    let secret = read("k8s/secret.yaml") + &read("k8s/encryption-secret.yaml");
     let value = |key: &str| {
         secret
             .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
             .find_map(|l| l.trim().strip_prefix(&format!("{key}:")))
             .map(|v| v.trim().trim_matches('"').to_string())
             .unwrap()
     };
-    let (jwt, encryption) = (value("jwt"), value("encryption"));
+    let (jwt, encryption) = (value("jwt"), value("key"));
     assert!(jwt.contains("REPLACE_ME") && encryption.contains("REPLACE_ME"), "obvious placeholders");
     let dir = tempfile::tempdir().unwrap();
     let vars = [
