@@ -25,6 +25,21 @@ fn refs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
+/// A provider and one node that uses it (the node's port is fixed first: the provider must know the
+/// callback URL). `None` when Node or the provider package is missing outside CI.
+async fn one_node_with_provider(delivery: &str) -> Option<(Provider, crate::common::TestApp)> {
+    if !available() {
+        return None;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let mut vars = oidc_vars(&provider.issuer, &site, delivery);
+    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
+    let app = spawn_app(Db::Sqlite, &refs(&vars)).await?;
+    Some((provider, app))
+}
+
 #[tokio::test]
 async fn a_login_started_on_one_node_finishes_on_another_and_its_code_works_once() {
     if !available() {
@@ -102,12 +117,7 @@ async fn a_replayed_authorization_code_is_refused_by_the_provider() {
     if !available() {
         return;
     }
-    let port = crate::common::process::free_port();
-    let site = format!("http://127.0.0.1:{port}");
-    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
-    let mut vars = oidc_vars(&provider.issuer, &site, "code");
-    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
-    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let Some((provider, app)) = one_node_with_provider("code").await else { return };
     let browser = Browser::new();
     let first = browser.login_until_callback(&app.address, "carol", &provider).await;
     assert_eq!(browser.get(&first).await.status(), 302);
@@ -129,12 +139,7 @@ async fn cookie_delivery_sets_httponly_lax_cookies_that_authenticate() {
     if !available() {
         return;
     }
-    let port = crate::common::process::free_port();
-    let site = format!("http://127.0.0.1:{port}");
-    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
-    let mut vars = oidc_vars(&provider.issuer, &site, "cookie");
-    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
-    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let Some((provider, app)) = one_node_with_provider("cookie").await else { return };
     let providers: Value =
         reqwest::get(format!("{}/api/v1/auth/oidc/providers", app.address)).await.unwrap().json().await.unwrap();
     assert_eq!(providers[0]["id"], "sso");
@@ -160,12 +165,7 @@ async fn signing_key_rotation_at_the_provider_is_followed() {
     if !available() {
         return;
     }
-    let port = crate::common::process::free_port();
-    let site = format!("http://127.0.0.1:{port}");
-    let mut provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
-    let mut vars = oidc_vars(&provider.issuer, &site, "code");
-    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
-    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let Some((mut provider, app)) = one_node_with_provider("code").await else { return };
     let browser = Browser::new();
     let first = browser.login_until_callback(&app.address, "erin", &provider).await;
     assert_eq!(browser.get(&first).await.status(), 302, "first login caches discovery and keys");
@@ -181,12 +181,7 @@ async fn the_provider_down_opens_the_oidc_breaker_and_logins_fail_fast_until_it_
     if !available() {
         return;
     }
-    let port = crate::common::process::free_port();
-    let site = format!("http://127.0.0.1:{port}");
-    let mut provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
-    let mut vars = oidc_vars(&provider.issuer, &site, "code");
-    vars.push(("RUSTCHAT_SERVER_PORT".into(), port.to_string()));
-    let Some(app) = spawn_app(Db::Sqlite, &refs(&vars)).await else { return };
+    let Some((mut provider, app)) = one_node_with_provider("code").await else { return };
     provider.stop();
     let login = format!("{}/api/v1/auth/oidc/sso/login", app.address);
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
