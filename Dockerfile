@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# RustChat: one image, one node. Build with `docker build -t rustchat .`; run one node per container.
+# RustChat: one image, one node. Build with `docker build -t rustchat .`; run one node per container:
+# `docker run -p 3000:3000 --env-file .env rustchat` (the README documents the same two commands).
 # Secrets (RUSTCHAT_JWT_SECRET, RUSTCHAT_ENCRYPTION_KEY) and the database/Redis URLs come from the
 # environment at run time (Kubernetes: k8s/); nothing secret is baked into the image.
 

@@ -344,3 +344,13 @@ async fn the_dockerfile_passes_hadolint() {
     let Some(out) = tool("hadolint", &["Dockerfile"]) else { return };
     assert_success("hadolint", &out);
 }
+
+#[test]
+fn the_readme_documents_the_dockerfiles_own_build_and_run_commands() {
+    let readme = read("README.md");
+    let dockerfile = read("Dockerfile");
+    for command in ["docker build -t rustchat .", "docker run -p 3000:3000 --env-file .env rustchat"] {
+        assert!(readme.contains(command), "README lacks `{command}`");
+        assert!(dockerfile.contains(command), "Dockerfile's header lacks `{command}`");
+    }
+}

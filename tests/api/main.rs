@@ -7,6 +7,7 @@ pub mod common;
 
 mod accounts;
 mod authz;
+mod backup;
 mod channels;
 mod cli;
 mod cluster;
