@@ -53,6 +53,8 @@ impl Node {
         let session_counters = Arc::new(SessionCounters::default());
         let bus_stats = Arc::new(BusStats::default());
         let metrics = Arc::new(Metrics::new(session_counters.clone(), bus_stats.clone())?);
+        let fanout = metrics.fanout_latency.clone();
+        let _ = session_counters.fanout_latency.set(Box::new(move |seconds| fanout.record(seconds, &[])));
         let observer_metrics = metrics.clone();
         let breakers = Breakers::new(Arc::new(move |name: &str, from: BreakerState, to: BreakerState| {
             let (from, to) = (from.as_str(), to.as_str());

@@ -28,6 +28,9 @@ pub struct Frame {
     pub seq: i64,
     pub effect: Effect,
     pub text: ByteString,
+    /// When the frame reached this node (published here, received from the bus, or read back): the
+    /// start of the fan-out latency the metrics report.
+    pub arrived: std::time::Instant,
 }
 
 #[derive(Deserialize)]
@@ -55,7 +58,7 @@ impl Frame {
             ("member_removed", Some(u)) => Effect::MemberRemoved(u),
             _ => Effect::None,
         };
-        Ok(Frame { channel: head.channel_id, seq: head.seq, effect, text })
+        Ok(Frame { channel: head.channel_id, seq: head.seq, effect, text, arrived: std::time::Instant::now() })
     }
 
     /// Builds a channel frame from its parts.
@@ -66,7 +69,7 @@ impl Frame {
             ("member_removed", Some(u)) => Effect::MemberRemoved(u),
             _ => Effect::None,
         };
-        Frame { channel, seq, effect, text: text.into() }
+        Frame { channel, seq, effect, text: text.into(), arrived: std::time::Instant::now() }
     }
 
     pub fn is_ephemeral(&self) -> bool {

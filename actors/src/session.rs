@@ -31,11 +31,19 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 const CATCH_UP_PAGE: u32 = 200;
 
 /// Counters every session of a node adds to (read by the metrics).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct SessionCounters {
     pub received: std::sync::atomic::AtomicU64,
     pub sent: std::sync::atomic::AtomicU64,
     pub slow: std::sync::atomic::AtomicU64,
+    /// Called with the seconds from a channel frame's arrival on this node to its socket write queue.
+    pub fanout_latency: std::sync::OnceLock<Box<dyn Fn(f64) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for SessionCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCounters").field("received", &self.received).field("sent", &self.sent).finish()
+    }
 }
 
 /// Limits and identity shared by every session of a node.
@@ -230,6 +238,9 @@ impl WsSession {
             return;
         }
         cursor.delivered = frame.seq;
+        if let Some(observe) = self.config.counters.fanout_latency.get() {
+            observe(frame.arrived.elapsed().as_secs_f64());
+        }
         self.enqueue(frame.text, ctx);
         self.drain_pending(channel, ctx);
     }

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub breaker_changes: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub posts_created: Counter<u64>,
+    pub fanout_latency: Histogram<f64>,
 }
 
 impl Metrics {
@@ -126,6 +127,14 @@ impl Metrics {
             breaker_changes: counter("rustchat_circuit_breaker_state_changes", "circuit breaker transitions"),
             rate_limited: counter("rustchat_rate_limit_exceeded", "requests refused by a rate limit"),
             posts_created: counter("rustchat_posts_created", "posts created"),
+            fanout_latency: meter
+                .f64_histogram("rustchat_fanout_delivery_latency")
+                .with_unit("s")
+                .with_description("from a channel event reaching this node to its socket's write queue")
+                .with_boundaries(vec![
+                    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .build(),
             registry,
             _provider: provider,
         })

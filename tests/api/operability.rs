@@ -68,13 +68,15 @@ async fn the_runbook_metrics_are_fed_by_real_traffic_and_its_promql_is_valid() {
     let user = Api::register(&app.address, "metered").await;
     let team = user.create_team("metrics", false).await;
     let channel = user.create_channel(&team, "general", "public").await;
+    let mut ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
     user.say(&channel, "counted").await;
+    ws.expect("posted", T).await;
     Api::anonymous(&app.address).get("/api/v1/users/me").await;
-    let _ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
 
     let scrape = eventually(T, "the WebSocket gauge to show the connection", || async {
         let text = app.get("/api/v1/health/metrics").await.text().await.ok()?;
-        (sample(&text, "rustchat_websocket_active_connections", &[]) == Some(1.0)).then_some(text)
+        let fanned_out = sample(&text, "rustchat_fanout_delivery_latency_seconds_count", &[]).unwrap_or(0.0) >= 1.0;
+        (sample(&text, "rustchat_websocket_active_connections", &[]) == Some(1.0) && fanned_out).then_some(text)
     })
     .await;
     let route = "/api/v1/channels/{channel_id}/posts";
