@@ -302,3 +302,41 @@ async fn provider_secrets_are_sealed_a_wrong_key_fails_loudly_and_rotation_resea
         .unwrap();
     assert_eq!(login(app.address.clone()).await, 302);
 }
+
+/// First logins link to an existing account only through an email the provider says is verified.
+#[tokio::test]
+async fn a_first_sso_login_links_an_existing_account_only_by_verified_email() {
+    let Some((provider, app)) = one_node_with_provider("code").await else { return };
+    // Local accounts with the addresses the provider will report (`<name>@example.com`).
+    let local = Api::register(&app.address, "alice").await;
+    Api::register(&app.address, "unverified1").await;
+    let finish = |account: &'static str| {
+        let (provider, base) = (&provider, app.address.clone());
+        async move {
+            let browser = Browser::new();
+            let callback = browser.login_until_callback(&base, account, provider).await;
+            browser.get(&callback).await
+        }
+    };
+    let linked = finish("alice").await;
+    assert_eq!(linked.status(), 302);
+    let code = url::Url::parse(linked.headers()["location"].to_str().unwrap())
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "sso_code")
+        .unwrap()
+        .1
+        .to_string();
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/oidc/exchange", app.address))
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["user"]["id"], local.user_id.as_str(), "verified email: linked to the existing account");
+    let refused = finish("unverified1").await;
+    assert_eq!(refused.status(), 409, "an unverified address never takes over an account");
+}
