@@ -340,3 +340,24 @@ async fn a_first_sso_login_links_an_existing_account_only_by_verified_email() {
     let refused = finish("unverified1").await;
     assert_eq!(refused.status(), 409, "an unverified address never takes over an account");
 }
+
+/// ID tokens that are expired or meant for another client are refused, however genuine their signature.
+#[tokio::test]
+async fn expired_id_tokens_and_tokens_for_another_audience_are_refused() {
+    let Some((mut provider, app)) = one_node_with_provider("code").await else { return };
+    for bad in [("ID_TOKEN_EXPIRED", "1"), ("ID_TOKEN_AUDIENCE", "some-other-client")] {
+        provider.launch_with(0, &[bad]).await;
+        let browser = Browser::new();
+        let callback = browser.login_until_callback(&app.address, "mallory", &provider).await;
+        let r = browser.get(&callback).await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 401, "{bad:?}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("ID token is not valid"), "{bad:?}: {body}");
+    }
+    // A well-behaved provider again: the same login works.
+    provider.launch(0).await;
+    let browser = Browser::new();
+    let callback = browser.login_until_callback(&app.address, "mallory", &provider).await;
+    assert_eq!(browser.get(&callback).await.status(), 302);
+}

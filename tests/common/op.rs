@@ -50,6 +50,11 @@ impl Provider {
 
     /// (Re)starts on the same port, publishing signing key set `key_set`.
     pub async fn launch(&mut self, key_set: u32) {
+        self.launch_with(key_set, &[]).await
+    }
+
+    /// (Re)starts with extra environment (e.g. `ID_TOKEN_EXPIRED=1`, `ID_TOKEN_AUDIENCE=x`).
+    pub async fn launch_with(&mut self, key_set: u32, env: &[(&str, &str)]) {
         self.stop();
         let child = Command::new("node")
             .arg("provider.js")
@@ -59,6 +64,7 @@ impl Provider {
             .env("CLIENT_SECRET", CLIENT_SECRET)
             .env("REDIRECT_URIS", &self.redirect_uris)
             .env("KEY_SET", key_set.to_string())
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -3,7 +3,8 @@
 // authorization request (default "alice"), so tests need no HTML forms.
 //
 // Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (comma-separated),
-// ID_TOKEN_TTL (seconds, default 3600), KEY_SET (0 or 1: which signing key set to publish).
+// KEY_SET (0 or 1: which signing key set to publish), and to mint bad ID tokens on purpose:
+// ID_TOKEN_EXPIRED=1 (already expired) or ID_TOKEN_AUDIENCE=<another client id>.
 import Provider from 'oidc-provider';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -35,13 +36,26 @@ const configuration = {
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
   features: { devInteractions: { enabled: false } },
   pkce: { required: () => true },
-  ttl: { IdToken: Number(process.env.ID_TOKEN_TTL || 3600), Interaction: 600, Session: 600, Grant: 600 },
+  ttl: { IdToken: 3600, Interaction: 600, Session: 600, Grant: 600 },
   jwks: { keys: [rsaKey(`key-${process.env.KEY_SET || 0}`)] },
   cookies: { keys: ['rustchat-test-cookie-key'] },
   conformIdTokenClaims: false,
 };
 
 const provider = new Provider(issuer, configuration);
+
+// Bad ID tokens for the relying party's negative tests.
+if (process.env.ID_TOKEN_EXPIRED === '1') {
+  provider.IdToken.expiresIn = () => -3600;
+}
+if (process.env.ID_TOKEN_AUDIENCE) {
+  const issue = provider.IdToken.prototype.issue;
+  provider.IdToken.prototype.issue = function issueForSomeoneElse(options) {
+    const fake = Object.create(this.client, { clientId: { value: process.env.ID_TOKEN_AUDIENCE } });
+    Object.defineProperty(this, 'client', { value: fake, configurable: true, writable: true });
+    return issue.call(this, options);
+  };
+}
 
 // Complete every interaction at once: log in as the requested account and grant what was asked.
 provider.use(async (ctx, next) => {
