@@ -27,6 +27,9 @@ use crate::supervisor::Supervisor;
 
 /// Close code for a client that cannot keep up.
 pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
+/// After `hello`, channel events wait this long for the client's first frame (normally `resume`), so a
+/// resuming client's position is known before anything is delivered: in order, nothing twice.
+pub const RESUME_WINDOW: Duration = Duration::from_secs(1);
 /// Events read back per query while catching up.
 const CATCH_UP_PAGE: u32 = 200;
 
@@ -91,7 +94,8 @@ pub struct WsSession {
     queued_bytes: usize,
     writing: bool,
     closing: bool,
-    ready: bool,
+    /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
+    holding: bool,
     /// Client messages counted in the current one-second window.
     window: (Instant, u32),
     typing_sent: HashMap<Uuid, Instant>,
@@ -132,7 +136,7 @@ impl WsSession {
                 queued_bytes: 0,
                 writing: false,
                 closing: false,
-                ready: false,
+                holding: true,
                 window: (Instant::now(), 0),
                 typing_sent: HashMap::new(),
             }
@@ -232,6 +236,10 @@ impl WsSession {
         if frame.seq <= cursor.delivered {
             return;
         }
+        if self.holding {
+            cursor.pending.insert(frame.seq, frame);
+            return;
+        }
         if cursor.catching_up || frame.seq != cursor.delivered + 1 {
             cursor.pending.insert(frame.seq, frame);
             self.catch_up(channel, ctx);
@@ -246,6 +254,9 @@ impl WsSession {
     }
 
     fn drain_pending(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
+        if self.holding {
+            return;
+        }
         loop {
             let room = self.has_room();
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
@@ -273,6 +284,10 @@ impl WsSession {
 
     /// Reads the log after the cursor, a page at a time, pausing while the outbound queue is full.
     fn catch_up(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
+        if self.holding {
+            // `release` reads back every channel once the client's position is known.
+            return;
+        }
         let room = self.has_room();
         let Some(cursor) = self.cursors.get_mut(&channel) else { return };
         if cursor.catching_up {
@@ -376,6 +391,19 @@ impl WsSession {
                     self.catch_up(channel, ctx);
                 }
             }
+        }
+    }
+
+    /// Ends the resume window: from here on, channel events flow, starting with whatever the log holds
+    /// past each cursor.
+    fn release(&mut self, ctx: &mut Context<Self>) {
+        if !self.holding {
+            return;
+        }
+        self.holding = false;
+        let channels: Vec<Uuid> = self.cursors.keys().copied().collect();
+        for channel in channels {
+            self.catch_up(channel, ctx);
         }
     }
 
@@ -546,7 +574,7 @@ impl Actor for WsSession {
                 for (channel, last_seq) in channels {
                     act.subscribe(channel, last_seq, ctx);
                 }
-                act.ready = true;
+                ctx.run_later(RESUME_WINDOW, |act, ctx| act.release(ctx));
                 let hello = json!({ "event": "hello", "data": {
                     "connection_id": act.conn, "node_id": act.config.node_id, "server_version": act.config.version,
                     "user_id": act.user, "channels": act.cursors.len(),
@@ -590,7 +618,10 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
             self.config.counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         match message {
-            Message::Text(text) => self.on_text(&text, ctx),
+            Message::Text(text) => {
+                self.on_text(&text, ctx);
+                self.release(ctx);
+            }
             Message::Binary(_) => self.reply_error(&Value::Null, "unsupported", "binary frames are not supported", ctx),
             Message::Ping(bytes) => {
                 let mut ws = self.ws.clone();

@@ -69,6 +69,9 @@ async fn the_runbook_metrics_are_fed_by_real_traffic_and_its_promql_is_valid() {
     let team = user.create_team("metrics", false).await;
     let channel = user.create_channel(&team, "general", "public").await;
     let mut ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
+    // The first client frame ends the resume window, so the post below is delivered live.
+    ws.send(serde_json::json!({"action": "ping"})).await;
+    ws.expect("pong", T).await;
     user.say(&channel, "counted").await;
     ws.expect("posted", T).await;
     Api::anonymous(&app.address).get("/api/v1/users/me").await;

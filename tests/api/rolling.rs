@@ -246,6 +246,7 @@ async fn a_rolling_restart_behind_a_draining_balancer_loses_nothing() {
     let last = *acked.last().unwrap();
     let mut lost = 0;
     let mut duplicated = 0;
+    let mut reordered = 0;
     for (seen, _) in &members {
         crate::common::eventually(Duration::from_secs(30), "every member to catch up", || async {
             (seen.lock().await.iter().copied().max() == Some(last)).then_some(())
@@ -259,17 +260,19 @@ async fn a_rolling_restart_behind_a_draining_balancer_loses_nothing() {
         let unique: BTreeSet<i64> = seen.iter().copied().collect();
         duplicated += seen.len() - unique.len();
         lost += acked.iter().filter(|s| !unique.contains(s)).count();
-        let ordered = seen.windows(2).all(|w| w[0] < w[1]);
-        assert!(ordered, "member {i} received posts out of order");
+        if !seen.windows(2).all(|w| w[0] < w[1]) {
+            eprintln!("member {i} received posts out of order");
+            reordered += 1;
+        }
     }
     println!(
-        "rolling restart summary: requests {}, failures {}, reconnects {}, posts {}, lost {lost}, duplicated {duplicated}",
+        "rolling restart summary: requests {}, failures {}, reconnects {}, posts {}, lost {lost}, duplicated {duplicated}, reordered {reordered}",
         requests.load(Ordering::SeqCst),
         failures.load(Ordering::SeqCst),
         reconnects.load(Ordering::SeqCst),
         acked.len()
     );
     assert_eq!(failures.load(Ordering::SeqCst), 0, "failed HTTP requests");
-    assert_eq!((lost, duplicated), (0, 0));
+    assert_eq!((lost, duplicated, reordered), (0, 0, 0));
     assert!(reconnects.load(Ordering::SeqCst) >= 3, "every member's node was restarted at least once");
 }
