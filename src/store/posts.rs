@@ -177,49 +177,23 @@ impl Store {
                 }
             }
         };
+        // One statement for the three directions; every fragment is a literal.
+        let (filter, order) = match (anchor, after) {
+            (None, _) => ("", "DESC"),
+            (Some(_), false) => ("AND (p.created_at, p.id) < ($3, $4)", "DESC"),
+            (Some(_), true) => ("AND (p.created_at, p.id) > ($3, $4)", "ASC"),
+        };
+        let sql = format!(
+            "SELECT {} FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL {filter}
+             ORDER BY p.created_at {order}, p.id {order} LIMIT $2",
+            post_columns!()
+        );
         let mut posts = with_pool!(self, |pool| {
-            match (anchor, after) {
-                (None, _) => {
-                    sqlx::query_as::<_, Post>(concat!(
-                        "SELECT ",
-                        post_columns!(),
-                        " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL
-                     ORDER BY p.created_at DESC, p.id DESC LIMIT $2"
-                    ))
-                    .bind(channel)
-                    .bind(fetch)
-                    .fetch_all(pool)
-                    .await?
-                }
-                (Some((at, id)), false) => {
-                    sqlx::query_as::<_, Post>(concat!(
-                    "SELECT ",
-                    post_columns!(),
-                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) < ($2, $3)
-                     ORDER BY p.created_at DESC, p.id DESC LIMIT $4"
-                ))
-                    .bind(channel)
-                    .bind(at)
-                    .bind(id)
-                    .bind(fetch)
-                    .fetch_all(pool)
-                    .await?
-                }
-                (Some((at, id)), true) => {
-                    sqlx::query_as::<_, Post>(concat!(
-                    "SELECT ",
-                    post_columns!(),
-                    " FROM posts p WHERE p.channel_id = $1 AND p.deleted_at IS NULL AND (p.created_at, p.id) > ($2, $3)
-                     ORDER BY p.created_at ASC, p.id ASC LIMIT $4"
-                ))
-                    .bind(channel)
-                    .bind(at)
-                    .bind(id)
-                    .bind(fetch)
-                    .fetch_all(pool)
-                    .await?
-                }
+            let mut query = sqlx::query_as::<_, Post>(sqlx::AssertSqlSafe(sql.clone())).bind(channel).bind(fetch);
+            if let Some((at, id)) = anchor {
+                query = query.bind(at).bind(id);
             }
+            query.fetch_all(pool).await?
         });
         let has_more = posts.len() as i64 == fetch;
         posts.truncate(limit as usize);
