@@ -112,7 +112,7 @@ pub async fn register(
         }
     }
     let hash = hash_password(&password).await?;
-    let user = state.store.create_user(&username, &email, &display_name, &hash).await?;
+    let user = state.store.create_user(&username, &email, &display_name, Some(&hash)).await?;
     if let Some(team) = invite_team {
         state.store.add_team_member(team, user.id, Role::Member).await?;
     }

@@ -15,7 +15,7 @@ pub mod teams;
 pub mod users;
 pub mod ws;
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use utoipa::OpenApi;
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -147,8 +147,7 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32> {
 }
 
 /// Answers anything no route matched.
-pub async fn not_found(request: HttpRequest) -> HttpResponse {
-    let _ = request;
+pub async fn not_found() -> HttpResponse {
     error_response(ErrorCode::NotFound, "no such endpoint")
 }
 

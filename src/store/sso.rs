@@ -45,7 +45,7 @@ impl Store {
         Ok(())
     }
 
-    /// Creates an SSO-only account (no password) under the first free variant of `username`.
+    /// Creates an SSO-only account (no password hash) under the first free variant of `username`.
     pub async fn create_sso_user(&self, username: &Username, email: &Email, display_name: &str) -> Result<User> {
         for attempt in 0..20u32 {
             let candidate = if attempt == 0 {
@@ -54,17 +54,8 @@ impl Store {
                 let base: String = username.as_str().chars().take(18).collect();
                 Username::parse(&format!("{base}{attempt}"))?
             };
-            match self.create_user(&candidate, email, display_name, "").await {
-                Ok(user) => {
-                    with_pool!(self, |pool| {
-                        sqlx::query("UPDATE users SET password_hash = NULL WHERE id = $1")
-                            .bind(user.id)
-                            .execute(pool)
-                            .await?
-                            .rows_affected()
-                    });
-                    return Ok(user);
-                }
+            match self.create_user(&candidate, email, display_name, None).await {
+                Ok(user) => return Ok(user),
                 Err(e)
                     if e.code == crate::error::ErrorCode::Conflict
                         && self.user_by_email(email.as_str()).await?.is_none() =>

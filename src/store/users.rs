@@ -26,7 +26,7 @@ impl Store {
         username: &Username,
         email: &Email,
         display_name: &str,
-        password_hash: &str,
+        password_hash: Option<&str>,
     ) -> Result<User> {
         let now = Timestamp::now();
         let backend = self.backend();
