@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "rustchat-load", about = "Load generator for RustChat")]
+// Later options override earlier ones, so `scripts/bench` can put a scenario's defaults first.
+#[command(name = "rustchat-load", about = "Load generator for RustChat", args_override_self = true)]
 pub struct Args {
     /// Node base URLs, comma-separated: sockets start on them round-robin and move to the next one
     /// on reconnect; posts are spread over them and retried on the next one.
@@ -30,6 +31,9 @@ pub struct Args {
     /// Fraction (0..1) of chat posts that go to the poster's personal channel instead of its group.
     #[arg(long, default_value_t = 0.0)]
     pub personal_fraction: f64,
+    /// Pad each post's message to this many characters (frame size matters for fan-out cost).
+    #[arg(long, default_value_t = 0)]
+    pub message_bytes: usize,
     /// Percent of connections per second that close cleanly and reconnect with `resume`.
     #[arg(long, default_value_t = 0.0)]
     pub churn_percent: f64,
@@ -88,6 +92,10 @@ pub struct Args {
     /// Exit non-zero when anything was lost, duplicated, reordered or never connected.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub check: bool,
+    /// Self-test of the checks: every client ignores its N-th event, as if the server had lost it.
+    /// The run must then fail with losses.
+    #[arg(long, hide = true)]
+    pub self_test_drop: Option<u64>,
     /// Internal: run as a worker process with this plan file (written by the parent).
     #[arg(long, hide = true)]
     pub worker: Option<PathBuf>,

@@ -95,6 +95,8 @@ impl Shared {
 pub struct ClientState {
     pub tallies: Vec<SeqTally>,
     pub connected_once: bool,
+    /// Persisted events that arrived, duplicates included (for `--self-test-drop`).
+    pub arrived: u64,
 }
 
 impl ClientState {
@@ -102,6 +104,7 @@ impl ClientState {
         ClientState {
             tallies: plan.channels.iter().map(|c| SeqTally::new(c.base_seq)).collect(),
             connected_once: false,
+            arrived: 0,
         }
     }
 }
@@ -173,6 +176,8 @@ pub struct Client {
     pub shared: Arc<Shared>,
     pub state: Arc<Mutex<ClientState>>,
     pub churn: Arc<Notify>,
+    /// Ignore the N-th event, as if the server had lost it (a self-test of the checks).
+    pub drop_nth: Option<u64>,
 }
 
 impl Client {
@@ -392,7 +397,14 @@ impl Client {
             self.shared.foreign_events.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let arrival = lock(&self.state).tallies[i].record(frame.seq.unwrap_or(0));
+        let arrival = {
+            let mut state = lock(&self.state);
+            state.arrived += 1;
+            if self.drop_nth == Some(state.arrived) {
+                return;
+            }
+            state.tallies[i].record(frame.seq.unwrap_or(0))
+        };
         if arrival == Arrival::Duplicate {
             return;
         }

@@ -36,6 +36,9 @@ pub struct WorkerPlan {
     pub churn_percent: f64,
     /// New connections per second from this worker.
     pub connect_rate: f64,
+    /// `--self-test-drop`: each client ignores its N-th event.
+    #[serde(default)]
+    pub drop_nth: Option<u64>,
 }
 
 /// Every `1/p`-th client by index is slow, so slow ones are spread evenly over channels and workers.
@@ -70,6 +73,7 @@ pub fn build(seeded: &Seeded, args: &Args) -> Vec<WorkerPlan> {
             clients: Vec::new(),
             churn_percent: args.churn_percent,
             connect_rate: args.connect_rate / args.processes as f64,
+            drop_nth: args.self_test_drop,
         })
         .collect();
     for (i, (user, channels)) in seed.users.iter().zip(memberships).enumerate() {

@@ -110,7 +110,7 @@ impl Poster {
                 targets: self.targets.clone(),
                 url_path: format!("/api/v1/channels/{}/posts", seed.channels[channel].id),
                 token: user.access_token.clone(),
-                body: json!({"message": format!("t={intended} n={n} load")}),
+                body: json!({"message": message(intended, n, args.message_bytes)}),
                 first: n as usize,
                 retries: args.post_retries,
                 timeout,
@@ -133,6 +133,15 @@ impl Poster {
             seqs.sort_unstable();
         }
     }
+}
+
+/// `t=<intended unix µs> n=<post number> load`, padded to `bytes` characters.
+fn message(intended: u64, n: u64, bytes: usize) -> String {
+    let mut m = format!("t={intended} n={n} load ");
+    if m.len() < bytes {
+        m.push_str(&"x".repeat(bytes - m.len()));
+    }
+    m
 }
 
 struct Attempts {
@@ -231,6 +240,14 @@ mod tests {
             channels,
             issued_at: 0,
         }
+    }
+
+    #[test]
+    fn messages_carry_the_intended_time_and_padding() {
+        let m = message(1_700_000_000_000_000, 7, 100);
+        assert_eq!(m.len(), 100);
+        assert_eq!(crate::client::intended_us(&m), Some(1_700_000_000_000_000));
+        assert_eq!(crate::client::intended_us(&message(5, 1, 0)), Some(5));
     }
 
     #[test]

@@ -115,7 +115,13 @@ pub async fn run(
         .map(|(k, c)| {
             let state = Arc::new(Mutex::new(ClientState::new(c)));
             let churn = Arc::new(Notify::new());
-            let client = Client { plan: c.clone(), shared: shared.clone(), state: state.clone(), churn: churn.clone() };
+            let client = Client {
+                plan: c.clone(),
+                shared: shared.clone(),
+                state: state.clone(),
+                churn: churn.clone(),
+                drop_nth: plan.drop_nth,
+            };
             let at = started + pace * k as u32;
             let task = tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
