@@ -437,6 +437,9 @@ async fn connect(target: &Target, source: Ipv4Addr, token: &str, slow: bool) -> 
         // A small receive window makes a stalled reader back up into the server's queue quickly.
         socket.set_recv_buffer_size(4096)?;
     }
+    // Churned sockets leave ports in TIME_WAIT; binding first (to pick the source address) would
+    // otherwise skip them, and one address has only ~28 k ephemeral ports.
+    socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::new(source.into(), 0))?;
     let tcp = tokio::time::timeout(Duration::from_secs(5), socket.connect(target.addr)).await??;
     tcp.set_nodelay(true)?;

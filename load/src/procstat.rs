@@ -49,7 +49,7 @@ fn cpu_and_start(pid: u32) -> Option<(f64, u64)> {
     Some((cpu, fields.get(19)?.parse().ok()?))
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
@@ -72,13 +72,22 @@ impl Tracked {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
     /// CPU seconds used by all sources since sampling started.
     pub cpu_s: f64,
     /// RSS of the live sources now.
     pub rss_kib: u64,
     pub alive: usize,
+    /// The same per source, in `--pids` order.
+    pub each: Vec<SourceSnapshot>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct SourceSnapshot {
+    pub cpu_s: f64,
+    pub rss_kib: u64,
+    pub alive: bool,
 }
 
 pub struct Sampler {
@@ -107,6 +116,7 @@ impl Sampler {
         let mut snap = Snapshot::default();
         for (source, t) in self.sources.iter().zip(tracked.iter_mut()) {
             let live = source.pid().and_then(|pid| Some((pid, cpu_and_start(pid)?)));
+            let mut one = SourceSnapshot::default();
             if let Some((pid, (cpu, start))) = live {
                 if t.current != Some((pid, start)) {
                     t.finished += t.last_cpu - t.first_cpu;
@@ -116,10 +126,14 @@ impl Sampler {
                     t.incarnations += 1;
                 }
                 t.last_cpu = cpu;
-                snap.rss_kib += rss_kib(pid).unwrap_or(0);
-                snap.alive += 1;
+                one.rss_kib = rss_kib(pid).unwrap_or(0);
+                one.alive = true;
             }
-            snap.cpu_s += t.total();
+            one.cpu_s = t.total();
+            snap.cpu_s += one.cpu_s;
+            snap.rss_kib += one.rss_kib;
+            snap.alive += usize::from(one.alive);
+            snap.each.push(one);
         }
         snap
     }
@@ -130,6 +144,16 @@ impl Sampler {
     }
 
     /// Incarnations seen per source (restarts show up as more than one).
+    pub fn names(&self) -> Vec<String> {
+        self.sources
+            .iter()
+            .map(|s| match s {
+                Source::Pid(p) => p.to_string(),
+                Source::File(f) => f.display().to_string(),
+            })
+            .collect()
+    }
+
     pub fn incarnations(&self) -> Vec<u32> {
         lock(&self.tracked).iter().map(|t| t.incarnations).collect()
     }

@@ -156,14 +156,30 @@ async fn until(
 }
 
 fn server_json(
-    before: Snapshot,
-    connected: Snapshot,
-    load_start: Snapshot,
-    end: Snapshot,
+    sampler: &Sampler,
+    [before, connected, load_start, end]: [&Snapshot; 4],
     args: &Args,
     deliveries: u64,
 ) -> Value {
     let load_cpu = end.cpu_s - load_start.cpu_s;
+    let at = |s: &Snapshot, i: usize| s.each.get(i).copied().unwrap_or_default();
+    let each: Vec<Value> = sampler
+        .names()
+        .into_iter()
+        .zip(sampler.incarnations())
+        .enumerate()
+        .map(|(i, (name, incarnations))| {
+            json!({
+                "source": name,
+                "incarnations": incarnations,
+                "rss_kib_before": at(before, i).rss_kib,
+                "rss_kib_connected": at(connected, i).rss_kib,
+                "rss_kib_end": at(end, i).rss_kib,
+                "cpu_s_connecting": at(connected, i).cpu_s - at(before, i).cpu_s,
+                "cpu_s_load": at(end, i).cpu_s - at(load_start, i).cpu_s,
+            })
+        })
+        .collect();
     json!({
         "rss_kib_before": before.rss_kib,
         "rss_kib_connected": connected.rss_kib,
@@ -174,6 +190,8 @@ fn server_json(
         "cpu_cores_under_load": load_cpu / args.duration.max(1) as f64,
         "cpu_us_per_delivery": if deliveries == 0 { 0.0 } else { load_cpu * 1e6 / deliveries as f64 },
         "alive_at_end": end.alive,
+        "incarnations": sampler.incarnations(),
+        "processes": each,
     })
 }
 
@@ -351,8 +369,7 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     result["post_errors"] = json!(ld(&s.failed));
     let all_deliveries =
         result["deliveries"].as_u64().unwrap_or(0) + result["slow"]["deliveries"].as_u64().unwrap_or(0);
-    result["server"] = server_json(before, connected, load_start, end, &args, all_deliveries);
-    result["server"]["incarnations"] = json!(sampler.incarnations());
+    result["server"] = server_json(&sampler, [&before, &connected, &load_start, &end], &args, all_deliveries);
     result["restart"] = restart;
     let failures = report::failures(&result);
     let passed = failures.is_empty();
@@ -420,6 +437,12 @@ fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec<i64
             *counters.entry(k.clone()).or_default() += v;
         }
     }
+    // In one process the workers share the parent's RSS: count it once.
+    let tool_rss: u64 = if args.processes == 1 {
+        finals.first().map_or(0, |w| w.rss_kib)
+    } else {
+        finals.iter().map(|w| w.rss_kib).sum()
+    };
     let mut all = churn.clone();
     all.add(&other)?;
     Ok(json!({
@@ -443,6 +466,10 @@ fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec<i64
             "connect_errors": counters.get("connect_errors").copied().unwrap_or(0),
         },
         "slow": {"deliveries": slow_deliveries, "outcomes": slow_outcomes, "closed_4008": closes.get("4008").copied().unwrap_or(0)},
+        "load_tool": {
+            "rss_kib": tool_rss,
+            "rss_kib_per_connection": tool_rss as f64 / args.connections as f64,
+        },
         "protocol": {
             "resume_errors": counters.get("resume_errors").copied().unwrap_or(0),
             "resume_unknown_channels": counters.get("resume_unknown").copied().unwrap_or(0),

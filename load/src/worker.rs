@@ -74,6 +74,9 @@ pub struct WorkerResult {
     pub closes: BTreeMap<String, u64>,
     pub slow_outcomes: BTreeMap<String, u64>,
     pub counters: BTreeMap<String, u64>,
+    /// This worker's own RSS with every socket open (KiB, at the drain): what the tool needs per socket.
+    #[serde(default)]
+    pub rss_kib: u64,
 }
 
 struct Handle {
@@ -134,6 +137,7 @@ pub async fn run(
     let progress =
         tokio::spawn(report_progress(plan.worker, plan.clients.len() as u64, shared.clone(), reports.clone()));
     let mut churner: Option<JoinHandle<()>> = None;
+    let mut rss_kib = 0;
     loop {
         match commands.recv().await {
             Some(Command::Start) => {
@@ -152,6 +156,7 @@ pub async fn run(
                 if let Some(c) = churner.take() {
                     c.abort();
                 }
+                rss_kib = crate::procstat::rss_kib(std::process::id()).unwrap_or(0);
                 let pending = drain(&plan, &handles, &targets, Duration::from_secs_f64(timeout_s)).await;
                 let _ = reports.send(Report::Drained { worker: plan.worker, pending });
             }
@@ -163,16 +168,15 @@ pub async fn run(
     }
     progress.abort();
     let _ = stop_tx.send(true);
-    for h in &handles {
-        // Cannot hang: every client watches `stop`; a stalled one reads for at most a few seconds.
-        let _ = tokio::time::timeout(Duration::from_secs(15), async {
-            while !h.task.is_finished() {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+    // Every client watches `stop`; a stalled one reads what is queued for at most a few seconds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while handles.iter().any(|h| !h.task.is_finished()) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let result = collect(&plan, &handles, &shared);
+    for h in &handles {
+        h.task.abort();
+    }
+    let result = collect(&plan, &handles, &shared, rss_kib);
     let _ = reports.send(Report::Final(Box::new(result)));
     Ok(())
 }
@@ -180,7 +184,8 @@ pub async fn run(
 async fn report_progress(worker: usize, clients: u64, shared: Arc<Shared>, reports: mpsc::UnboundedSender<Report>) {
     let mut previous = tally::histogram();
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Four times per progress line, so the line the parent prints is never much behind.
+        tokio::time::sleep(Duration::from_millis(250)).await;
         let current = lock(&shared.latency).clone();
         let mut interval = current.clone();
         if interval.subtract(&previous).is_err() {
@@ -255,7 +260,7 @@ async fn drain(plan: &WorkerPlan, handles: &[Handle], targets: &[i64], timeout: 
     }
 }
 
-fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared) -> WorkerResult {
+fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared, rss_kib: u64) -> WorkerResult {
     let clients = plan
         .clients
         .iter()
@@ -293,6 +298,7 @@ fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared) -> WorkerResu
         closes: lock(&shared.closes).clone(),
         slow_outcomes: lock(&shared.slow_outcomes).clone(),
         counters,
+        rss_kib,
     }
 }
 
