@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::frame::{Effect, Frame};
 use crate::messages::{CatchUp, Deliver, Joined, Left, Observed, Overflowed, Subscribe, Unsubscribe};
+use crate::outbox::{Outbox, Refused};
 use crate::ports::{Bus, EventLog, Topic};
 use crate::session::WsSession;
 
@@ -35,6 +36,7 @@ pub struct ChannelActor {
 struct Member {
     user: Uuid,
     session: Addr<WsSession>,
+    outbox: Arc<Outbox>,
 }
 
 /// Stop once the supervisor has no sessions left for the channel.
@@ -101,13 +103,26 @@ impl ChannelActor {
     fn fan_out(&mut self, frame: &Frame) {
         let mut gone = Vec::new();
         for (conn, m) in &self.members {
-            match m.session.try_send(Deliver(frame.clone())) {
-                Ok(()) => {}
-                Err(SendError::Full(_)) => {
-                    m.session.do_send(Overflowed);
+            // In step: straight into the socket's buffer. Otherwise the session orders it.
+            let full = match m.outbox.push_next(frame, true) {
+                Ok(()) => false,
+                Err(Refused::NotNext) => match m.session.try_send(Deliver(frame.clone())) {
+                    Ok(()) => false,
+                    Err(SendError::Full(_)) => true,
+                    Err(SendError::Closed(_)) => {
+                        gone.push(*conn);
+                        false
+                    }
+                },
+                Err(Refused::Full) => true,
+                Err(Refused::Closed) => {
                     gone.push(*conn);
+                    false
                 }
-                Err(SendError::Closed(_)) => gone.push(*conn),
+            };
+            if full {
+                m.session.do_send(Overflowed);
+                gone.push(*conn);
             }
         }
         for conn in gone {
@@ -213,7 +228,7 @@ impl Handler<Subscribe> for ChannelActor {
         if let Some(last) = self.last_seq {
             msg.session.do_send(Joined { channel: self.channel, last_seq: last });
         }
-        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session });
+        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session, outbox: msg.outbox });
     }
 }
 

@@ -7,17 +7,22 @@
 //! - [`ports`]: what the actors need from the server (event log, actions, bus, cluster registry),
 //!   as traits, so this crate knows nothing of SQL or Redis.
 //! - [`messages`]: the messages actors exchange.
+//! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together);
+//!   [`inbound`]: its client frames, decoded.
 //! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
 //! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
 //!
 //! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
-//! → each `WsSession` (`Deliver`) → its bounded outbound queue → the socket.
+//! → each session's `Outbox` (directly while the session is in step, else via `WsSession` and
+//! `Deliver`) → the socket, every frame queued since the last write in one `write`.
 
 pub mod breaker;
 pub mod channel;
 pub mod frame;
 pub mod heartbeat;
+pub mod inbound;
 pub mod messages;
+pub mod outbox;
 pub mod ports;
 pub mod session;
 pub mod supervisor;

@@ -50,6 +50,8 @@ pub struct Subscribe {
     pub user: Uuid,
     pub channel: Uuid,
     pub session: Addr<WsSession>,
+    /// Where the channel actor queues frames directly while the session's lane is live.
+    pub outbox: std::sync::Arc<crate::outbox::Outbox>,
 }
 
 /// Stop sending `channel`'s events to a session.
@@ -60,7 +62,12 @@ pub struct Unsubscribe {
     pub channel: Uuid,
 }
 
-/// One channel frame for one session.
+/// The socket writer took the session's outbox buffer: a read-back paused for room may go on.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drained;
+
+/// One channel frame for one session (when its lane is not live, or the frame is not the next).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Deliver(pub Frame);

@@ -1,27 +1,30 @@
-//! `WsSession`: one per WebSocket. It owns the socket's outbound side through a bounded queue, keeps
-//! a cursor per channel (the last `seq` delivered) so the client gets every event exactly once and in
-//! order, reads back from the event log when it is behind (resume, gaps, joins), answers client
-//! actions, and keeps the connection alive with pings.
+//! `WsSession`: one per WebSocket. It keeps a cursor per channel so the client gets every event exactly
+//! once and in order, reads back from the event log when it is behind (resume, gaps, joins), answers
+//! client actions, and keeps the connection alive with pings. Its socket's outbound side is an
+//! [`Outbox`]: while a channel is in step, channel actors queue its frames there directly; the session
+//! takes over a channel (its lane stops being live) whenever it must hold, reorder or read back.
 //!
 //! Close codes: 1000 normal; 1001 idle timeout; 1008 policy (frame too large, too many messages);
 //! 1011 server error; 1012 service restart (reconnect elsewhere and resume); 4008 slow consumer
 //! (the outbound queue overflowed: reconnect and resume with your last seq per channel).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
+use actix_http::ws::{CloseCode, CloseReason, Message, ProtocolError};
 use bytestring::ByteString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::frame::{Frame, direct};
+use crate::inbound::Inbound;
 use crate::messages::{
-    CloseForRestart, Connected, Deliver, Disconnected, Joined, Left, MembershipGranted, Overflowed, Publish, Push,
-    Subscribe, Unsubscribe,
+    CloseForRestart, Connected, Deliver, Disconnected, Drained, Joined, Left, MembershipGranted, Overflowed, Publish,
+    Push, Subscribe, Unsubscribe,
 };
+use crate::outbox::{Outbox, Refused};
 use crate::ports::{Actions, BusMessage, EventLog};
 use crate::supervisor::Supervisor;
 
@@ -70,7 +73,7 @@ pub struct SessionConfig {
 pub struct SessionParts {
     pub conn: Uuid,
     pub user: Uuid,
-    pub ws: actix_ws::Session,
+    pub outbox: Arc<Outbox>,
     pub supervisor: Addr<Supervisor>,
     pub log: Arc<dyn EventLog>,
     pub actions: Arc<dyn Actions>,
@@ -82,7 +85,7 @@ pub struct SessionParts {
 pub struct WsSession {
     conn: Uuid,
     user: Uuid,
-    ws: actix_ws::Session,
+    outbox: Arc<Outbox>,
     supervisor: Addr<Supervisor>,
     log: Arc<dyn EventLog>,
     actions: Arc<dyn Actions>,
@@ -90,9 +93,6 @@ pub struct WsSession {
     span: tracing::Span,
     last_heard: Instant,
     cursors: HashMap<Uuid, Cursor>,
-    queue: VecDeque<ByteString>,
-    queued_bytes: usize,
-    writing: bool,
     closing: bool,
     /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
     holding: bool,
@@ -101,11 +101,9 @@ pub struct WsSession {
     typing_sent: HashMap<Uuid, Instant>,
 }
 
-/// Where a session is in one channel's log.
+/// Where a session is in one channel's log, beyond the position its outbox lane keeps.
 #[derive(Default)]
 struct Cursor {
-    /// Newest seq handed to the outbound queue.
-    delivered: i64,
     catching_up: bool,
     /// Bumped whenever `delivered` is moved by the client, so stale read-backs are ignored.
     generation: u64,
@@ -118,13 +116,14 @@ struct Cursor {
 
 impl WsSession {
     /// Starts the actor, reading client frames from `stream`.
-    pub fn start(parts: SessionParts, stream: actix_ws::MessageStream) -> Addr<WsSession> {
+    pub fn start(parts: SessionParts, stream: Inbound) -> Addr<WsSession> {
         WsSession::create(move |ctx| {
             ctx.add_stream(stream);
+            parts.outbox.attach(ctx.address().downgrade());
             WsSession {
                 conn: parts.conn,
                 user: parts.user,
-                ws: parts.ws,
+                outbox: parts.outbox,
                 supervisor: parts.supervisor,
                 log: parts.log,
                 actions: parts.actions,
@@ -132,9 +131,6 @@ impl WsSession {
                 span: parts.span,
                 last_heard: Instant::now(),
                 cursors: HashMap::new(),
-                queue: VecDeque::new(),
-                queued_bytes: 0,
-                writing: false,
                 closing: false,
                 holding: true,
                 window: (Instant::now(), 0),
@@ -148,108 +144,84 @@ impl WsSession {
     }
 
     fn enqueue(&mut self, text: ByteString, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
+        if let Err(Refused::Full) = self.outbox.push_direct(text) {
+            self.overflow(ctx);
         }
-        self.queued_bytes += text.len();
-        self.queue.push_back(text);
-        self.config.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if self.queue.len() > self.config.max_queued_frames || self.queued_bytes > self.config.max_queued_bytes {
-            let _entered = self.span.enter();
-            tracing::warn!(
-                conn = %self.conn, user = %self.user, frames = self.queue.len(), bytes = self.queued_bytes,
-                "closing slow consumer: outbound queue full"
-            );
-            drop(_entered);
-            self.config.counters.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.queue.clear();
-            self.queued_bytes = 0;
-            self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
-            return;
-        }
-        self.pump(ctx);
     }
 
-    /// Hands queued frames to the socket, one batch at a time.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.writing || self.closing || self.queue.is_empty() {
-            return;
+    /// Queues a channel frame if it is its lane's next; `false` if it is not (or the socket is closing).
+    fn push_frame(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> bool {
+        match self.outbox.push_next(frame, false) {
+            Ok(()) => true,
+            Err(Refused::Full) => {
+                self.overflow(ctx);
+                false
+            }
+            Err(Refused::NotNext | Refused::Closed) => false,
         }
-        self.writing = true;
-        let batch: Vec<ByteString> = self.queue.drain(..).collect();
-        self.queued_bytes = 0;
-        let mut ws = self.ws.clone();
-        let write = async move {
-            for text in batch {
-                ws.text(text).await?;
-            }
-            Ok::<(), actix_ws::Closed>(())
-        };
-        ctx.spawn(write.into_actor(self).map(|result, act, ctx| {
-            act.writing = false;
-            match result {
-                Ok(()) => {
-                    act.pump(ctx);
-                    act.resume_paused_catch_ups(ctx);
-                }
-                Err(_) => ctx.stop(),
-            }
-        }));
     }
 
-    /// Read-back fills the outbound queue only to half its bounds, so live events always fit.
+    /// Read-back fills the outbox only to half its bounds, so live events always fit.
     fn has_room(&self) -> bool {
-        self.queue.len() < self.config.max_queued_frames / 2 && self.queued_bytes < self.config.max_queued_bytes / 2
+        self.outbox.has_room_or_notify()
     }
 
-    /// Sends what is left in the queue, then a close frame, then stops.
-    fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str) {
+    fn delivered(&self, channel: Uuid) -> Option<i64> {
+        self.outbox.lane(channel).map(|l| l.delivered)
+    }
+
+    /// Lets channel actors queue `channel`'s frames directly again, if nothing is held, pending or
+    /// being read back for it.
+    fn settle(&self, channel: Uuid) {
+        let live = !self.holding
+            && !self.closing
+            && self
+                .cursors
+                .get(&channel)
+                .is_some_and(|c| !c.catching_up && !c.waiting_for_room && c.pending.is_empty());
+        self.outbox.set_live(channel, live);
+    }
+
+    /// Queues a close frame (after what is queued, or instead of it with `discard`) and stops.
+    fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str, discard: bool) {
         if self.closing {
             return;
         }
         self.closing = true;
-        let rest: Vec<ByteString> = self.queue.drain(..).collect();
-        let mut ws = self.ws.clone();
-        let reason = CloseReason { code, description: Some(reason.to_string()) };
-        let close = async move {
-            for text in rest {
-                if ws.text(text).await.is_err() {
-                    return;
-                }
-            }
-            let _ = ws.close(Some(reason)).await;
-        };
-        ctx.wait(close.into_actor(self).map(|_, _, ctx| ctx.stop()));
+        self.outbox.close(CloseReason { code, description: Some(reason.to_string()) }, discard);
+        ctx.stop();
     }
 
     // ---- channel delivery -------------------------------------------------------------------
 
     fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) {
         if frame.is_ephemeral() {
-            if self.cursors.contains_key(&frame.channel) {
-                self.enqueue(frame.text, ctx);
+            if let Err(Refused::Full) = self.outbox.push_next(&frame, false) {
+                self.overflow(ctx);
             }
             return;
         }
         let channel = frame.channel;
+        let Some(delivered) = self.delivered(channel) else { return };
         let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-        if frame.seq <= cursor.delivered {
+        if frame.seq <= delivered {
             return;
         }
         if self.holding {
             cursor.pending.insert(frame.seq, frame);
             return;
         }
-        if cursor.catching_up || frame.seq != cursor.delivered + 1 {
-            cursor.pending.insert(frame.seq, frame);
-            self.catch_up(channel, ctx);
+        if cursor.catching_up || frame.seq != delivered + 1 || !self.push_frame(&frame, ctx) {
+            if self.closing {
+                return;
+            }
+            if let Some(cursor) = self.cursors.get_mut(&channel) {
+                cursor.pending.insert(frame.seq, frame);
+            }
+            self.outbox.set_live(channel, false);
+            self.drain_pending(channel, ctx);
             return;
         }
-        cursor.delivered = frame.seq;
-        if let Some(observe) = self.config.counters.fanout_latency.get() {
-            observe(frame.arrived.elapsed().as_secs_f64());
-        }
-        self.enqueue(frame.text, ctx);
         self.drain_pending(channel, ctx);
     }
 
@@ -258,27 +230,38 @@ impl WsSession {
             return;
         }
         loop {
-            let room = self.has_room();
+            if self.closing {
+                return;
+            }
+            let Some(delivered) = self.delivered(channel) else { return };
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
             // Parked read-back pages plus live frames behind them; beyond this the client is too far behind.
             if cursor.pending.len() > self.config.max_queued_frames * 4 + CATCH_UP_PAGE as usize {
                 return self.overflow(ctx);
             }
-            let Some(entry) = cursor.pending.first_entry() else { return };
-            if !room && *entry.key() > cursor.delivered {
-                cursor.waiting_for_room = true;
+            let Some(entry) = cursor.pending.first_entry() else {
+                if !cursor.catching_up {
+                    self.settle(channel);
+                }
                 return;
-            }
-            if *entry.key() <= cursor.delivered {
+            };
+            let seq = *entry.key();
+            if seq <= delivered {
                 entry.remove();
-            } else if *entry.key() == cursor.delivered + 1 {
-                let frame = entry.remove();
-                cursor.delivered = frame.seq;
-                self.enqueue(frame.text, ctx);
-            } else {
+                continue;
+            }
+            if seq != delivered + 1 {
                 self.catch_up(channel, ctx);
                 return;
             }
+            if !self.has_room() {
+                if let Some(cursor) = self.cursors.get_mut(&channel) {
+                    cursor.waiting_for_room = true;
+                }
+                return;
+            }
+            let Some(frame) = self.cursors.get_mut(&channel).and_then(|c| c.pending.remove(&seq)) else { return };
+            self.push_frame(&frame, ctx);
         }
     }
 
@@ -289,16 +272,18 @@ impl WsSession {
             return;
         }
         let room = self.has_room();
+        let Some(from) = self.delivered(channel) else { return };
         let Some(cursor) = self.cursors.get_mut(&channel) else { return };
         if cursor.catching_up {
             return;
         }
         cursor.catching_up = true;
+        self.outbox.set_live(channel, false);
         if !room {
             cursor.waiting_for_room = true;
             return;
         }
-        let (from, generation) = (cursor.delivered, cursor.generation);
+        let generation = cursor.generation;
         let read = self.log.events_after(channel, from, CATCH_UP_PAGE);
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| act.caught_up(channel, generation, result, ctx)));
     }
@@ -330,7 +315,11 @@ impl WsSession {
         let full_page = frames.len() == CATCH_UP_PAGE as usize;
         let mut frames = frames.into_iter();
         while let Some(frame) = frames.next() {
+            if self.closing {
+                return;
+            }
             let room = self.has_room();
+            let Some(delivered) = self.delivered(channel) else { return };
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
             if !room {
                 // Park the rest until the socket drains; they are contiguous, so pending holds them.
@@ -340,11 +329,9 @@ impl WsSession {
                 cursor.more_in_log = full_page;
                 return;
             }
-            if frame.seq == cursor.delivered + 1 {
-                cursor.delivered = frame.seq;
+            if frame.seq == delivered + 1 {
                 let left = matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user);
-                self.enqueue(frame.text, ctx);
-                if left {
+                if self.push_frame(&frame, ctx) && left {
                     // Read-back reached this user's removal: nothing after it is theirs.
                     self.leave(channel);
                     return;
@@ -363,9 +350,7 @@ impl WsSession {
         let _entered = self.span.enter();
         tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: too far behind");
         drop(_entered);
-        self.queue.clear();
-        self.queued_bytes = 0;
-        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq");
+        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq", true);
     }
 
     fn resume_paused_catch_ups(&mut self, ctx: &mut Context<Self>) {
@@ -408,11 +393,19 @@ impl WsSession {
     }
 
     fn subscribe(&mut self, channel: Uuid, delivered: i64, ctx: &mut Context<Self>) {
-        self.cursors.insert(channel, Cursor { delivered, ..Cursor::default() });
-        self.supervisor.do_send(Subscribe { conn: self.conn, user: self.user, channel, session: ctx.address() });
+        self.cursors.insert(channel, Cursor::default());
+        self.outbox.open_lane(channel, delivered);
+        self.supervisor.do_send(Subscribe {
+            conn: self.conn,
+            user: self.user,
+            channel,
+            session: ctx.address(),
+            outbox: self.outbox.clone(),
+        });
     }
 
     fn leave(&mut self, channel: Uuid) {
+        self.outbox.close_lane(channel);
         if self.cursors.remove(&channel).is_some() {
             self.supervisor.do_send(Unsubscribe { conn: self.conn, channel });
         }
@@ -482,7 +475,7 @@ impl WsSession {
             };
             match self.cursors.get_mut(&channel) {
                 Some(cursor) => {
-                    cursor.delivered = seq;
+                    self.outbox.rewind(channel, seq);
                     cursor.generation += 1;
                     cursor.pending.retain(|s, _| *s > seq);
                     resumed.push(json!(channel));
@@ -557,15 +550,10 @@ impl Actor for WsSession {
                 let _entered = act.span.enter();
                 tracing::info!(conn = %act.conn, "closing idle WebSocket: no pong within the timeout");
                 drop(_entered);
-                act.close(ctx, CloseCode::Away, "idle timeout");
+                act.close(ctx, CloseCode::Away, "idle timeout", false);
                 return;
             }
-            let mut ws = act.ws.clone();
-            ctx.spawn(async move { ws.ping(b"").await }.into_actor(act).map(|r, _, ctx| {
-                if r.is_err() {
-                    ctx.stop()
-                }
-            }));
+            act.outbox.ping();
         });
         // Subscribe to every channel of the user, then say hello: from then on nothing is missed.
         let memberships = self.log.memberships(self.user);
@@ -586,7 +574,7 @@ impl Actor for WsSession {
                 let _entered = act.span.enter();
                 tracing::error!(conn = %act.conn, error = %e, "cannot load the user's channels; closing");
                 drop(_entered);
-                act.close(ctx, CloseCode::Error, "server error: try again");
+                act.close(ctx, CloseCode::Error, "server error: try again", false);
             }
         }));
     }
@@ -608,11 +596,11 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
                 let _entered = self.span.enter();
                 tracing::info!(conn = %self.conn, error = %e, "WebSocket protocol error; closing");
                 drop(_entered);
-                return self.close(ctx, CloseCode::Policy, "protocol error or frame too large");
+                return self.close(ctx, CloseCode::Policy, "protocol error or frame too large", false);
             }
         };
         if matches!(message, Message::Text(_) | Message::Binary(_)) && self.over_rate() {
-            return self.close(ctx, CloseCode::Policy, "too many messages");
+            return self.close(ctx, CloseCode::Policy, "too many messages", false);
         }
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.config.counters.received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -623,10 +611,7 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
                 self.release(ctx);
             }
             Message::Binary(_) => self.reply_error(&Value::Null, "unsupported", "binary frames are not supported", ctx),
-            Message::Ping(bytes) => {
-                let mut ws = self.ws.clone();
-                ctx.spawn(async move { ws.pong(&bytes).await }.into_actor(self).map(|_, _, _| ()));
-            }
+            Message::Ping(bytes) => self.outbox.pong(bytes),
             Message::Close(_) => {
                 self.closing = true;
                 ctx.stop();
@@ -657,7 +642,7 @@ impl Handler<Push> for WsSession {
 impl Handler<Joined> for WsSession {
     type Result = ();
     fn handle(&mut self, msg: Joined, ctx: &mut Context<Self>) {
-        if self.cursors.get(&msg.channel).is_some_and(|c| msg.last_seq > c.delivered) {
+        if self.delivered(msg.channel).is_some_and(|d| msg.last_seq > d) {
             self.catch_up(msg.channel, ctx);
         }
     }
@@ -690,6 +675,13 @@ impl Handler<Overflowed> for WsSession {
 impl Handler<CloseForRestart> for WsSession {
     type Result = ();
     fn handle(&mut self, _: CloseForRestart, ctx: &mut Context<Self>) {
-        self.close(ctx, CloseCode::Restart, "service restart: reconnect and resume");
+        self.close(ctx, CloseCode::Restart, "service restart: reconnect and resume", false);
+    }
+}
+
+impl Handler<Drained> for WsSession {
+    type Result = ();
+    fn handle(&mut self, _: Drained, ctx: &mut Context<Self>) {
+        self.resume_paused_catch_ups(ctx);
     }
 }

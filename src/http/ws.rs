@@ -4,8 +4,12 @@
 //! logs. Then the per-user connection limit (cluster-wide) is checked, and a `WsSession` actor takes
 //! the socket. The protocol is documented in `docs/websocket.md`.
 
+use actix_http::body::{BodyStream, MessageBody};
+use actix_http::ws::{CloseCode, CloseReason};
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use rustchat_actors::WsSession;
+use rustchat_actors::inbound::Inbound;
+use rustchat_actors::outbox::{Bounds, Outbox};
 use rustchat_actors::session::SessionParts;
 use tracing::Instrument;
 
@@ -47,9 +51,8 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
 
         let limit = state.site.get().max_simultaneous_connections;
         let admitted = state.realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true);
-        let upgraded = actix_ws::handle_with_protocols(&req, body, &[BEARER_PROTOCOL]);
-        let (response, session, stream) = match upgraded {
-            Ok(parts) => parts,
+        let mut response = match actix_http::ws::handshake(req.head()) {
+            Ok(response) => response,
             Err(e) => {
                 if admitted {
                     state.realtime.slots.release(caller.id().0, conn).await;
@@ -57,30 +60,45 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
                 return Err(Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")));
             }
         };
-        if !admitted {
-            tracing::warn!(ip, user = %caller.id(), limit, "Too many connections: WebSocket refused");
-            let reason = actix_ws::CloseReason {
-                code: actix_ws::CloseCode::Policy,
-                description: Some(format!("Too many connections: at most {limit} per user")),
-            };
-            actix_web::rt::spawn(async move {
-                let _ = session.close(Some(reason)).await;
-            });
-            return Ok(response);
+        if token_from_protocols(&req).is_some() {
+            response.insert_header((actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, BEARER_PROTOCOL));
         }
         let realtime = &state.realtime;
+        let config = &realtime.session_config;
+        let outbox = Outbox::new(
+            Bounds { frames: config.max_queued_frames, bytes: config.max_queued_bytes },
+            config.counters.clone(),
+        );
+        let response: HttpResponse = match response.message_body(BodyStream::new(outbox.body()).boxed()) {
+            Ok(response) => response.into(),
+            Err(e) => {
+                if admitted {
+                    state.realtime.slots.release(caller.id().0, conn).await;
+                }
+                return Err(Error::new(ErrorCode::Internal, format!("cannot build the upgrade response: {e}")));
+            }
+        };
+        if !admitted {
+            tracing::warn!(ip, user = %caller.id(), limit, "Too many connections: WebSocket refused");
+            let reason = CloseReason {
+                code: CloseCode::Policy,
+                description: Some(format!("Too many connections: at most {limit} per user")),
+            };
+            outbox.close(reason, false);
+            return Ok(response);
+        }
         WsSession::start(
             SessionParts {
                 conn,
                 user: caller.id().0,
-                ws: session,
+                outbox: outbox.clone(),
                 supervisor: realtime.supervisor.clone(),
                 log: realtime.log.clone(),
                 actions: realtime.actions.clone(),
-                config: realtime.session_config.clone(),
+                config: config.clone(),
                 span: tracing::Span::current(),
             },
-            stream.max_frame_size(MAX_FRAME),
+            Inbound::new(body.into_inner(), outbox, MAX_FRAME),
         );
         tracing::info!(ip, user = %caller.id(), "WebSocket connected");
         Ok(response)

@@ -1,0 +1,317 @@
+//! `Outbox`: a session's outbound side, shared by its `WsSession`, the `ChannelActor`s it is subscribed
+//! to, and the response body that writes to the socket.
+//!
+//! Frames are encoded into one buffer as they are queued, so however many arrive between two socket
+//! writes, they leave in a single `write`. A channel actor hands a live frame straight to the outbox
+//! when the session's lane for that channel is *live* (nothing held, nothing pending, no read-back
+//! running): no actor message per delivery. Otherwise the frame goes to the session actor, which
+//! orders it, reads back gaps and pushes through the same [`Outbox::push_next`]. Every channel frame,
+//! whichever way it comes, enters the buffer only as the lane's `delivered + 1`: that check and the
+//! write happen under one lock, so each client sees each channel exactly once and in `seq` order.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use actix::WeakAddr;
+use actix_http::ws::{CloseReason, Codec, Message};
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
+use futures_util::Stream;
+use tokio_util::codec::Encoder;
+use uuid::Uuid;
+
+use crate::frame::Frame;
+use crate::messages::Drained;
+use crate::session::{SessionCounters, WsSession};
+
+/// Why a frame was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// The lane is not live, or the frame is not the next one: the session actor must handle it.
+    NotNext,
+    /// The buffer is past its bounds: the client is a slow consumer.
+    Full,
+    /// The session is closing or its socket is gone: nothing more is sent.
+    Closed,
+}
+
+/// Bounds of the buffer: past either, the session closes as a slow consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    pub frames: usize,
+    pub bytes: usize,
+}
+
+pub struct Outbox {
+    state: Mutex<State>,
+    bounds: Bounds,
+    counters: Arc<SessionCounters>,
+}
+
+struct State {
+    buf: BytesMut,
+    /// Frames in `buf`, not yet taken by the socket writer.
+    frames: usize,
+    lanes: HashMap<Uuid, Lane>,
+    /// The socket writer, waiting for frames.
+    writer: Option<Waker>,
+    /// The client reader, told when the socket writer is gone.
+    reader: Option<Waker>,
+    /// A close frame is queued: nothing after it.
+    closing: bool,
+    /// The socket writer is gone (connection closed).
+    gone: bool,
+    /// The session asked to hear when the buffer drains (a read-back paused for room).
+    wants_room: bool,
+    session: Option<WeakAddr<WsSession>>,
+}
+
+/// One channel's position in this session.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Lane {
+    /// The newest seq queued to the client.
+    pub delivered: i64,
+    /// Channel actors may queue the next frame directly.
+    pub live: bool,
+}
+
+fn codec() -> Codec {
+    Codec::new()
+}
+
+impl Outbox {
+    pub fn new(bounds: Bounds, counters: Arc<SessionCounters>) -> Arc<Outbox> {
+        Arc::new(Outbox {
+            state: Mutex::new(State {
+                buf: BytesMut::new(),
+                frames: 0,
+                lanes: HashMap::new(),
+                writer: None,
+                reader: None,
+                closing: false,
+                gone: false,
+                wants_room: false,
+                session: None,
+            }),
+            bounds,
+            counters,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the buffer half-written (encoding is one call),
+        // so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session that owns this outbox (told when the buffer drains).
+    pub fn attach(&self, session: WeakAddr<WsSession>) {
+        self.lock().session = Some(session);
+    }
+
+    /// Queues a frame that belongs to no channel log (hello, replies, user events).
+    pub fn push_direct(&self, text: ByteString) -> Result<(), Refused> {
+        let mut st = self.lock();
+        self.push_text(&mut st, text)
+    }
+
+    /// Queues `frame` if it is its lane's next seq (or ephemeral, for a subscribed channel). With
+    /// `live_only`, only a live lane takes it (the channel actor's direct path).
+    pub fn push_next(&self, frame: &Frame, live_only: bool) -> Result<(), Refused> {
+        let mut st = self.lock();
+        let Some(lane) = st.lanes.get_mut(&frame.channel) else {
+            return Err(Refused::NotNext);
+        };
+        if frame.is_ephemeral() {
+            return self.push_text(&mut st, frame.text.clone());
+        }
+        if (live_only && !lane.live) || frame.seq != lane.delivered + 1 {
+            return Err(Refused::NotNext);
+        }
+        let lane_seq = frame.seq;
+        self.push_text(&mut st, frame.text.clone())?;
+        if let Some(lane) = st.lanes.get_mut(&frame.channel) {
+            lane.delivered = lane_seq;
+        }
+        if let Some(observe) = self.counters.fanout_latency.get() {
+            observe(frame.arrived.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    fn push_text(&self, st: &mut State, text: ByteString) -> Result<(), Refused> {
+        if st.closing || st.gone {
+            return Err(Refused::Closed);
+        }
+        if st.frames >= self.bounds.frames || st.buf.len() + text.len() > self.bounds.bytes {
+            return Err(Refused::Full);
+        }
+        if codec().encode(Message::Text(text), &mut st.buf).is_err() {
+            // Text frames cannot fail to encode; treat it as a closed socket rather than panic.
+            return Err(Refused::Closed);
+        }
+        st.frames += 1;
+        self.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Queues a ping (control frames bypass the bounds: they are tiny and keep the connection alive).
+    pub fn ping(&self) {
+        self.push_control(Message::Ping(Bytes::new()));
+    }
+
+    pub fn pong(&self, payload: Bytes) {
+        self.push_control(Message::Pong(payload));
+    }
+
+    fn push_control(&self, message: Message) {
+        let mut st = self.lock();
+        if st.closing || st.gone {
+            return;
+        }
+        if codec().encode(message, &mut st.buf).is_ok()
+            && let Some(w) = st.writer.take()
+        {
+            w.wake();
+        }
+    }
+
+    /// Queues a close frame after whatever is queued (or, with `discard`, instead of it); nothing is
+    /// queued after it, and the socket writer ends once it is written.
+    pub fn close(&self, reason: CloseReason, discard: bool) {
+        let mut st = self.lock();
+        if st.closing {
+            return;
+        }
+        if discard {
+            st.buf.clear();
+            st.frames = 0;
+        }
+        st.closing = true;
+        let _ = codec().encode(Message::Close(Some(reason)), &mut st.buf);
+        if let Some(w) = st.writer.take() {
+            w.wake();
+        }
+    }
+
+    /// Frames and bytes waiting for the socket.
+    pub fn queued(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.frames, st.buf.len())
+    }
+
+    /// Whether a read-back may add more (it fills the buffer only to half its bounds, so live frames
+    /// always fit); if not, the session is told (`Drained`) when the socket writer takes the buffer.
+    pub fn has_room_or_notify(&self) -> bool {
+        let mut st = self.lock();
+        let room = st.frames < self.bounds.frames / 2 && st.buf.len() < self.bounds.bytes / 2;
+        if !room {
+            st.wants_room = true;
+        }
+        room
+    }
+
+    pub fn is_closing(&self) -> bool {
+        let st = self.lock();
+        st.closing || st.gone
+    }
+
+    // ---- lanes ------------------------------------------------------------------------------
+
+    /// Opens a lane at `delivered`, not live (the session decides when it is).
+    pub fn open_lane(&self, channel: Uuid, delivered: i64) {
+        self.lock().lanes.insert(channel, Lane { delivered, live: false });
+    }
+
+    pub fn close_lane(&self, channel: Uuid) -> bool {
+        self.lock().lanes.remove(&channel).is_some()
+    }
+
+    pub fn lane(&self, channel: Uuid) -> Option<Lane> {
+        self.lock().lanes.get(&channel).copied()
+    }
+
+    /// Moves a lane's position (a client's resume) and takes it off the direct path.
+    pub fn rewind(&self, channel: Uuid, delivered: i64) {
+        if let Some(lane) = self.lock().lanes.get_mut(&channel) {
+            lane.delivered = delivered;
+            lane.live = false;
+        }
+    }
+
+    pub fn set_live(&self, channel: Uuid, live: bool) {
+        if let Some(lane) = self.lock().lanes.get_mut(&channel) {
+            lane.live = live;
+        }
+    }
+
+    pub fn channels(&self) -> Vec<Uuid> {
+        self.lock().lanes.keys().copied().collect()
+    }
+
+    pub fn has_lane(&self, channel: Uuid) -> bool {
+        self.lock().lanes.contains_key(&channel)
+    }
+
+    // ---- the socket's two sides ---------------------------------------------------------------
+
+    /// The response body: the bytes to write, until the close frame has gone.
+    pub fn body(self: &Arc<Self>) -> OutboxBody {
+        OutboxBody { outbox: self.clone() }
+    }
+
+    /// Whether the socket writer is gone; if not, `cx` is woken when it goes.
+    pub fn poll_gone(&self, cx: &mut Context<'_>) -> bool {
+        let mut st = self.lock();
+        if !st.gone {
+            st.reader = Some(cx.waker().clone());
+        }
+        st.gone
+    }
+}
+
+/// The WebSocket response body: takes the whole buffer on each poll, so queued frames leave together.
+pub struct OutboxBody {
+    outbox: Arc<Outbox>,
+}
+
+impl Stream for OutboxBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let mut st = self.outbox.lock();
+        if !st.buf.is_empty() {
+            // Taking (not splitting) leaves an idle session holding no buffer at all.
+            let bytes = std::mem::take(&mut st.buf).freeze();
+            st.frames = 0;
+            let notify = std::mem::take(&mut st.wants_room).then(|| st.session.clone()).flatten();
+            drop(st);
+            if let Some(session) = notify.and_then(|s| s.upgrade()) {
+                session.do_send(Drained);
+            }
+            return Poll::Ready(Some(Ok(bytes)));
+        }
+        if st.closing {
+            return Poll::Ready(None);
+        }
+        st.writer = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+impl Drop for OutboxBody {
+    fn drop(&mut self) {
+        let mut st = self.outbox.lock();
+        st.gone = true;
+        st.buf = BytesMut::new();
+        st.frames = 0;
+        if let Some(r) = st.reader.take() {
+            r.wake();
+        }
+    }
+}
