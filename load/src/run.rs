@@ -443,6 +443,7 @@ fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec<i64
     } else {
         finals.iter().map(|w| w.rss_kib).sum()
     };
+    let slow_4008 = slow_outcomes.get("closed 4008").copied().unwrap_or(0);
     let mut all = churn.clone();
     all.add(&other)?;
     Ok(json!({
@@ -465,7 +466,13 @@ fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec<i64
             "closes": closes,
             "connect_errors": counters.get("connect_errors").copied().unwrap_or(0),
         },
-        "slow": {"deliveries": slow_deliveries, "outcomes": slow_outcomes, "closed_4008": closes.get("4008").copied().unwrap_or(0)},
+        "slow": {
+            "deliveries": slow_deliveries,
+            "outcomes": slow_outcomes,
+            "closed_4008": slow_4008,
+            // Readers the server closed as slow consumers (they reconnect): should stay 0.
+            "readers_closed_4008": closes.get("4008").copied().unwrap_or(0).saturating_sub(slow_4008),
+        },
         "load_tool": {
             "rss_kib": tool_rss,
             "rss_kib_per_connection": tool_rss as f64 / args.connections as f64,
