@@ -90,7 +90,7 @@ pub struct Args {
     #[arg(long)]
     pub markdown: Option<PathBuf>,
     /// Exit non-zero when anything was lost, duplicated, reordered or never connected.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub check: bool,
     /// Self-test of the checks: every client ignores its N-th event, as if the server had lost it.
     /// The run must then fail with losses.

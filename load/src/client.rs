@@ -214,7 +214,9 @@ impl Client {
                 }
                 Ended::Lost(why, at) => {
                     Shared::count(&self.shared.closes, &why);
-                    down = Some((at, false));
+                    // A socket that died before its hello does not restart the clock: the reconnect
+                    // is timed from the first close.
+                    down.get_or_insert((at, false));
                     if self.plan.slow {
                         // A consumer that stopped reading does not come back.
                         Shared::count(&self.shared.slow_outcomes, &format!("closed {why}"));

@@ -200,7 +200,12 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     let started = Instant::now();
     let targets = args.target_list();
     let sampler = Sampler::start(Source::parse_list(&args.pids));
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    // Posts set their own (shorter) timeout; this one only keeps seeding from hanging on a dead node.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(120))
+        .build()?;
 
     let seeded: Seeded = seed::prepare(&http, &args, &targets).await?;
     eprintln!(
@@ -370,6 +375,9 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     let all_deliveries =
         result["deliveries"].as_u64().unwrap_or(0) + result["slow"]["deliveries"].as_u64().unwrap_or(0);
     result["server"] = server_json(&sampler, [&before, &connected, &load_start, &end], &args, all_deliveries);
+    if !posting {
+        result["server"]["cpu_cores_idle"] = result["server"]["cpu_cores_under_load"].clone();
+    }
     result["restart"] = restart;
     let failures = report::failures(&result);
     let passed = failures.is_empty();
