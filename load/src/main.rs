@@ -8,7 +8,8 @@
 //! - [`poster`]: open-loop posting with retries on another node.
 //! - [`tally`]: per-reader seq checks and HDR histograms.
 //! - [`procstat`]: server CPU and RSS from `/proc`.
-//! - [`run`] / [`report`]: the phases, the merge, the JSON and Markdown results.
+//! - [`run`]: the phases of a run; [`merge`]: the workers' results into one; [`report`]: JSON,
+//!   Markdown and the verdict.
 //!
 //! The nodes must allow the registrations and connects: run them with high
 //! `RUSTCHAT_SECURITY_RATE_LIMIT_*` values.
@@ -16,6 +17,7 @@
 mod api;
 mod args;
 mod client;
+mod merge;
 mod plan;
 mod poster;
 mod procstat;

@@ -12,13 +12,13 @@ use tokio::sync::mpsc;
 
 use crate::args::Args;
 use crate::client::lock;
-use crate::plan;
 use crate::poster::{Poster, Schedule};
 use crate::procstat::{Sampler, Snapshot, Source};
 use crate::report;
 use crate::seed::{self, Seeded};
 use crate::tally::{self, histogram};
 use crate::worker::{self, Command, Progress, Report, WorkerHandle, WorkerResult};
+use crate::{merge, plan};
 
 /// The workers, and what they last said.
 struct Fleet {
@@ -195,6 +195,23 @@ fn server_json(
     })
 }
 
+/// `--restart-script`, `at` seconds from now (the start of the load); what happened, for the result.
+async fn run_script(script: String, at: f64, now_s: f64) -> Value {
+    tokio::time::sleep(Duration::from_secs_f64(at)).await;
+    eprintln!("[restart] running: {script}");
+    let t = Instant::now();
+    let status = tokio::process::Command::new("sh").arg("-c").arg(&script).status().await;
+    let seconds = t.elapsed().as_secs_f64();
+    eprintln!("[restart] finished in {seconds:.1} s: {status:?}");
+    let error = match &status {
+        Ok(s) if s.success() => None,
+        Ok(s) => Some(format!("{s}")),
+        Err(e) => Some(e.to_string()),
+    };
+    let code = status.ok().and_then(|s| s.code());
+    json!({"script": script, "started_at_s": now_s + at, "seconds": seconds, "exit_code": code, "error": error})
+}
+
 pub async fn run(args: Args) -> anyhow::Result<bool> {
     args.validate()?;
     let started = Instant::now();
@@ -263,24 +280,10 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     fleet.broadcast(|| Command::Start);
     let poster = Poster::new(http.clone(), targets.clone(), seeded.seed.channels.len());
     let schedule = Schedule::new(&seeded.seed, args.layout()?, args.personal_fraction);
-    let restart = args.restart_script.clone().map(|script| {
-        let at = Duration::from_secs_f64(args.restart_at);
-        let offset = started.elapsed().as_secs_f64() + args.restart_at;
-        tokio::spawn(async move {
-            tokio::time::sleep(at).await;
-            eprintln!("[restart] running: {script}");
-            let t = Instant::now();
-            let status = tokio::process::Command::new("sh").arg("-c").arg(&script).status().await;
-            let seconds = t.elapsed().as_secs_f64();
-            eprintln!("[restart] finished in {seconds:.1} s: {status:?}");
-            let error = match &status {
-                Ok(s) if s.success() => None,
-                Ok(s) => Some(format!("{s}")),
-                Err(e) => Some(e.to_string()),
-            };
-            json!({"script": script, "started_at_s": offset, "seconds": seconds, "exit_code": status.ok().and_then(|s| s.code()), "error": error})
-        })
-    });
+    let restart = args
+        .restart_script
+        .clone()
+        .map(|script| tokio::spawn(run_script(script, args.restart_at, started.elapsed().as_secs_f64())));
     let posting = args.posts();
     let load_limit = Duration::from_secs(args.duration + 600);
     if posting {
@@ -345,7 +348,7 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
         fleet.failures
     );
 
-    let mut result = merge(&args, &seeded, &fleet.finals, &acked)?;
+    let mut result = merge::merge(&args, &seeded, &fleet.finals, &acked)?;
     result["scenario"] = json!(args.scenario);
     result["targets"] = json!(targets);
     result["connections"] = json!(args.connections);
@@ -387,110 +390,4 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
         eprintln!("CHECK FAILED: {}", failures.join("; "));
     }
     Ok(passed || !args.check)
-}
-
-/// Every worker's results into one: loss by acknowledged seq per reader, and the sums.
-fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec<i64>]) -> anyhow::Result<Value> {
-    let channels = seeded.seed.channels.len();
-    // Everything committed per channel that anyone knows of: acknowledged, or received by someone.
-    let mut top: Vec<i64> =
-        acked.iter().zip(&seeded.base_seqs).map(|(a, b)| a.last().copied().unwrap_or(*b).max(*b)).collect();
-    for c in finals.iter().flat_map(|w| &w.clients) {
-        for (ch, t) in c.channels.iter().zip(&c.tallies) {
-            top[*ch as usize] = top[*ch as usize].max(t.max_seen);
-        }
-    }
-    let (mut lost, mut dup, mut reordered, mut gaps, mut holes) = (0u64, 0u64, 0u64, 0u64, 0u64);
-    let (mut deliveries, mut expected, mut slow_deliveries, mut never) = (0u64, 0u64, 0u64, 0u64);
-    let mut lost_readers = 0u64;
-    for c in finals.iter().flat_map(|w| &w.clients) {
-        if !c.connected_once {
-            never += 1;
-        }
-        let mut lost_here = 0;
-        for (ch, t) in c.channels.iter().zip(&c.tallies) {
-            let ch = *ch as usize;
-            anyhow::ensure!(ch < channels, "a worker reported channel {ch} of {channels}");
-            dup += t.duplicated;
-            reordered += t.reordered;
-            gaps += t.gaps;
-            holes += t.holes();
-            if c.slow {
-                slow_deliveries += t.received;
-            } else if c.connected_once {
-                deliveries += t.received;
-                expected += (top[ch] - t.base).max(0) as u64;
-                lost_here += t.missing(&acked[ch]);
-            }
-        }
-        lost += lost_here;
-        lost_readers += u64::from(lost_here > 0);
-    }
-    let mut latency = histogram();
-    let (mut churn, mut other) = (histogram(), histogram());
-    let mut closes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut slow_outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut counters: BTreeMap<String, u64> = BTreeMap::new();
-    for w in finals {
-        latency.add(tally::decode(&w.latency)?)?;
-        churn.add(tally::decode(&w.reconnect_churn)?)?;
-        other.add(tally::decode(&w.reconnect_other)?)?;
-        for (k, v) in &w.closes {
-            *closes.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &w.slow_outcomes {
-            *slow_outcomes.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &w.counters {
-            *counters.entry(k.clone()).or_default() += v;
-        }
-    }
-    // In one process the workers share the parent's RSS: count it once.
-    let tool_rss: u64 = if args.processes == 1 {
-        finals.first().map_or(0, |w| w.rss_kib)
-    } else {
-        finals.iter().map(|w| w.rss_kib).sum()
-    };
-    let slow_4008 = slow_outcomes.get("closed 4008").copied().unwrap_or(0);
-    let mut all = churn.clone();
-    all.add(&other)?;
-    Ok(json!({
-        "connected": args.connections as u64 - never,
-        "never_connected": never,
-        "deliveries": deliveries,
-        "expected_deliveries": expected,
-        "lost": lost,
-        "readers_with_loss": lost_readers,
-        "duplicated": dup,
-        "reordered": reordered,
-        "gaps": gaps,
-        "holes": holes,
-        "latency_ms": tally::summary_ms(&latency),
-        "reconnects": {
-            "count": all.len(),
-            "all": tally::summary_ms(&all),
-            "churn": tally::summary_ms(&churn),
-            "unplanned": tally::summary_ms(&other),
-            "closes": closes,
-            "connect_errors": counters.get("connect_errors").copied().unwrap_or(0),
-        },
-        "slow": {
-            "deliveries": slow_deliveries,
-            "outcomes": slow_outcomes,
-            "closed_4008": slow_4008,
-            // Readers the server closed as slow consumers (they reconnect): should stay 0.
-            "readers_closed_4008": closes.get("4008").copied().unwrap_or(0).saturating_sub(slow_4008),
-        },
-        "load_tool": {
-            "rss_kib": tool_rss,
-            "rss_kib_per_connection": tool_rss as f64 / args.connections as f64,
-        },
-        "protocol": {
-            "resume_errors": counters.get("resume_errors").copied().unwrap_or(0),
-            "resume_unknown_channels": counters.get("resume_unknown").copied().unwrap_or(0),
-            "events_from_other_channels": counters.get("foreign_events").copied().unwrap_or(0),
-            "hello_channel_count_mismatch": counters.get("hello_mismatch").copied().unwrap_or(0),
-            "unparsable_frames": counters.get("bad_frames").copied().unwrap_or(0),
-        },
-    }))
 }
