@@ -196,7 +196,21 @@ fn slow_consumers_are_closed_and_the_others_lose_nothing() {
     let Some(node) = start_node(&[("RUSTCHAT_WS_MAX_QUEUED_FRAMES", "16")]) else { return };
     let v = run(
         &node,
-        &["--scenario", "fanout", "--connections", "40", "--rate", "40", "--duration", "3", "--slow-percent", "10"],
+        &[
+            "--scenario",
+            "fanout",
+            "--connections",
+            "40",
+            "--rate",
+            "40",
+            "--duration",
+            "3",
+            "--slow-percent",
+            "10",
+            // Frames large enough that kernel socket buffers cannot hide a stalled reader.
+            "--message-bytes",
+            "2000",
+        ],
     );
     assert_eq!(n(&v, &["slow", "clients"]), 4);
     assert_eq!(n(&v, &["slow", "closed_4008"]), 4, "{:#}", v["slow"]);
