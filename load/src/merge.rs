@@ -67,10 +67,10 @@ pub fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec
         }
     }
     // In one process the workers share the parent's RSS: count it once.
-    let tool_rss: u64 = if args.processes == 1 {
-        finals.first().map_or(0, |w| w.rss_kib)
+    let (tool_rss, tool_cpu): (u64, f64) = if args.processes == 1 {
+        finals.first().map_or((0, 0.0), |w| (w.rss_kib, w.cpu_s))
     } else {
-        finals.iter().map(|w| w.rss_kib).sum()
+        (finals.iter().map(|w| w.rss_kib).sum(), finals.iter().map(|w| w.cpu_s).sum())
     };
     let slow_4008 = slow_outcomes.get("closed 4008").copied().unwrap_or(0);
     let mut all = churn.clone();
@@ -105,6 +105,8 @@ pub fn merge(args: &Args, seeded: &Seeded, finals: &[WorkerResult], acked: &[Vec
         "load_tool": {
             "rss_kib": tool_rss,
             "rss_kib_per_connection": tool_rss as f64 / args.connections as f64,
+            // Of the process(es) holding the sockets, from the start of the load to the drain.
+            "cpu_s_load": tool_cpu,
         },
         "protocol": {
             "resume_errors": counters.get("resume_errors").copied().unwrap_or(0),

@@ -37,7 +37,7 @@ impl Source {
 }
 
 /// CPU seconds (user + system) of a live process, and its start time (to tell a reused pid apart).
-fn cpu_and_start(pid: u32) -> Option<(f64, u64)> {
+pub fn cpu_and_start(pid: u32) -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     // After the command: state is field 3, utime 14, stime 15, starttime 22 (1-based, proc(5)).

@@ -77,6 +77,10 @@ pub struct WorkerResult {
     /// This worker's own RSS with every socket open (KiB, at the drain): what the tool needs per socket.
     #[serde(default)]
     pub rss_kib: u64,
+    /// This worker process's CPU seconds under load (start of posting → drain): the tool shares the
+    /// cores it measures. In one process this includes posting.
+    #[serde(default)]
+    pub cpu_s: f64,
 }
 
 struct Handle {
@@ -137,10 +141,13 @@ pub async fn run(
     let progress =
         tokio::spawn(report_progress(plan.worker, plan.clients.len() as u64, shared.clone(), reports.clone()));
     let mut churner: Option<JoinHandle<()>> = None;
-    let mut rss_kib = 0;
+    let my_cpu = || crate::procstat::cpu_and_start(std::process::id()).map_or(0.0, |(cpu, _)| cpu);
+    let mut own = (0, 0.0);
+    let mut cpu_at_start = 0.0;
     loop {
         match commands.recv().await {
             Some(Command::Start) => {
+                cpu_at_start = my_cpu();
                 if plan.churn_percent > 0.0 && churner.is_none() {
                     let notifies: Vec<Arc<Notify>> = plan
                         .clients
@@ -156,7 +163,7 @@ pub async fn run(
                 if let Some(c) = churner.take() {
                     c.abort();
                 }
-                rss_kib = crate::procstat::rss_kib(std::process::id()).unwrap_or(0);
+                own = (crate::procstat::rss_kib(std::process::id()).unwrap_or(0), my_cpu() - cpu_at_start);
                 let pending = drain(&plan, &handles, &targets, Duration::from_secs_f64(timeout_s)).await;
                 let _ = reports.send(Report::Drained { worker: plan.worker, pending });
             }
@@ -176,7 +183,7 @@ pub async fn run(
     for h in &handles {
         h.task.abort();
     }
-    let result = collect(&plan, &handles, &shared, rss_kib);
+    let result = collect(&plan, &handles, &shared, own);
     let _ = reports.send(Report::Final(Box::new(result)));
     Ok(())
 }
@@ -260,7 +267,7 @@ async fn drain(plan: &WorkerPlan, handles: &[Handle], targets: &[i64], timeout: 
     }
 }
 
-fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared, rss_kib: u64) -> WorkerResult {
+fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared, (rss_kib, cpu_s): (u64, f64)) -> WorkerResult {
     let clients = plan
         .clients
         .iter()
@@ -299,6 +306,7 @@ fn collect(plan: &WorkerPlan, handles: &[Handle], shared: &Shared, rss_kib: u64)
         slow_outcomes: lock(&shared.slow_outcomes).clone(),
         counters,
         rss_kib,
+        cpu_s,
     }
 }
 
