@@ -188,7 +188,8 @@ impl WsSession {
             return;
         }
         self.closing = true;
-        self.outbox.close(CloseReason { code, description: Some(reason.to_string()) }, discard);
+        let description = (!reason.is_empty()).then(|| reason.to_string());
+        self.outbox.close(CloseReason { code, description }, discard);
         ctx.stop();
     }
 
@@ -580,6 +581,8 @@ impl Actor for WsSession {
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
+        // However the session ended, the socket's writer ends too (a no-op if a close is queued).
+        self.outbox.close(CloseReason { code: CloseCode::Normal, description: None }, false);
         let channels = self.cursors.keys().copied().collect();
         self.supervisor.do_send(Disconnected { conn: self.conn, user: self.user, channels });
         let _entered = self.span.enter();
@@ -612,9 +615,10 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
             }
             Message::Binary(_) => self.reply_error(&Value::Null, "unsupported", "binary frames are not supported", ctx),
             Message::Ping(bytes) => self.outbox.pong(bytes),
-            Message::Close(_) => {
-                self.closing = true;
-                ctx.stop();
+            Message::Close(reason) => {
+                // Answer with a close frame echoing the client's code (RFC 6455 §5.5.1), then end.
+                let code = reason.map_or(CloseCode::Normal, |r| r.code);
+                self.close(ctx, code, "", false);
             }
             Message::Pong(_) | Message::Continuation(_) | Message::Nop => {}
         }

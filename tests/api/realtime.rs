@@ -55,6 +55,8 @@ async fn the_socket_requires_a_valid_token_and_says_hello(db: Db) {
     assert_eq!(hello["data"]["server_version"], env!("CARGO_PKG_VERSION"));
     let (_, chosen) = Ws::connect_with_subprotocol(&app.address, &token(&user)).await;
     assert_eq!(chosen.as_deref(), Some("rustchat.bearer"), "the browser subprotocol is accepted");
+    // A client's close is answered at once with a close frame echoing its code.
+    assert_eq!(ws.close_handshake(Duration::from_secs(2)).await, Some(1000), "the server answers a close");
 }
 
 async fn members_receive_channel_events_in_order_and_outsiders_receive_nothing(db: Db) {

@@ -191,6 +191,22 @@ impl Ws {
             .await;
     }
 
+    /// Sends a close frame (1000) and returns the code of the server's answering close frame, or
+    /// `None` if none came within `timeout`.
+    pub async fn close_handshake(mut self, timeout: Duration) -> Option<u16> {
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame { code: CloseCode::Normal, reason: "".into() };
+        self.stream.close(Some(frame)).await.ok()?;
+        let answer = tokio::time::timeout(timeout, async {
+            while let Some(Ok(message)) = self.stream.next().await {
+                if let tokio_tungstenite::tungstenite::Message::Close(frame) = message {
+                    return frame.map(|f| u16::from(f.code));
+                }
+            }
+            None
+        });
+        answer.await.ok().flatten()
+    }
+
     /// Drops the TCP connection without a close handshake (a network blip).
     pub fn drop_connection(self) {
         drop(self.stream);
