@@ -33,6 +33,9 @@ pub const CLOSE_SLOW_CONSUMER: u16 = 4008;
 /// After `hello`, channel events wait this long for the client's first frame (normally `resume`), so a
 /// resuming client's position is known before anything is delivered: in order, nothing twice.
 pub const RESUME_WINDOW: Duration = Duration::from_secs(1);
+/// For a client that announced its resume (`?resume=true`): events wait for its first frame, however
+/// busy the node is, up to this long (a client that announced a resume and sent nothing is broken).
+pub const ANNOUNCED_RESUME_WINDOW: Duration = Duration::from_secs(30);
 /// Events read back per query while catching up.
 const CATCH_UP_PAGE: u32 = 200;
 
@@ -74,6 +77,8 @@ pub struct SessionParts {
     pub conn: Uuid,
     pub user: Uuid,
     pub outbox: Arc<Outbox>,
+    /// The client said in the handshake that its first frame is a `resume`: hold until it comes.
+    pub resume_announced: bool,
     pub supervisor: Addr<Supervisor>,
     pub log: Arc<dyn EventLog>,
     pub actions: Arc<dyn Actions>,
@@ -96,6 +101,7 @@ pub struct WsSession {
     closing: bool,
     /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
     holding: bool,
+    resume_announced: bool,
     /// Client messages counted in the current one-second window.
     window: (Instant, u32),
     typing_sent: HashMap<Uuid, Instant>,
@@ -133,6 +139,7 @@ impl WsSession {
                 cursors: HashMap::new(),
                 closing: false,
                 holding: true,
+                resume_announced: parts.resume_announced,
                 window: (Instant::now(), 0),
                 typing_sent: HashMap::new(),
             }
@@ -563,7 +570,8 @@ impl Actor for WsSession {
                 for (channel, last_seq) in channels {
                     act.subscribe(channel, last_seq, ctx);
                 }
-                ctx.run_later(RESUME_WINDOW, |act, ctx| act.release(ctx));
+                let window = if act.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
+                ctx.run_later(window, |act, ctx| act.release(ctx));
                 let hello = json!({ "event": "hello", "data": {
                     "connection_id": act.conn, "node_id": act.config.node_id, "server_version": act.config.version,
                     "user_id": act.user, "channels": act.cursors.len(),

@@ -100,7 +100,7 @@ async fn resolve(targets: &[String]) -> anyhow::Result<Vec<Target>> {
             .find(|a| a.is_ipv4())
             .with_context(|| format!("no IPv4 address for {host}"))?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
-        out.push(Target { ws_url: format!("{scheme}://{host}:{port}/api/v1/ws"), addr });
+        out.push(Target { ws_url: format!("{scheme}://{host}:{port}/api/v1/ws?resume=true"), addr });
     }
     Ok(out)
 }

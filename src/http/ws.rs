@@ -29,6 +29,16 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     parts.next().filter(|t| !t.is_empty()).map(str::to_string)
 }
 
+/// `?name=true|false|1|0` (absent: false); anything else is refused rather than guessed.
+fn query_flag(req: &HttpRequest, name: &str) -> std::result::Result<bool, String> {
+    let value = url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v);
+    match value.as_deref() {
+        None | Some("false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(format!("{name} must be true or false, not '{other}'")),
+    }
+}
+
 /// Open a WebSocket (see docs/websocket.md for the protocol).
 #[utoipa::path(tag = "realtime", responses((status = 101, description = "switching protocols"), (status = 401)), security(("bearer" = [])))]
 #[get("/ws")]
@@ -51,6 +61,15 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
 
         let limit = state.site.get().max_simultaneous_connections;
         let admitted = state.realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true);
+        let resume_announced = match query_flag(&req, "resume") {
+            Ok(flag) => flag,
+            Err(message) => {
+                if admitted {
+                    state.realtime.slots.release(caller.id().0, conn).await;
+                }
+                return Err(Error::new(ErrorCode::ValidationFailed, message));
+            }
+        };
         let mut response = match actix_http::ws::handshake(req.head()) {
             Ok(response) => response,
             Err(e) => {
@@ -92,6 +111,7 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
                 conn,
                 user: caller.id().0,
                 outbox: outbox.clone(),
+                resume_announced,
                 supervisor: realtime.supervisor.clone(),
                 log: realtime.log.clone(),
                 actions: realtime.actions.clone(),

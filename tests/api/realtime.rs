@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::ws::assert_contiguous;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::common::ws::{Read, assert_contiguous};
 use crate::common::{Api, Db, Ws, spawn_app};
 use crate::on_both_databases;
 
@@ -16,6 +18,7 @@ on_both_databases!(
     members_receive_channel_events_in_order_and_outsiders_receive_nothing,
     client_actions_get_replies_correlated_by_id,
     a_reconnecting_client_resumes_without_loss_or_duplicates,
+    an_announced_resume_is_waited_for_so_a_late_one_duplicates_nothing,
     membership_changes_start_and_stop_delivery_at_once,
     typing_is_ephemeral_and_never_replayed,
 );
@@ -162,6 +165,41 @@ async fn a_reconnecting_client_resumes_without_loss_or_duplicates(db: Db) {
     owner.say(&open, "live again").await;
     let all = again.until_seq(&open, last_seen + 6, T).await;
     assert_contiguous(&all, last_seen + 1);
+}
+
+/// A client that announces its resume in the handshake gets nothing before its resume is applied, however
+/// late the resume comes (a busy node may read it after the default one-second window).
+async fn an_announced_resume_is_waited_for_so_a_late_one_duplicates_nothing(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, _) = trio(&app.address).await;
+    let known = owner.say(&open, "known").await["seq"].as_i64().unwrap();
+    let mut ws = Ws::connect_announcing_resume(&app.address, &token(&mate)).await;
+    owner.say(&open, "while connecting").await;
+    // Longer than the default window: without the announcement, "while connecting" would be delivered
+    // now and again after the resume below.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    loop {
+        match ws.read(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
+            Read::TimedOut => break,
+            // Ephemeral events (presence) are never held: they have no place in the log to resume from.
+            Read::Event(e) if e["seq"] == 0 => continue,
+            other => panic!("no channel event may arrive before the announced resume: {other:?}"),
+        }
+    }
+    ws.send(json!({"action": "resume", "id": "r", "since": { open.clone(): known - 1 }})).await;
+    owner.say(&open, "after").await;
+    let events = ws.until_seq(&open, known + 2, T).await;
+    assert_contiguous(&events, known);
+    let texts: Vec<_> = events.iter().map(|e| e["data"]["post"]["message"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["known", "while connecting", "after"]);
+
+    let bad = format!("{}/api/v1/ws?resume=maybe", app.address.replacen("http://", "ws://", 1));
+    let mut request = bad.into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {}", token(&mate)).parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("?resume=maybe was accepted: {:?}", other.map(|_| ())),
+    }
 }
 
 async fn membership_changes_start_and_stop_delivery_at_once(db: Db) {

@@ -49,6 +49,17 @@ impl Ws {
         Ok(Ws { stream, seen: Vec::new(), closed: None })
     }
 
+    /// Connects announcing a resume (`?resume=true`: events wait for the first frame) and waits for `hello`.
+    pub async fn connect_announcing_resume(base: &str, token: &str) -> Ws {
+        let mut request = format!("{}?resume=true", ws_url(base)).into_client_request().unwrap();
+        request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+        let (stream, _) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await.expect("handshake");
+        let mut ws = Ws { stream, seen: Vec::new(), closed: None };
+        ws.expect("hello", Duration::from_secs(10)).await;
+        ws
+    }
+
     /// Connects and waits for `hello`.
     pub async fn connect(base: &str, token: &str) -> Ws {
         let mut ws = Ws::try_connect(base, Some(token)).await.expect("WebSocket handshake");
