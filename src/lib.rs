@@ -22,6 +22,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod oidc;
 pub mod ratelimit;
 pub mod realtime;

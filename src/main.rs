@@ -12,7 +12,7 @@ use rustchat::store::Store;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
-    tune_allocator();
+    rustchat::memory::tune();
     let cli = Cli::parse();
     let mut settings = match Settings::from_process_env() {
         Ok(s) => s,
@@ -75,6 +75,7 @@ fn main() -> ExitCode {
         }
     }
 
+    rustchat::memory::start_trimmer(std::time::Duration::from_secs(10));
     run_async(async move {
         let result = async {
             let node = Node::build(settings).await?;
@@ -94,15 +95,4 @@ fn main() -> ExitCode {
 /// Runs `future` on an actix system (a tokio runtime that also hosts actors).
 fn run_async(future: impl Future<Output = ExitCode>) -> ExitCode {
     actix_web::rt::System::new().block_on(future)
-}
-
-/// glibc raises its mmap threshold after large frees, so the 19 MiB argon2 buffers of password hashing
-/// end up in per-thread arenas that are never returned (64 parallel logins grew a node by 500 MiB).
-/// A fixed threshold keeps every allocation of 4 MiB or more in its own mapping, unmapped on free.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; called once before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 * 1024 * 1024);
-    }
 }
