@@ -51,9 +51,23 @@ impl Node {
     }
 }
 
+/// A free port below the kernel's ephemeral range (32768–60999), so no other test's outgoing connection
+/// can take it between this check and the node's bind.
+fn free_port() -> u16 {
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+        ^ std::process::id().rotate_left(16);
+    loop {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        let port = 20_000 + ((seed >> 8) % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 fn start_node(extra: &[(&str, &str)]) -> Option<Node> {
     let binary = node_binary()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(binary);
     for (k, _) in std::env::vars() {
@@ -207,9 +221,10 @@ fn slow_consumers_are_closed_and_the_others_lose_nothing() {
             "3",
             "--slow-percent",
             "10",
-            // Frames large enough that kernel socket buffers cannot hide a stalled reader.
+            // Frames large enough that kernel socket buffers cannot hide a stalled reader (2 000 bytes
+            // left one of four open on CI: 240 KB fit in loopback buffers).
             "--message-bytes",
-            "2000",
+            "8000",
         ],
     );
     assert_eq!(n(&v, &["slow", "clients"]), 4);

@@ -130,7 +130,14 @@ fn collect(stream: impl std::io::Read + Send + 'static) -> Lines {
     lines
 }
 
-/// A free loopback port (bound, then released).
+/// A free loopback port (bound, then released) for a node started later. It is taken below the
+/// kernel's ephemeral range (32768–60999): a port from that range can be handed to some other test's
+/// outgoing connection before the node binds it (seen on CI beside the load tool's smoke runs).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    loop {
+        let port = 20_000 + rand::random::<u16>() % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
