@@ -216,15 +216,16 @@ fn slow_consumers_are_closed_and_the_others_lose_nothing() {
             "--connections",
             "40",
             "--rate",
-            "40",
+            "100",
             "--duration",
-            "3",
+            "5",
             "--slow-percent",
             "10",
-            // Frames large enough that kernel socket buffers cannot hide a stalled reader (2 000 bytes
-            // left one of four open on CI: 240 KB fit in loopback buffers).
+            // More than the kernel can buffer for a stalled reader (tcp_wmem allows a 4 MiB send
+            // buffer): 500 posts of 15 000 bytes, 7.5 MB per client. With 240 KB or 1 MB per client,
+            // CI left some slow clients open: it all fit in loopback buffers.
             "--message-bytes",
-            "8000",
+            "15000",
         ],
     );
     assert_eq!(n(&v, &["slow", "clients"]), 4);
