@@ -51,18 +51,10 @@ pub struct Outbox {
 }
 
 struct State {
-    buf: BytesMut,
-    /// Frames in `buf`, not yet taken by the socket writer.
-    frames: usize,
+    queue: Queue,
     lanes: HashMap<Uuid, Lane>,
-    /// The socket writer, waiting for frames.
-    writer: Option<Waker>,
     /// The client reader, told when the socket writer is gone.
     reader: Option<Waker>,
-    /// A close frame is queued: nothing after it.
-    closing: bool,
-    /// The socket writer is gone (connection closed).
-    gone: bool,
     /// The session asked to hear when the buffer drains (a read-back paused for room).
     wants_room: bool,
     session: Option<WeakAddr<WsSession>>,
@@ -77,21 +69,51 @@ pub struct Lane {
     pub live: bool,
 }
 
-fn codec() -> Codec {
-    Codec::new()
+/// The encoded bytes waiting for the socket, apart from the lanes so a lane can be read and the queue
+/// written under one lock.
+#[derive(Default)]
+struct Queue {
+    buf: BytesMut,
+    /// Frames in `buf`, not yet taken by the socket writer.
+    frames: usize,
+    /// The socket writer, waiting for frames.
+    writer: Option<Waker>,
+    /// A close frame is queued: nothing after it.
+    closing: bool,
+    /// The socket writer is gone (connection closed).
+    gone: bool,
+}
+
+impl Queue {
+    fn push(&mut self, text: ByteString, bounds: Bounds) -> Result<(), Refused> {
+        if self.closing || self.gone {
+            return Err(Refused::Closed);
+        }
+        if self.frames >= bounds.frames || self.buf.len() + text.len() > bounds.bytes {
+            return Err(Refused::Full);
+        }
+        self.encode(Message::Text(text)).map_err(|_| Refused::Closed)?;
+        self.frames += 1;
+        Ok(())
+    }
+
+    /// Encodes `message` after what is queued and wakes the writer.
+    fn encode(&mut self, message: Message) -> Result<(), actix_http::ws::ProtocolError> {
+        Codec::new().encode(message, &mut self.buf)?;
+        if let Some(w) = self.writer.take() {
+            w.wake();
+        }
+        Ok(())
+    }
 }
 
 impl Outbox {
     pub fn new(bounds: Bounds, counters: Arc<SessionCounters>) -> Arc<Outbox> {
         Arc::new(Outbox {
             state: Mutex::new(State {
-                buf: BytesMut::new(),
-                frames: 0,
+                queue: Queue::default(),
                 lanes: HashMap::new(),
-                writer: None,
                 reader: None,
-                closing: false,
-                gone: false,
                 wants_room: false,
                 session: None,
             }),
@@ -113,50 +135,32 @@ impl Outbox {
 
     /// Queues a frame that belongs to no channel log (hello, replies, user events).
     pub fn push_direct(&self, text: ByteString) -> Result<(), Refused> {
-        let mut st = self.lock();
-        self.push_text(&mut st, text)
+        self.lock().queue.push(text, self.bounds)?;
+        self.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// Queues `frame` if it is its lane's next seq (or ephemeral, for a subscribed channel). With
     /// `live_only`, only a live lane takes it (the channel actor's direct path).
     pub fn push_next(&self, frame: &Frame, live_only: bool) -> Result<(), Refused> {
         let mut st = self.lock();
-        let Some(lane) = st.lanes.get_mut(&frame.channel) else {
+        let State { queue, lanes, .. } = &mut *st;
+        let Some(lane) = lanes.get_mut(&frame.channel) else {
             return Err(Refused::NotNext);
         };
         if frame.is_ephemeral() {
-            return self.push_text(&mut st, frame.text.clone());
+            queue.push(frame.text.clone(), self.bounds)?;
+        } else {
+            if (live_only && !lane.live) || frame.seq != lane.delivered + 1 {
+                return Err(Refused::NotNext);
+            }
+            queue.push(frame.text.clone(), self.bounds)?;
+            lane.delivered = frame.seq;
+            if let Some(observe) = self.counters.fanout_latency.get() {
+                observe(frame.arrived.elapsed().as_secs_f64());
+            }
         }
-        if (live_only && !lane.live) || frame.seq != lane.delivered + 1 {
-            return Err(Refused::NotNext);
-        }
-        let lane_seq = frame.seq;
-        self.push_text(&mut st, frame.text.clone())?;
-        if let Some(lane) = st.lanes.get_mut(&frame.channel) {
-            lane.delivered = lane_seq;
-        }
-        if let Some(observe) = self.counters.fanout_latency.get() {
-            observe(frame.arrived.elapsed().as_secs_f64());
-        }
-        Ok(())
-    }
-
-    fn push_text(&self, st: &mut State, text: ByteString) -> Result<(), Refused> {
-        if st.closing || st.gone {
-            return Err(Refused::Closed);
-        }
-        if st.frames >= self.bounds.frames || st.buf.len() + text.len() > self.bounds.bytes {
-            return Err(Refused::Full);
-        }
-        if codec().encode(Message::Text(text), &mut st.buf).is_err() {
-            // Text frames cannot fail to encode; treat it as a closed socket rather than panic.
-            return Err(Refused::Closed);
-        }
-        st.frames += 1;
         self.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(w) = st.writer.take() {
-            w.wake();
-        }
         Ok(())
     }
 
@@ -170,55 +174,36 @@ impl Outbox {
     }
 
     fn push_control(&self, message: Message) {
-        let mut st = self.lock();
-        if st.closing || st.gone {
-            return;
-        }
-        if codec().encode(message, &mut st.buf).is_ok()
-            && let Some(w) = st.writer.take()
-        {
-            w.wake();
+        let queue = &mut self.lock().queue;
+        if !(queue.closing || queue.gone) {
+            let _ = queue.encode(message);
         }
     }
 
     /// Queues a close frame after whatever is queued (or, with `discard`, instead of it); nothing is
     /// queued after it, and the socket writer ends once it is written.
     pub fn close(&self, reason: CloseReason, discard: bool) {
-        let mut st = self.lock();
-        if st.closing {
+        let queue = &mut self.lock().queue;
+        if queue.closing {
             return;
         }
         if discard {
-            st.buf.clear();
-            st.frames = 0;
+            queue.buf.clear();
+            queue.frames = 0;
         }
-        st.closing = true;
-        let _ = codec().encode(Message::Close(Some(reason)), &mut st.buf);
-        if let Some(w) = st.writer.take() {
-            w.wake();
-        }
-    }
-
-    /// Frames and bytes waiting for the socket.
-    pub fn queued(&self) -> (usize, usize) {
-        let st = self.lock();
-        (st.frames, st.buf.len())
+        queue.closing = true;
+        let _ = queue.encode(Message::Close(Some(reason)));
     }
 
     /// Whether a read-back may add more (it fills the buffer only to half its bounds, so live frames
     /// always fit); if not, the session is told (`Drained`) when the socket writer takes the buffer.
     pub fn has_room_or_notify(&self) -> bool {
         let mut st = self.lock();
-        let room = st.frames < self.bounds.frames / 2 && st.buf.len() < self.bounds.bytes / 2;
+        let room = st.queue.frames < self.bounds.frames / 2 && st.queue.buf.len() < self.bounds.bytes / 2;
         if !room {
             st.wants_room = true;
         }
         room
-    }
-
-    pub fn is_closing(&self) -> bool {
-        let st = self.lock();
-        st.closing || st.gone
     }
 
     // ---- lanes ------------------------------------------------------------------------------
@@ -228,8 +213,8 @@ impl Outbox {
         self.lock().lanes.insert(channel, Lane { delivered, live: false });
     }
 
-    pub fn close_lane(&self, channel: Uuid) -> bool {
-        self.lock().lanes.remove(&channel).is_some()
+    pub fn close_lane(&self, channel: Uuid) {
+        self.lock().lanes.remove(&channel);
     }
 
     pub fn lane(&self, channel: Uuid) -> Option<Lane> {
@@ -250,14 +235,6 @@ impl Outbox {
         }
     }
 
-    pub fn channels(&self) -> Vec<Uuid> {
-        self.lock().lanes.keys().copied().collect()
-    }
-
-    pub fn has_lane(&self, channel: Uuid) -> bool {
-        self.lock().lanes.contains_key(&channel)
-    }
-
     // ---- the socket's two sides ---------------------------------------------------------------
 
     /// The response body: the bytes to write, until the close frame has gone.
@@ -268,10 +245,10 @@ impl Outbox {
     /// Whether the socket writer is gone; if not, `cx` is woken when it goes.
     pub fn poll_gone(&self, cx: &mut Context<'_>) -> bool {
         let mut st = self.lock();
-        if !st.gone {
+        if !st.queue.gone {
             st.reader = Some(cx.waker().clone());
         }
-        st.gone
+        st.queue.gone
     }
 }
 
@@ -285,10 +262,10 @@ impl Stream for OutboxBody {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut st = self.outbox.lock();
-        if !st.buf.is_empty() {
+        if !st.queue.buf.is_empty() {
             // Taking (not splitting) leaves an idle session holding no buffer at all.
-            let bytes = std::mem::take(&mut st.buf).freeze();
-            st.frames = 0;
+            let bytes = std::mem::take(&mut st.queue.buf).freeze();
+            st.queue.frames = 0;
             let notify = std::mem::take(&mut st.wants_room).then(|| st.session.clone()).flatten();
             drop(st);
             if let Some(session) = notify.and_then(|s| s.upgrade()) {
@@ -296,10 +273,10 @@ impl Stream for OutboxBody {
             }
             return Poll::Ready(Some(Ok(bytes)));
         }
-        if st.closing {
+        if st.queue.closing {
             return Poll::Ready(None);
         }
-        st.writer = Some(cx.waker().clone());
+        st.queue.writer = Some(cx.waker().clone());
         Poll::Pending
     }
 }
@@ -307,9 +284,7 @@ impl Stream for OutboxBody {
 impl Drop for OutboxBody {
     fn drop(&mut self) {
         let mut st = self.outbox.lock();
-        st.gone = true;
-        st.buf = BytesMut::new();
-        st.frames = 0;
+        st.queue = Queue { gone: true, ..Queue::default() };
         if let Some(r) = st.reader.take() {
             r.wake();
         }

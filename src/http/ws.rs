@@ -29,27 +29,29 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     parts.next().filter(|t| !t.is_empty()).map(str::to_string)
 }
 
-/// `?name=true|false|1|0` (absent: false); anything else is refused rather than guessed.
-fn query_flag(req: &HttpRequest, name: &str) -> std::result::Result<bool, String> {
-    let value = url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v);
-    match value.as_deref() {
-        None | Some("false" | "0") => Ok(false),
-        Some("true" | "1") => Ok(true),
-        Some(other) => Err(format!("{name} must be true or false, not '{other}'")),
-    }
+#[derive(serde::Deserialize)]
+pub struct ConnectQuery {
+    /// The client's first frame will be a `resume`: hold channel events until it comes.
+    #[serde(default)]
+    resume: bool,
 }
 
 /// Open a WebSocket (see docs/websocket.md for the protocol).
 #[utoipa::path(tag = "realtime", responses((status = 101, description = "switching protocols"), (status = 401)), security(("bearer" = [])))]
 #[get("/ws")]
-pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Payload) -> Result<HttpResponse> {
+pub async fn connect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ConnectQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse> {
     let conn = uuid::Uuid::now_v7();
     let span = tracing::info_span!("ws_handler", conn = %conn, user = tracing::field::Empty);
     let ip = state.client_ip(&req);
     async move {
         state.rate_limit(crate::ratelimit::Limit::Ws, &ip, &ip).await?;
-        let token = bearer(&req).map(str::to_string).or_else(|| token_from_protocols(&req));
-        let Some(token) = token else {
+        let browser_token = token_from_protocols(&req);
+        let Some(token) = bearer(&req).map(str::to_string).or_else(|| browser_token.clone()) else {
             tracing::info!(ip, "Unauthorized WebSocket: no bearer token");
             return Err(Error::new(
                 ErrorCode::Unauthorized,
@@ -59,27 +61,10 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
         let caller = AuthUser::from_token(&state, &token).await?;
         tracing::Span::current().record("user", tracing::field::display(caller.id()));
 
-        let limit = state.site.get().max_simultaneous_connections;
-        let admitted = state.realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true);
-        let resume_announced = match query_flag(&req, "resume") {
-            Ok(flag) => flag,
-            Err(message) => {
-                if admitted {
-                    state.realtime.slots.release(caller.id().0, conn).await;
-                }
-                return Err(Error::new(ErrorCode::ValidationFailed, message));
-            }
-        };
-        let mut response = match actix_http::ws::handshake(req.head()) {
-            Ok(response) => response,
-            Err(e) => {
-                if admitted {
-                    state.realtime.slots.release(caller.id().0, conn).await;
-                }
-                return Err(Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")));
-            }
-        };
-        if token_from_protocols(&req).is_some() {
+        // Everything that can refuse the upgrade comes before the connection slot is taken.
+        let mut response = actix_http::ws::handshake(req.head())
+            .map_err(|e| Error::new(ErrorCode::BadRequest, format!("not a WebSocket upgrade: {e}")))?;
+        if browser_token.is_some() {
             response.insert_header((actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, BEARER_PROTOCOL));
         }
         let realtime = &state.realtime;
@@ -88,16 +73,13 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
             Bounds { frames: config.max_queued_frames, bytes: config.max_queued_bytes },
             config.counters.clone(),
         );
-        let response: HttpResponse = match response.message_body(BodyStream::new(outbox.body()).boxed()) {
-            Ok(response) => response.into(),
-            Err(e) => {
-                if admitted {
-                    state.realtime.slots.release(caller.id().0, conn).await;
-                }
-                return Err(Error::new(ErrorCode::Internal, format!("cannot build the upgrade response: {e}")));
-            }
-        };
-        if !admitted {
+        let response: HttpResponse = response
+            .message_body(BodyStream::new(outbox.body()).boxed())
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot build the upgrade response: {e}")))?
+            .into();
+
+        let limit = state.site.get().max_simultaneous_connections;
+        if !realtime.slots.acquire(caller.id().0, conn, limit).await.unwrap_or(true) {
             tracing::warn!(ip, user = %caller.id(), limit, "Too many connections: WebSocket refused");
             let reason = CloseReason {
                 code: CloseCode::Policy,
@@ -111,7 +93,7 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
                 conn,
                 user: caller.id().0,
                 outbox: outbox.clone(),
-                resume_announced,
+                resume_announced: query.resume,
                 supervisor: realtime.supervisor.clone(),
                 log: realtime.log.clone(),
                 actions: realtime.actions.clone(),
