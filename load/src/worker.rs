@@ -341,18 +341,10 @@ pub fn spawn_process(plan: &WorkerPlan, reports: mpsc::UnboundedSender<Report>) 
         .kill_on_drop(true)
         .spawn()
         .context("starting a worker process")?;
-    let mut stdin = child.stdin.take().context("worker stdin")?;
+    let stdin = child.stdin.take().context("worker stdin")?;
     let stdout = child.stdout.take().context("worker stdout")?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<Command>();
-    tokio::spawn(async move {
-        while let Some(cmd) = rx.recv().await {
-            let Ok(mut line) = serde_json::to_vec(&cmd) else { continue };
-            line.push(b'\n');
-            if stdin.write_all(&line).await.is_err() || stdin.flush().await.is_err() {
-                return;
-            }
-        }
-    });
+    let (tx, rx) = mpsc::unbounded_channel::<Command>();
+    tokio::spawn(write_json_lines(rx, stdin));
     let worker = plan.worker;
     let task = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
@@ -372,12 +364,23 @@ pub fn spawn_process(plan: &WorkerPlan, reports: mpsc::UnboundedSender<Report>) 
     Ok(WorkerHandle { commands: tx, task })
 }
 
+/// Parent and worker talk in JSON lines: one message per line, flushed at once, until either side goes.
+async fn write_json_lines<T: Serialize>(mut messages: mpsc::UnboundedReceiver<T>, mut out: impl AsyncWriteExt + Unpin) {
+    while let Some(message) = messages.recv().await {
+        let Ok(mut line) = serde_json::to_vec(&message) else { continue };
+        line.push(b'\n');
+        if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// `--worker PLAN`: the child side. The plan file holds tokens, so it is removed once read.
 pub async fn main_process(path: &Path) -> anyhow::Result<()> {
     let plan: WorkerPlan = serde_json::from_slice(&std::fs::read(path)?)?;
     let _ = std::fs::remove_file(path);
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (rep_tx, mut rep_rx) = mpsc::unbounded_channel::<Report>();
+    let (rep_tx, rep_rx) = mpsc::unbounded_channel::<Report>();
     tokio::spawn(async move {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -393,16 +396,7 @@ pub async fn main_process(path: &Path) -> anyhow::Result<()> {
         // The parent is gone: finish.
         let _ = cmd_tx.send(Command::Stop);
     });
-    let writer = tokio::spawn(async move {
-        let mut out = tokio::io::stdout();
-        while let Some(report) = rep_rx.recv().await {
-            let Ok(mut line) = serde_json::to_vec(&report) else { continue };
-            line.push(b'\n');
-            if out.write_all(&line).await.is_err() || out.flush().await.is_err() {
-                return;
-            }
-        }
-    });
+    let writer = tokio::spawn(write_json_lines(rep_rx, tokio::io::stdout()));
     let worker = plan.worker;
     if let Err(e) = run(plan, cmd_rx, rep_tx.clone()).await {
         let _ = rep_tx.send(Report::Failed { worker, error: format!("{e:#}") });
