@@ -38,12 +38,8 @@ impl ChannelAccess {
 
 /// The channel, if `caller` may read it: members always; team members for public channels.
 pub async fn readable_channel(store: &Store, caller: &AuthUser, id: ChannelId) -> Result<ChannelAccess> {
-    let channel = store.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?;
-    let role = store.channel_role(id, caller.id()).await?;
-    let team_role = match channel.team_id {
-        Some(team) => store.team_role(team, caller.id()).await?,
-        None => None,
-    };
+    let standing = store.channel_standing(id, caller.id()).await?.ok_or_else(|| Error::not_found("channel"))?;
+    let (channel, role, team_role) = (standing.channel, standing.channel_role, standing.team_role);
     let visible = role.is_some() || (channel.kind == ChannelKind::Public && team_role.is_some());
     if !visible {
         return Err(Error::not_found("channel"));

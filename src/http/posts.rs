@@ -11,7 +11,7 @@ use crate::auth::AuthUser;
 use crate::domain::{ChannelId, EmojiName, MessageBody, PostId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::models::{Post, Reaction};
+use crate::store::models::{ChannelEvent, Post, Reaction};
 use crate::store::{NewPost, PostCursor};
 
 #[derive(Deserialize, ToSchema)]
@@ -67,16 +67,16 @@ pub async fn create_post(
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let channel = path.into_inner();
-    let (post, seq) =
+    let (post, event) =
         post_message(&state.store, state.realtime.slots.as_ref(), &caller, channel, &body.message, body.root_id)
             .await?;
     state.metrics.posts_created.add(1, &[]);
-    state.realtime.publish_events(channel, seq, seq).await;
-    Ok(HttpResponse::Created().json(PostWithSeq { post, seq }))
+    state.realtime.publish_event(&event);
+    Ok(HttpResponse::Created().json(PostWithSeq { post, seq: event.seq }))
 }
 
 /// Posts `message` as `caller`: membership, archive and size checks, then one transaction. Shared by
-/// REST and the WebSocket `post` action.
+/// REST and the WebSocket `post` action; returns the post and its `posted` event, for the caller to publish.
 pub async fn post_message(
     store: &crate::store::Store,
     presence: &dyn rustchat_actors::ports::Connections,
@@ -84,7 +84,7 @@ pub async fn post_message(
     channel: ChannelId,
     message: &str,
     root: Option<PostId>,
-) -> Result<(Post, i64)> {
+) -> Result<(Post, ChannelEvent)> {
     let access = member_channel(store, caller, channel).await?.writable()?;
     let message = MessageBody::parse(message)?;
     // `@here` mentions the members online right now, anywhere in the cluster.

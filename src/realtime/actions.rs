@@ -46,7 +46,7 @@ impl Actions for ChatActions {
                         Some(u) if u.is_active => AuthUser { user: u, session: SessionId(Uuid::nil()) },
                         _ => return Err(refuse(Error::unauthorized("Unauthorized: account deactivated"))),
                     };
-                    let (post, seq) = crate::http::posts::post_message(
+                    let (post, event) = crate::http::posts::post_message(
                         &store,
                         presence.as_ref(),
                         &caller,
@@ -57,9 +57,8 @@ impl Actions for ChatActions {
                     .await
                     .map_err(refuse)?;
                     metrics.posts_created.add(1, &[]);
-                    let events = store.events_after(request.channel_id, seq - 1, 1).await.map_err(refuse)?;
-                    let publish = events.iter().map(|e| BusMessage::Channel(frame_of(e))).collect();
-                    Ok(ActionOutcome { reply: json!({ "post": post, "seq": seq }), publish })
+                    let publish = vec![BusMessage::Channel(frame_of(&event))];
+                    Ok(ActionOutcome { reply: json!({ "post": post, "seq": event.seq }), publish })
                 }
                 other => {
                     Err(ActionError { code: "unknown_action".into(), message: format!("unknown action '{other}'") })

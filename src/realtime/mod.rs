@@ -27,6 +27,7 @@ use crate::cluster::{Keys, RedisLink};
 use crate::config::Settings;
 use crate::domain::{ChannelId, UserId};
 use crate::store::Store;
+use crate::store::models::ChannelEvent;
 
 pub struct Realtime {
     pub supervisor: Addr<Supervisor>,
@@ -115,14 +116,19 @@ impl Realtime {
             }
         };
         for event in &events {
-            if event.event == "member_added"
-                && let Some(user) = event.data.0.get("user_id").and_then(|u| u.as_str()).and_then(|u| u.parse().ok())
-            {
-                let text = json!({ "event": "member_added", "channel_id": channel, "seq": event.seq, "data": { "user_id": user } });
-                self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
-            }
-            self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
+            self.publish_event(event);
         }
+    }
+
+    /// Publishes one committed event of a channel, as written by the transaction that made it.
+    pub fn publish_event(&self, event: &ChannelEvent) {
+        if event.event == "member_added"
+            && let Some(user) = event.data.0.get("user_id").and_then(|u| u.as_str()).and_then(|u| u.parse().ok())
+        {
+            let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user } });
+            self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
+        }
+        self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
     }
 
     /// Sends a non-channel event to every session of `user`, on every node.

@@ -7,6 +7,21 @@ use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
+/// A channel and where one user stands in it.
+pub struct ChannelStanding {
+    pub channel: Channel,
+    pub channel_role: Option<Role>,
+    pub team_role: Option<Role>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StandingRow {
+    #[sqlx(flatten)]
+    channel: Channel,
+    channel_role: Option<String>,
+    team_role: Option<String>,
+}
+
 /// Inserts a channel member (inside a transaction).
 macro_rules! insert_member {
     ($tx:expr, $channel:expr, $user:expr, $role:expr, $now:expr) => {
@@ -195,6 +210,34 @@ impl Store {
             .bind(user)
             .fetch_all(pool)
             .await?
+        }))
+    }
+
+    /// The channel with `user`'s role in it and in its team, in one round trip: every channel handler
+    /// asks all three, and posting asks them on every message.
+    pub async fn channel_standing(&self, id: ChannelId, user: UserId) -> Result<Option<ChannelStanding>> {
+        let row: Option<StandingRow> = with_pool!(self, |pool| {
+            sqlx::query_as::<_, StandingRow>(concat!(
+                "SELECT ",
+                channel_columns!(),
+                ", cm.role AS channel_role, tm.role AS team_role
+                 FROM channels c
+                 LEFT JOIN channel_members cm ON cm.channel_id = c.id AND cm.user_id = $2
+                 LEFT JOIN team_members tm ON tm.team_id = c.team_id AND tm.user_id = $2
+                 WHERE c.id = $1"
+            ))
+            .bind(id)
+            .bind(user)
+            .fetch_optional(pool)
+            .await?
+        });
+        let Some(row) = row else { return Ok(None) };
+        let role =
+            |r: Option<String>| r.map(Role::try_from).transpose().map_err(|e| Error::internal(anyhow::anyhow!(e)));
+        Ok(Some(ChannelStanding {
+            channel: row.channel,
+            channel_role: role(row.channel_role)?,
+            team_role: role(row.team_role)?,
         }))
     }
 

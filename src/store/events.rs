@@ -1,6 +1,7 @@
 //! The per-channel event log. `append_event!` is the only way an event is written: inside the
 //! transaction that made the change, it takes the next `seq` from `channels.last_seq` (the UPDATE
-//! locks the channel row until commit, so commit order is seq order and there are no gaps).
+//! locks the channel row until commit, so commit order is seq order and there are no gaps). Creating a
+//! post takes the seq itself, in the same kind of UPDATE, and writes with `insert_event!`.
 
 use super::models::ChannelEvent;
 use super::{Store, with_pool};
@@ -15,18 +16,27 @@ macro_rules! append_event {
                 .bind($channel)
                 .fetch_one(&mut *$tx)
                 .await?;
+        $crate::store::events::insert_event!($tx, $channel, seq, $kind, $data, $now);
+        seq
+    }};
+}
+
+/// Writes the event numbered `$seq`, which the same transaction took from `channels.last_seq` (posts
+/// take it in the UPDATE that also counts the message, saving a round trip on the hottest write).
+macro_rules! insert_event {
+    ($tx:expr, $channel:expr, $seq:expr, $kind:expr, $data:expr, $now:expr) => {{
         sqlx::query("INSERT INTO channel_events (channel_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind($channel)
-            .bind(seq)
+            .bind($seq)
             .bind($kind)
             .bind(sqlx::types::Json($data))
             .bind($now)
             .execute(&mut *$tx)
             .await?;
-        seq
     }};
 }
 pub(crate) use append_event;
+pub(crate) use insert_event;
 
 impl Store {
     /// Events of `channel` with `seq > after_seq`, oldest first, at most `limit`.

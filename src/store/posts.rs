@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use super::events::append_event;
-use super::models::{ChannelKind, Post, Reaction, ReactionSummary};
+use super::events::{append_event, insert_event};
+use super::models::{ChannelEvent, ChannelKind, Post, Reaction, ReactionSummary};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -43,8 +43,9 @@ pub enum PostCursor {
 impl Store {
     /// Inserts a post and everything that follows from it in one transaction: the thread root's reply
     /// count, the channel's message count, members' mention counts, the author's read position, and
-    /// the `posted` event. Returns the post and the event's seq.
-    pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, i64)> {
+    /// the `posted` event. Returns the post and the event as written, so the caller publishes it without
+    /// reading it back.
+    pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
         let now = Timestamp::now();
         let id = PostId::new();
         let mentions = Mentions::parse(new.message.as_str());
@@ -90,11 +91,16 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             post.reactions = Vec::new();
-            sqlx::query("UPDATE channels SET total_msg_count = total_msg_count + 1, last_post_at = $2 WHERE id = $1")
-                .bind(new.channel)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            // Takes the event's seq and counts the message in one statement; the row stays locked until
+            // commit, so commit order is seq order, as with `append_event!`.
+            let (seq, total): (i64, i64) = sqlx::query_as(
+                "UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $2
+                 WHERE id = $1 RETURNING last_seq, total_msg_count",
+            )
+            .bind(new.channel)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
 
             // Mentions: in a DM every message mentions the other member; @channel/@all everyone else.
             if new.kind == ChannelKind::Direct || mentions.channel {
@@ -129,19 +135,25 @@ impl Store {
             }
 
             let data = serde_json::json!({ "post": &post, "mentions": &mentions });
-            let seq = append_event!(tx, new.channel, "posted", data, now);
+            insert_event!(tx, new.channel, seq, "posted", &data, now);
             // The author has read their own post.
             sqlx::query(
-                "UPDATE channel_members SET last_viewed_seq = $3,
-                   viewed_msg_count = (SELECT total_msg_count FROM channels WHERE id = $1)
-                 WHERE channel_id = $1 AND user_id = $2",
+                "UPDATE channel_members SET last_viewed_seq = $3, viewed_msg_count = $4 WHERE channel_id = $1 AND user_id = $2",
             )
             .bind(new.channel)
             .bind(new.author)
             .bind(seq)
+            .bind(total)
             .execute(&mut *tx)
             .await?;
-            Ok((post, seq))
+            let event = ChannelEvent {
+                event: "posted".to_string(),
+                channel_id: new.channel,
+                seq,
+                data: sqlx::types::Json(data),
+                created_at: now,
+            };
+            Ok((post, event))
         })
     }
 
