@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use actix::WeakAddr;
 use actix_http::ws::{CloseReason, Codec, Message};
@@ -35,6 +36,17 @@ pub enum Refused {
     Full,
     /// The session is closing or its socket is gone: nothing more is sent.
     Closed,
+}
+
+/// How long frames queued for a woken socket writer are the node's delay, not the client's.
+const WRITER_GRACE: Duration = Duration::from_secs(1);
+
+/// A snapshot of the queue, for the slow-consumer log line and the session's own bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Queued {
+    pub frames: usize,
+    pub bytes: usize,
+    pub writer_due: bool,
 }
 
 /// Bounds of the buffer: past either, the session closes as a slow consumer.
@@ -78,6 +90,8 @@ struct Queue {
     frames: usize,
     /// The socket writer, waiting for frames.
     writer: Option<Waker>,
+    /// When the waiting writer was woken for frames it has not taken yet.
+    woken_at: Option<Instant>,
     /// A close frame is queued: nothing after it.
     closing: bool,
     /// The socket writer is gone (connection closed).
@@ -89,7 +103,7 @@ impl Queue {
         if self.closing || self.gone {
             return Err(Refused::Closed);
         }
-        if self.frames >= bounds.frames || self.buf.len() + text.len() > bounds.bytes {
+        if (self.frames >= bounds.frames && !self.writer_due()) || self.buf.len() + text.len() > bounds.bytes {
             return Err(Refused::Full);
         }
         self.encode(Message::Text(text)).map_err(|_| Refused::Closed)?;
@@ -101,9 +115,18 @@ impl Queue {
     fn encode(&mut self, message: Message) -> Result<(), actix_http::ws::ProtocolError> {
         Codec::new().encode(message, &mut self.buf)?;
         if let Some(w) = self.writer.take() {
+            self.woken_at = Some(Instant::now());
             w.wake();
         }
         Ok(())
+    }
+
+    /// The writer was idle, waiting for frames, and has been woken for them but not run yet. Frames
+    /// that pile up meanwhile measure how busy this node is, not how slow the client reads, so for
+    /// `WRITER_GRACE` they do not count against the frame bound (the byte bound still holds). A writer
+    /// held back by a full socket is never waiting, so a slow client gets no grace.
+    fn writer_due(&self) -> bool {
+        self.woken_at.is_some_and(|at| at.elapsed() < WRITER_GRACE)
     }
 }
 
@@ -195,6 +218,13 @@ impl Outbox {
         let _ = queue.encode(Message::Close(Some(reason)));
     }
 
+    /// What is queued and not yet taken by the socket writer: frames, bytes, and whether the writer
+    /// has been woken for them (the node is behind, not necessarily the client).
+    pub fn queued(&self) -> Queued {
+        let st = self.lock();
+        Queued { frames: st.queue.frames, bytes: st.queue.buf.len(), writer_due: st.queue.writer_due() }
+    }
+
     /// Whether a read-back may add more (it fills the buffer only to half its bounds, so live frames
     /// always fit); if not, the session is told (`Drained`) when the socket writer takes the buffer.
     pub fn has_room_or_notify(&self) -> bool {
@@ -266,6 +296,7 @@ impl Stream for OutboxBody {
             // Taking (not splitting) leaves an idle session holding no buffer at all.
             let bytes = std::mem::take(&mut st.queue.buf).freeze();
             st.queue.frames = 0;
+            st.queue.woken_at = None;
             let notify = std::mem::take(&mut st.wants_room).then(|| st.session.clone()).flatten();
             drop(st);
             if let Some(session) = notify.and_then(|s| s.upgrade()) {
@@ -288,5 +319,76 @@ impl Drop for OutboxBody {
         if let Some(r) = st.reader.take() {
             r.wake();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::task::noop_waker;
+
+    fn outbox(frames: usize, bytes: usize) -> Arc<Outbox> {
+        Outbox::new(Bounds { frames, bytes }, Arc::new(SessionCounters::default()))
+    }
+
+    fn text(n: usize) -> ByteString {
+        ByteString::from("x".repeat(n))
+    }
+
+    /// Polls the body once, as the socket writer does when the socket has room.
+    fn write(body: &mut OutboxBody) -> Option<usize> {
+        let waker = noop_waker();
+        match Pin::new(body).poll_next(&mut Context::from_waker(&waker)) {
+            Poll::Ready(Some(Ok(bytes))) => Some(bytes.len()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_writer_that_stopped_taking_frames_gets_no_grace_past_the_frame_bound() {
+        let outbox = outbox(4, 1 << 20);
+        let mut body = outbox.body();
+        outbox.push_direct(text(10)).unwrap();
+        // The writer takes what is there, then (socket full) does not come back for more.
+        assert!(write(&mut body).is_some());
+        for _ in 0..4 {
+            outbox.push_direct(text(10)).unwrap();
+        }
+        assert_eq!(outbox.push_direct(text(10)), Err(Refused::Full));
+        assert!(!outbox.queued().writer_due);
+    }
+
+    #[test]
+    fn frames_for_a_woken_writer_that_has_not_run_yet_pass_the_frame_bound_but_not_the_byte_bound() {
+        let outbox = outbox(4, 1_000);
+        let mut body = outbox.body();
+        // The writer is idle and waiting: the next frame wakes it.
+        assert_eq!(write(&mut body), None);
+        for _ in 0..9 {
+            outbox.push_direct(text(100)).unwrap();
+        }
+        let queued = outbox.queued();
+        assert_eq!(queued.frames, 9);
+        assert!(queued.writer_due);
+        assert_eq!(outbox.push_direct(text(100)), Err(Refused::Full), "the byte bound still holds");
+        // Once the writer runs, the grace is over until it waits again.
+        assert!(write(&mut body).is_some());
+        for _ in 0..4 {
+            outbox.push_direct(text(10)).unwrap();
+        }
+        assert_eq!(outbox.push_direct(text(10)), Err(Refused::Full));
+    }
+
+    #[test]
+    fn the_grace_for_a_woken_writer_ends() {
+        let outbox = outbox(2, 1 << 20);
+        let mut body = outbox.body();
+        assert_eq!(write(&mut body), None);
+        for _ in 0..3 {
+            outbox.push_direct(text(10)).unwrap();
+        }
+        std::thread::sleep(WRITER_GRACE + Duration::from_millis(50));
+        assert!(!outbox.queued().writer_due);
+        assert_eq!(outbox.push_direct(text(10)), Err(Refused::Full));
     }
 }

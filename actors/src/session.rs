@@ -152,7 +152,7 @@ impl WsSession {
 
     fn enqueue(&mut self, text: ByteString, ctx: &mut Context<Self>) {
         if let Err(Refused::Full) = self.outbox.push_direct(text) {
-            self.overflow(ctx);
+            self.overflow(ctx, "direct frame refused");
         }
     }
 
@@ -161,7 +161,7 @@ impl WsSession {
         match self.outbox.push_next(frame, false) {
             Ok(()) => true,
             Err(Refused::Full) => {
-                self.overflow(ctx);
+                self.overflow(ctx, "channel frame refused");
                 false
             }
             Err(Refused::NotNext | Refused::Closed) => false,
@@ -205,7 +205,7 @@ impl WsSession {
     fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) {
         if frame.is_ephemeral() {
             if let Err(Refused::Full) = self.outbox.push_next(&frame, false) {
-                self.overflow(ctx);
+                self.overflow(ctx, "ephemeral frame refused");
             }
             return;
         }
@@ -244,8 +244,11 @@ impl WsSession {
             let Some(delivered) = self.delivered(channel) else { return };
             let Some(cursor) = self.cursors.get_mut(&channel) else { return };
             // Parked read-back pages plus live frames behind them; beyond this the client is too far behind.
-            if cursor.pending.len() > self.config.max_queued_frames * 4 + CATCH_UP_PAGE as usize {
-                return self.overflow(ctx);
+            // A writer that is due to run (this node is busy) gets the outbox's grace here too.
+            if cursor.pending.len() > self.config.max_queued_frames * 4 + CATCH_UP_PAGE as usize
+                && !self.outbox.queued().writer_due
+            {
+                return self.overflow(ctx, "too many frames held behind a gap or read-back");
             }
             let Some(entry) = cursor.pending.first_entry() else {
                 if !cursor.catching_up {
@@ -353,10 +356,17 @@ impl WsSession {
         }
     }
 
-    fn overflow(&mut self, ctx: &mut Context<Self>) {
+    /// Closes the session as a slow consumer; `why` says which bound it passed, for the log.
+    fn overflow(&mut self, ctx: &mut Context<Self>, why: &'static str) {
         self.config.counters.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let queued = self.outbox.queued();
+        let held: usize = self.cursors.values().map(|c| c.pending.len()).sum();
         let _entered = self.span.enter();
-        tracing::warn!(conn = %self.conn, user = %self.user, "closing slow consumer: too far behind");
+        tracing::warn!(
+            conn = %self.conn, user = %self.user, why, queued_frames = queued.frames, queued_bytes = queued.bytes,
+            writer_due = queued.writer_due, held_frames = held,
+            "closing slow consumer: too far behind"
+        );
         drop(_entered);
         self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq", true);
     }
@@ -680,7 +690,7 @@ impl Handler<MembershipGranted> for WsSession {
 impl Handler<Overflowed> for WsSession {
     type Result = ();
     fn handle(&mut self, _: Overflowed, ctx: &mut Context<Self>) {
-        self.overflow(ctx);
+        self.overflow(ctx, "live frame refused by the channel's direct path");
     }
 }
 
