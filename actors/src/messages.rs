@@ -33,7 +33,7 @@ pub struct Connected {
     pub session: Addr<WsSession>,
 }
 
-/// A session closed; `channels` are those it was subscribed to (for presence).
+/// A session closed; `channels` are those where its user's presence is announced (for `offline`).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Disconnected {

@@ -19,8 +19,19 @@ pub trait EventLog: Send + Sync + 'static {
     fn events_after(&self, channel: Uuid, after: i64, limit: u32) -> LocalFut<Result<Vec<Frame>, String>>;
     /// The latest seq of each channel.
     fn last_seqs(&self, channels: Vec<Uuid>) -> LocalFut<Result<Vec<(Uuid, i64)>, String>>;
-    /// The channels `user` belongs to, with each one's latest seq.
-    fn memberships(&self, user: Uuid) -> LocalFut<Result<Vec<(Uuid, i64)>, String>>;
+    /// The channels `user` belongs to, with each one's latest seq and whether presence is sent there.
+    fn memberships(&self, user: Uuid) -> LocalFut<Result<Vec<Membership>, String>>;
+}
+
+/// One channel of a connecting user.
+#[derive(Debug, Clone, Copy)]
+pub struct Membership {
+    pub channel: Uuid,
+    pub last_seq: i64,
+    /// The channel is small enough (`RUSTCHAT_WS_PRESENCE_MAX_MEMBERS`) for status changes to be
+    /// announced in it: in a large one each would be a frame per member, and a reconnect wave
+    /// members² frames.
+    pub presence: bool,
 }
 
 /// A refused client action, shaped like the REST error body.

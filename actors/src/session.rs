@@ -118,6 +118,8 @@ struct Cursor {
     /// The paused read-back stopped at a full page: the log may hold more after `pending`.
     more_in_log: bool,
     pending: BTreeMap<i64, Frame>,
+    /// Status changes of this user are announced in the channel (it is small enough).
+    presence: bool,
 }
 
 impl WsSession {
@@ -410,8 +412,8 @@ impl WsSession {
         }
     }
 
-    fn subscribe(&mut self, channel: Uuid, delivered: i64, ctx: &mut Context<Self>) {
-        self.cursors.insert(channel, Cursor::default());
+    fn subscribe(&mut self, channel: Uuid, delivered: i64, presence: bool, ctx: &mut Context<Self>) {
+        self.cursors.insert(channel, Cursor { presence, ..Cursor::default() });
         self.outbox.open_lane(channel, delivered);
         self.supervisor.do_send(Subscribe {
             conn: self.conn,
@@ -540,11 +542,15 @@ impl WsSession {
         }));
     }
 
-    /// Tells everyone who shares a channel with this user how they are.
+    /// Tells everyone who shares a small channel with this user how they are.
     fn announce_presence(&self, status: &str) {
-        for channel in self.cursors.keys() {
-            self.supervisor.do_send(Publish(BusMessage::Channel(crate::frame::presence(*channel, self.user, status))));
+        for channel in self.presence_channels() {
+            self.supervisor.do_send(Publish(BusMessage::Channel(crate::frame::presence(channel, self.user, status))));
         }
+    }
+
+    fn presence_channels(&self) -> impl Iterator<Item = Uuid> + '_ {
+        self.cursors.iter().filter(|(_, c)| c.presence).map(|(id, _)| *id)
     }
 
     fn over_rate(&mut self) -> bool {
@@ -577,8 +583,8 @@ impl Actor for WsSession {
         let memberships = self.log.memberships(self.user);
         ctx.wait(memberships.into_actor(self).map(|result, act, ctx| match result {
             Ok(channels) => {
-                for (channel, last_seq) in channels {
-                    act.subscribe(channel, last_seq, ctx);
+                for m in channels {
+                    act.subscribe(m.channel, m.last_seq, m.presence, ctx);
                 }
                 let window = if act.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
                 ctx.run_later(window, |act, ctx| act.release(ctx));
@@ -601,7 +607,7 @@ impl Actor for WsSession {
     fn stopped(&mut self, _: &mut Context<Self>) {
         // However the session ended, the socket's writer ends too (a no-op if a close is queued).
         self.outbox.close(CloseReason { code: CloseCode::Normal, description: None }, false);
-        let channels = self.cursors.keys().copied().collect();
+        let channels = self.presence_channels().collect();
         self.supervisor.do_send(Disconnected { conn: self.conn, user: self.user, channels });
         let _entered = self.span.enter();
         tracing::debug!(conn = %self.conn, user = %self.user, "WebSocket session ended");
@@ -681,7 +687,9 @@ impl Handler<MembershipGranted> for WsSession {
     type Result = ();
     fn handle(&mut self, msg: MembershipGranted, ctx: &mut Context<Self>) {
         if !self.cursors.contains_key(&msg.channel) {
-            self.subscribe(msg.channel, msg.seq - 1, ctx);
+            // A channel joined while connected announces presence until the next connect, which
+            // decides by its size.
+            self.subscribe(msg.channel, msg.seq - 1, true, ctx);
             self.catch_up(msg.channel, ctx);
         }
     }

@@ -144,6 +144,7 @@ fn effective_value(s: &Settings, name: &str) -> String {
         }
         "RUSTCHAT_WS_MAX_QUEUED_FRAMES" => s.ws.max_queued_frames.to_string(),
         "RUSTCHAT_WS_MAX_QUEUED_BYTES" => s.ws.max_queued_bytes.to_string(),
+        "RUSTCHAT_WS_PRESENCE_MAX_MEMBERS" => s.ws.presence_max_members.to_string(),
         "RUSTCHAT_WS_PING_SECONDS" => s.ws.ping_interval.as_secs().to_string(),
         "RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS" => s.ws.client_timeout.as_secs().to_string(),
         "RUSTCHAT_DATA_DIR" => s.data_dir.display().to_string(),

@@ -112,6 +112,8 @@ pub struct OidcProviderSettings {
 pub struct WsSettings {
     pub max_queued_frames: usize,
     pub max_queued_bytes: usize,
+    /// Channels with more members carry no `presence` events.
+    pub presence_max_members: i64,
     pub ping_interval: Duration,
     pub client_timeout: Duration,
 }

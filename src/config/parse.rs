@@ -285,6 +285,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     }
     let ws_frames = p.ranged("RUSTCHAT_WS_MAX_QUEUED_FRAMES", &raw.ws_max_queued_frames, 16usize, 1_000_000, 1024);
     let ws_bytes = p.ranged("RUSTCHAT_WS_MAX_QUEUED_BYTES", &raw.ws_max_queued_bytes, 16_384usize, 1 << 30, 4 << 20);
+    let ws_presence = p.ranged("RUSTCHAT_WS_PRESENCE_MAX_MEMBERS", &raw.ws_presence_max_members, 0i64, 1_000_000, 100);
     let ws_ping = p.ranged("RUSTCHAT_WS_PING_SECONDS", &raw.ws_ping_seconds, 1u64, 3600, 15);
     let ws_timeout = p.ranged("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", &raw.ws_client_timeout_seconds, 2u64, 7200, 45);
     if ws_timeout <= ws_ping {
@@ -343,6 +344,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         ws: WsSettings {
             max_queued_frames: ws_frames,
             max_queued_bytes: ws_bytes,
+            presence_max_members: ws_presence,
             ping_interval: Duration::from_secs(ws_ping),
             client_timeout: Duration::from_secs(ws_timeout),
         },

@@ -53,6 +53,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
                 .service(users::update_me)
                 .service(users::my_channels)
                 .service(users::search_users)
+                .service(users::user_statuses)
                 .service(users::get_user)
                 .service(users::deactivate_user)
                 .service(users::activate_user)

@@ -1,7 +1,7 @@
 //! Users: my profile, looking others up, and admins (de)activating accounts.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
@@ -68,6 +68,46 @@ pub async fn search_users(
         return Err(Error::validation("q must be at most 64 characters"));
     }
     Ok(HttpResponse::Ok().json(state.store.search_users(q, limit).await?))
+}
+
+/// Most users one status request may ask about.
+const MAX_STATUS_IDS: usize = 500;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserStatus {
+    pub user_id: UserId,
+    /// `online` (a connection open anywhere in the cluster) or `offline`.
+    pub status: &'static str,
+}
+
+/// Whether users are connected, for clients showing people of channels too large for `presence`
+/// events (`RUSTCHAT_WS_PRESENCE_MAX_MEMBERS`). Body: a JSON array of at most 500 user ids.
+#[utoipa::path(tag = "users", request_body = Vec<UserId>, responses((status = 200, body = Vec<UserStatus>), (status = 400), (status = 503)), security(("bearer" = [])))]
+#[post("/users/status/ids")]
+pub async fn user_statuses(
+    state: web::Data<AppState>,
+    _caller: AuthUser,
+    body: Json<Vec<UserId>>,
+) -> Result<HttpResponse> {
+    let mut ids = body.into_inner();
+    if ids.len() > MAX_STATUS_IDS {
+        return Err(Error::validation(format!("ask about at most {MAX_STATUS_IDS} users at a time")));
+    }
+    ids.sort();
+    ids.dedup();
+    let online: std::collections::HashSet<uuid::Uuid> = state
+        .realtime
+        .slots
+        .online(ids.iter().map(|u| u.0).collect())
+        .await
+        .map_err(|e| Error::unavailable(format!("cannot tell who is online: {e}")))?
+        .into_iter()
+        .collect();
+    let statuses: Vec<UserStatus> = ids
+        .into_iter()
+        .map(|u| UserStatus { user_id: u, status: if online.contains(&u.0) { "online" } else { "offline" } })
+        .collect();
+    Ok(HttpResponse::Ok().json(statuses))
 }
 
 /// One user, as other users see them.

@@ -1,7 +1,7 @@
 //! The actors' view of the database: the event log rendered as frames, channel heads, memberships.
 
 use rustchat_actors::Frame;
-use rustchat_actors::ports::{EventLog, LocalFut};
+use rustchat_actors::ports::{EventLog, LocalFut, Membership};
 use uuid::Uuid;
 
 use crate::domain::{ChannelId, UserId};
@@ -15,6 +15,8 @@ pub fn frame_of(event: &ChannelEvent) -> Frame {
 
 pub struct StoreLog {
     pub store: Store,
+    /// Channels with more members carry no `presence` events.
+    pub presence_max_members: i64,
 }
 
 impl EventLog for StoreLog {
@@ -35,11 +37,15 @@ impl EventLog for StoreLog {
         })
     }
 
-    fn memberships(&self, user: Uuid) -> LocalFut<Result<Vec<(Uuid, i64)>, String>> {
+    fn memberships(&self, user: Uuid) -> LocalFut<Result<Vec<Membership>, String>> {
         let store = self.store.clone();
+        let max = self.presence_max_members;
         Box::pin(async move {
-            let rows = store.memberships(UserId(user)).await.map_err(|e| format!("{e:?}"))?;
-            Ok(rows.into_iter().map(|(c, s)| (c.0, s)).collect())
+            let rows = store.memberships(UserId(user), max).await.map_err(|e| format!("{e:?}"))?;
+            Ok(rows
+                .into_iter()
+                .map(|(c, last_seq, members)| Membership { channel: c.0, last_seq, presence: members <= max })
+                .collect())
         })
     }
 }

@@ -65,7 +65,7 @@ impl Realtime {
                     (Arc::new(LocalBus), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry))
                 }
             };
-        let log = Arc::new(StoreLog { store: store.clone() });
+        let log = Arc::new(StoreLog { store: store.clone(), presence_max_members: settings.ws.presence_max_members });
         let supervisor = Supervisor::new(bus.clone(), log.clone(), slots.clone()).start();
         let peers = Peers::default();
         let me = NodeInfo {

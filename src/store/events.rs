@@ -78,13 +78,21 @@ impl Store {
         Ok(out)
     }
 
-    /// The channels `user` belongs to, with each one's latest seq.
-    pub async fn memberships(&self, user: crate::domain::UserId) -> Result<Vec<(ChannelId, i64)>> {
+    /// The channels `user` belongs to, with each one's latest seq and member count, counted only up to
+    /// `count_past + 1` (a connect must not scan a huge channel's member list).
+    pub async fn memberships(
+        &self,
+        user: crate::domain::UserId,
+        count_past: i64,
+    ) -> Result<Vec<(ChannelId, i64, i64)>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT c.id, c.last_seq FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1",
+                "SELECT c.id, c.last_seq,
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM channel_members o WHERE o.channel_id = c.id LIMIT $2) AS counted)
+                 FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1",
             )
             .bind(user)
+            .bind(count_past + 1)
             .fetch_all(pool)
             .await?
         }))

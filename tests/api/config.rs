@@ -65,6 +65,7 @@ fn every_runbook_variable_changes_the_effective_setting() {
             format!("{:?}", s.rate_limit.trusted_proxies)
         }),
         ("RUSTCHAT_WS_MAX_QUEUED_BYTES", "65536", |s| s.ws.max_queued_bytes.to_string()),
+        ("RUSTCHAT_WS_PRESENCE_MAX_MEMBERS", "5", |s| s.ws.presence_max_members.to_string()),
         ("RUSTCHAT_WS_PING_SECONDS", "5", |s| format!("{:?}", s.ws.ping_interval)),
         ("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", "60", |s| format!("{:?}", s.ws.client_timeout)),
     ];

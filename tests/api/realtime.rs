@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::ws::{Read, assert_contiguous};
-use crate::common::{Api, Db, Ws, spawn_app};
+use crate::common::{Api, Db, Ws, eventually, spawn_app};
 use crate::on_both_databases;
 
 const T: Duration = Duration::from_secs(10);
@@ -351,6 +351,75 @@ async fn presence_follows_connections_and_the_away_action() {
         }
     }
     assert_eq!(status, ["online", "away", "offline"]);
+}
+
+/// Channels past `RUSTCHAT_WS_PRESENCE_MAX_MEMBERS` carry no presence (a reconnect wave there would be
+/// members² frames); small ones still do, and anyone can ask who is online instead.
+#[tokio::test]
+async fn large_channels_carry_no_presence_and_statuses_can_be_asked_for() {
+    let Some(app) = spawn_app(Db::Sqlite, &[("RUSTCHAT_WS_PRESENCE_MAX_MEMBERS", "2")]).await else { return };
+    let (owner, mate, other, open, secret) = trio(&app.address).await;
+    other.add_to_channel(&open, &other.user_id).await; // open: 3 members, past the limit; secret: 2
+    let mut mate_ws = Ws::connect(&app.address, &token(&mate)).await;
+    let presence_in = |ws: &Ws, channel: &str| -> Vec<String> {
+        ws.seen
+            .iter()
+            .filter(|e| {
+                e["event"] == "presence" && e["channel_id"] == channel && e["data"]["user_id"] == owner.user_id.as_str()
+            })
+            .map(|e| e["data"]["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let owner_ws = Ws::connect(&app.address, &token(&owner)).await;
+    // Channel frames keep their order per channel, so once a later post has arrived in each channel,
+    // any presence for it would have too.
+    let ask = |ids: Vec<&str>| {
+        let mate = mate.clone();
+        let ids: Vec<String> = ids.into_iter().map(str::to_string).collect();
+        async move { mate.post("/api/v1/users/status/ids", json!(ids)).await.expect(200) }
+    };
+    let statuses = ask(vec![&owner.user_id, &other.user_id, &owner.user_id]).await;
+    assert_eq!(statuses.as_array().unwrap().len(), 2, "each user once: {statuses}");
+    let status_of = |all: &serde_json::Value, id: &str| {
+        all.as_array().unwrap().iter().find(|s| s["user_id"] == id).map(|s| s["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status_of(&statuses, &owner.user_id).as_deref(), Some("online"));
+    assert_eq!(status_of(&statuses, &other.user_id).as_deref(), Some("offline"));
+
+    let seq_open = owner.say(&open, "after connect").await["seq"].as_i64().unwrap();
+    let seq_secret = owner.say(&secret, "after connect").await["seq"].as_i64().unwrap();
+    mate_ws.until_seq(&open, seq_open, T).await;
+    mate_ws.until_seq(&secret, seq_secret, T).await;
+    assert_eq!(presence_in(&mate_ws, &secret), ["online"], "the small channel hears of the connect");
+    assert!(presence_in(&mate_ws, &open).is_empty(), "the large one does not: {:?}", mate_ws.seen);
+
+    owner_ws.close().await;
+    eventually(T, "the owner's status to read offline", || {
+        let ask = ask.clone();
+        let owner_id = owner.user_id.clone();
+        async move {
+            let statuses = ask(vec![&owner_id]).await;
+            (status_of(&statuses, &owner_id).as_deref() == Some("offline")).then_some(())
+        }
+    })
+    .await;
+    while presence_in(&mate_ws, &secret).len() < 2 {
+        mate_ws.expect("presence", T).await;
+    }
+    assert_eq!(presence_in(&mate_ws, &secret), ["online", "offline"]);
+    let seq_open = owner.say(&open, "after close").await["seq"].as_i64().unwrap();
+    mate_ws.until_seq(&open, seq_open, T).await;
+    assert!(presence_in(&mate_ws, &open).is_empty(), "no offline in the large channel: {:?}", mate_ws.seen);
+
+    // The request is bounded, and needs a caller.
+    let too_many: Vec<String> = (0..501).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let refused = mate.post("/api/v1/users/status/ids", json!(too_many)).await;
+    assert_eq!((refused.status, refused.code()), (400, "validation_failed"));
+    let anonymous = Api::anonymous(&app.address).post("/api/v1/users/status/ids", json!([owner.user_id])).await;
+    assert_eq!(anonymous.status, 401);
+    let malformed = mate.post("/api/v1/users/status/ids", json!(["not-a-uuid"])).await;
+    assert_eq!(malformed.status, 400);
 }
 
 /// `@here` mentions exactly the members who are connected right now.
