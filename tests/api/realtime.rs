@@ -396,7 +396,6 @@ async fn large_channels_carry_no_presence_and_statuses_can_be_asked_for() {
 
     owner_ws.close().await;
     eventually(T, "the owner's status to read offline", || {
-        let ask = ask.clone();
         let owner_id = owner.user_id.clone();
         async move {
             let statuses = ask(vec![&owner_id]).await;
