@@ -25,7 +25,7 @@ use crate::messages::{
     Push, Subscribe, Unsubscribe,
 };
 use crate::outbox::{Outbox, Refused};
-use crate::ports::{Actions, BusMessage, EventLog};
+use crate::ports::{Actions, BusMessage, EventLog, Membership};
 use crate::supervisor::Supervisor;
 
 /// Close code for a client that cannot keep up.
@@ -85,6 +85,9 @@ pub struct SessionParts {
     pub config: Arc<SessionConfig>,
     /// The `ws_handler` span the session's log lines belong to.
     pub span: tracing::Span,
+    /// The user's channels, read before the upgrade (so a node too busy to read them refuses the
+    /// handshake with 503 instead of closing an open socket).
+    pub memberships: Vec<Membership>,
 }
 
 pub struct WsSession {
@@ -102,6 +105,8 @@ pub struct WsSession {
     /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
     holding: bool,
     resume_announced: bool,
+    /// Subscribed to when the actor starts.
+    memberships: Vec<Membership>,
     /// Client messages counted in the current one-second window.
     window: (Instant, u32),
     typing_sent: HashMap<Uuid, Instant>,
@@ -142,6 +147,7 @@ impl WsSession {
                 closing: false,
                 holding: true,
                 resume_announced: parts.resume_announced,
+                memberships: parts.memberships,
                 window: (Instant::now(), 0),
                 typing_sent: HashMap::new(),
             }
@@ -579,29 +585,19 @@ impl Actor for WsSession {
             }
             act.outbox.ping();
         });
-        // Subscribe to every channel of the user, then say hello: from then on nothing is missed.
-        let memberships = self.log.memberships(self.user);
-        ctx.wait(memberships.into_actor(self).map(|result, act, ctx| match result {
-            Ok(channels) => {
-                for m in channels {
-                    act.subscribe(m.channel, m.last_seq, m.presence, ctx);
-                }
-                let window = if act.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
-                ctx.run_later(window, |act, ctx| act.release(ctx));
-                let hello = json!({ "event": "hello", "data": {
-                    "connection_id": act.conn, "node_id": act.config.node_id, "server_version": act.config.version,
-                    "user_id": act.user, "channels": act.cursors.len(),
-                }});
-                act.send_value(&hello, ctx);
-                act.announce_presence("online");
-            }
-            Err(e) => {
-                let _entered = act.span.enter();
-                tracing::error!(conn = %act.conn, error = %e, "cannot load the user's channels; closing");
-                drop(_entered);
-                act.close(ctx, CloseCode::Error, "server error: try again", false);
-            }
-        }));
+        // Subscribe to every channel of the user, then say hello: from then on nothing is missed (the
+        // release below reads back whatever was committed since the memberships were read).
+        for m in std::mem::take(&mut self.memberships) {
+            self.subscribe(m.channel, m.last_seq, m.presence, ctx);
+        }
+        let window = if self.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
+        ctx.run_later(window, |act, ctx| act.release(ctx));
+        let hello = json!({ "event": "hello", "data": {
+            "connection_id": self.conn, "node_id": self.config.node_id, "server_version": self.config.version,
+            "user_id": self.user, "channels": self.cursors.len(),
+        }});
+        self.send_value(&hello, ctx);
+        self.announce_presence("online");
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

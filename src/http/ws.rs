@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use rustchat_actors::WsSession;
 use rustchat_actors::inbound::Inbound;
 use rustchat_actors::outbox::{Bounds, Outbox};
+use rustchat_actors::ports::EventLog;
 use rustchat_actors::session::SessionParts;
 use tracing::Instrument;
 
@@ -21,6 +22,8 @@ use crate::state::AppState;
 pub const BEARER_PROTOCOL: &str = "rustchat.bearer";
 /// Largest client frame accepted.
 pub const MAX_FRAME: usize = 64 * 1024;
+/// How long a handshake may wait for its turn at the database before it is refused with 503.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     let header = req.headers().get(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)?.to_str().ok()?;
@@ -58,8 +61,24 @@ pub async fn connect(
                 "Unauthorized: send Authorization: Bearer <token> or the rustchat.bearer subprotocol",
             ));
         };
+        let realtime = &state.realtime;
+        // Authentication and the user's channels are the handshake's database reads; they wait their
+        // turn here, and a node that cannot get to them soon says so before upgrading.
+        let Ok(Ok(admitted)) = tokio::time::timeout(ADMISSION_WAIT, realtime.admission.acquire()).await else {
+            tracing::warn!(ip, "WebSocket refused: too many handshakes waiting for the database");
+            let mut busy = Error::unavailable("Too many connections are opening at once: retry shortly");
+            busy.retry_after = Some(1);
+            return Err(busy);
+        };
         let caller = AuthUser::from_token(&state, &token).await?;
         tracing::Span::current().record("user", tracing::field::display(caller.id()));
+        let memberships = realtime.log.memberships(caller.id().0).await.map_err(|e| {
+            tracing::warn!(ip, user = %caller.id(), error = %e, "WebSocket refused: cannot read the user's channels");
+            let mut busy = Error::unavailable("Cannot load your channels right now: retry shortly");
+            busy.retry_after = Some(1);
+            busy
+        })?;
+        drop(admitted);
 
         // Everything that can refuse the upgrade comes before the connection slot is taken.
         let mut response = actix_http::ws::handshake(req.head())
@@ -67,7 +86,6 @@ pub async fn connect(
         if browser_token.is_some() {
             response.insert_header((actix_web::http::header::SEC_WEBSOCKET_PROTOCOL, BEARER_PROTOCOL));
         }
-        let realtime = &state.realtime;
         let config = &realtime.session_config;
         let outbox = Outbox::new(
             Bounds { frames: config.max_queued_frames, bytes: config.max_queued_bytes },
@@ -99,6 +117,7 @@ pub async fn connect(
                 actions: realtime.actions.clone(),
                 config: config.clone(),
                 span: tracing::Span::current(),
+                memberships,
             },
             Inbound::new(body.into_inner(), outbox, MAX_FRAME),
         );

@@ -36,6 +36,9 @@ pub struct Realtime {
     pub log: Arc<StoreLog>,
     pub actions: Arc<ChatActions>,
     pub session_config: Arc<SessionConfig>,
+    /// Handshakes reading the database at once: half the pool, so a reconnect wave queues here instead
+    /// of timing out on the pool and starving posts.
+    pub admission: Arc<tokio::sync::Semaphore>,
     pub peers: Peers,
     heartbeat: Addr<Heartbeat>,
     store: Store,
@@ -94,6 +97,7 @@ impl Realtime {
             slots,
             log,
             session_config,
+            admission: Arc::new(tokio::sync::Semaphore::new((settings.database.max_connections as usize / 2).max(1))),
             peers,
             heartbeat,
             store: store.clone(),

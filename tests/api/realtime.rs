@@ -353,6 +353,51 @@ async fn presence_follows_connections_and_the_away_action() {
     assert_eq!(status, ["online", "away", "offline"]);
 }
 
+/// A reconnect wave far larger than the database pool (300 handshakes, 2 connections, a 500 ms
+/// acquire timeout) takes its turn at the database: every handshake gets its `hello`, and posts still
+/// go through meanwhile.
+#[tokio::test]
+async fn a_burst_of_handshakes_on_a_small_pool_waits_its_turn_and_every_socket_says_hello() {
+    let Some(app) = spawn_app(
+        Db::Postgres,
+        &[
+            ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "2"),
+            ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "500"),
+            ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (owner, mate, _, open, _) = trio(&app.address).await;
+    // The first user registered is the system admin.
+    owner.patch("/api/v1/admin/config/site", json!({"max_simultaneous_connections": 200})).await.expect(200);
+    let sockets = (0..300).map(|i| {
+        let (address, token) = (app.address.clone(), token(if i % 2 == 0 { &owner } else { &mate }));
+        tokio::spawn(async move { Ws::try_connect(&address, Some(&token)).await })
+    });
+    let poster = {
+        let (owner, open) = (owner.clone(), open.clone());
+        tokio::spawn(async move {
+            for i in 0..20 {
+                owner.say(&open, &format!("during the wave {i}")).await;
+            }
+        })
+    };
+    let mut open_sockets = Vec::new();
+    for socket in sockets {
+        match socket.await.unwrap() {
+            Ok(ws) => open_sockets.push(ws),
+            Err(e) => panic!("a handshake in the wave was refused: {e:?}"),
+        }
+    }
+    poster.await.unwrap();
+    for ws in &mut open_sockets {
+        assert_eq!(ws.expect("hello", T).await["event"], "hello");
+    }
+}
+
 /// Channels past `RUSTCHAT_WS_PRESENCE_MAX_MEMBERS` carry no presence (a reconnect wave there would be
 /// members² frames); small ones still do, and anyone can ask who is online instead.
 #[tokio::test]
