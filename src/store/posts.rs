@@ -40,6 +40,68 @@ pub enum PostCursor {
     After(PostId),
 }
 
+/// The common post (no thread, no mentions, not a DM) on PostgreSQL: everything `create_post`'s
+/// transaction does, as one statement, so one round trip instead of six. Statements in a `WITH` run
+/// on one snapshot in one implicit transaction; the channel row stays locked until it commits, so
+/// commit order is still seq order.
+async fn create_plain_post_pg(
+    pool: &sqlx::PgPool,
+    new: &NewPost<'_>,
+    id: PostId,
+    mentions: &Mentions,
+    now: Timestamp,
+) -> Result<(Post, ChannelEvent)> {
+    // The post as the INSERT's column defaults make it, so the event carries what a read returns.
+    let post = Post {
+        id,
+        channel_id: new.channel,
+        user_id: new.author,
+        root_id: None,
+        message: new.message.as_str().to_string(),
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+        reply_count: 0,
+        last_reply_at: None,
+        is_pinned: false,
+        reactions: Vec::new(),
+    };
+    let data = serde_json::json!({ "post": &post, "mentions": mentions });
+    let seq: Option<i64> = sqlx::query_scalar(
+        "WITH counted AS (
+           UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $5
+           WHERE id = $2 RETURNING last_seq, total_msg_count
+         ), inserted AS (
+           INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
+           SELECT $1, $2, $3, NULL, $4, $5 FROM counted
+         ), logged AS (
+           INSERT INTO channel_events (channel_id, seq, kind, data, created_at)
+           SELECT $2, counted.last_seq, 'posted', $6, $5 FROM counted
+         ), viewed AS (
+           UPDATE channel_members SET last_viewed_seq = counted.last_seq, viewed_msg_count = counted.total_msg_count
+           FROM counted WHERE channel_id = $2 AND user_id = $3
+         )
+         SELECT last_seq FROM counted",
+    )
+    .bind(id)
+    .bind(new.channel)
+    .bind(new.author)
+    .bind(new.message.as_str())
+    .bind(now)
+    .bind(sqlx::types::Json(&data))
+    .fetch_optional(pool)
+    .await?;
+    let seq = seq.ok_or_else(|| Error::not_found("channel"))?;
+    let event = ChannelEvent {
+        event: "posted".to_string(),
+        channel_id: new.channel,
+        seq,
+        data: sqlx::types::Json(data),
+        created_at: now,
+    };
+    Ok((post, event))
+}
+
 impl Store {
     /// Inserts a post and everything that follows from it in one transaction: the thread root's reply
     /// count, the channel's message count, members' mention counts, the author's read position, and
@@ -49,6 +111,13 @@ impl Store {
         let now = Timestamp::now();
         let id = PostId::new();
         let mentions = Mentions::parse(new.message.as_str());
+        let plain = new.root.is_none() && new.kind != ChannelKind::Direct && mentions.is_empty();
+        if let (true, super::Pool::Pg(pool)) = (plain, &self.pool) {
+            self.admit()?;
+            let result = create_plain_post_pg(pool, &new, id, &mentions, now).await;
+            self.observe(&result);
+            return result;
+        }
         with_tx!(self, |tx| {
             let root = match new.root {
                 None => None,

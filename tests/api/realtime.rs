@@ -21,7 +21,38 @@ on_both_databases!(
     an_announced_resume_is_waited_for_so_a_late_one_duplicates_nothing,
     membership_changes_start_and_stop_delivery_at_once,
     typing_is_ephemeral_and_never_replayed,
+    a_post_arrives_live_exactly_as_it_is_replayed,
 );
+
+/// A post is published as the transaction wrote it, not read back; what a resuming client replays
+/// from the log must be the same event. Covers the plain post (one statement on PostgreSQL), a reply
+/// and a mention (the transaction).
+async fn a_post_arrives_live_exactly_as_it_is_replayed(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, _) = trio(&app.address).await;
+    let mut live = Ws::connect(&app.address, &token(&mate)).await;
+    let before = owner.get(&format!("/api/v1/channels/{open}")).await.expect(200)["last_seq"].as_i64().unwrap();
+    let plain = owner.say(&open, "plain words, \"quoted\" and ünïcode").await;
+    let root = plain["id"].as_str().unwrap().to_string();
+    owner
+        .post(&format!("/api/v1/channels/{open}/posts"), json!({"message": "a reply", "root_id": root}))
+        .await
+        .expect(201);
+    let last = owner.say(&open, "hey @mate").await["seq"].as_i64().unwrap();
+    let live_events = live.until_seq(&open, last, T).await;
+    let live_posted: Vec<_> = live_events.into_iter().filter(|e| e["event"] == "posted").collect();
+    assert_eq!(live_posted.len(), 3);
+
+    let mut replay = Ws::connect_announcing_resume(&app.address, &token(&mate)).await;
+    replay.send(json!({"action": "resume", "since": { open.clone(): before }})).await;
+    let replayed: Vec<_> =
+        replay.until_seq(&open, last, T).await.into_iter().filter(|e| e["event"] == "posted").collect();
+    assert_eq!(live_posted, replayed);
+    assert_eq!(replayed[0]["data"]["post"]["message"], "plain words, \"quoted\" and ünïcode");
+    assert_eq!(replayed[0]["data"]["post"]["reply_count"], 0);
+    assert_eq!(replayed[1]["data"]["post"]["root_id"], root.as_str());
+    assert_eq!(replayed[2]["data"]["mentions"]["usernames"], json!(["mate"]));
+}
 
 /// Owner and mate in one public channel, and an outsider in the team but not the private channel.
 async fn trio(base: &str) -> (Api, Api, Api, String, String) {
