@@ -36,6 +36,11 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The access token a request carries: the bearer token, else the SSO cookie.
+pub fn request_token(req: &HttpRequest) -> Option<String> {
+    bearer(req).map(str::to_string).or_else(|| access_cookie(req))
+}
+
 /// The access token from the SSO cookie (browsers logged in through single sign-on).
 fn access_cookie(req: &HttpRequest) -> Option<String> {
     let header = req.headers().get(actix_web::http::header::COOKIE)?.to_str().ok()?;
@@ -77,7 +82,7 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req).map(str::to_string).or_else(|| access_cookie(req));
+        let token = request_token(req);
         Box::pin(async move {
             let state = state.ok_or_else(|| Error::internal(anyhow::anyhow!("AppState missing")))?;
             let Some(token) = token else {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::events::{append_event, insert_event};
 use super::models::{ChannelEvent, ChannelKind, Post, Reaction, ReactionSummary};
 use super::{Store, with_pool, with_tx};
-use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, Timestamp, UserId};
+use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
 macro_rules! post_columns {
@@ -26,6 +26,8 @@ pub struct NewPost<'a> {
     pub channel: ChannelId,
     pub kind: ChannelKind,
     pub author: UserId,
+    /// The author's session: a post written in one statement checks it is still live as it writes.
+    pub session: SessionId,
     pub message: &'a MessageBody,
     pub root: Option<PostId>,
     /// Members online now, who an `@here` mentions.
@@ -44,20 +46,25 @@ pub enum PostCursor {
 /// transaction does, as one statement, so one round trip instead of six. Statements in a `WITH` run
 /// on one snapshot in one implicit transaction; the channel row stays locked until it commits, so
 /// commit order is still seq order.
+/// A plain post (no thread, no mentions) as the client sees it and its `posted` event, written in one
+/// statement that also checks what the general path checks before its transaction: the session is live
+/// and its user active and a member of the channel, which is neither archived nor a DM. `None` when
+/// any of that does not hold; nothing is written then.
 async fn create_plain_post_pg(
     pool: &sqlx::PgPool,
-    new: &NewPost<'_>,
-    id: PostId,
-    mentions: &Mentions,
-    now: Timestamp,
-) -> Result<(Post, ChannelEvent)> {
+    session: SessionId,
+    author: UserId,
+    channel: ChannelId,
+    message: &MessageBody,
+) -> Result<Option<(Post, ChannelEvent)>> {
+    let now = Timestamp::now();
     // The post as the INSERT's column defaults make it, so the event carries what a read returns.
     let post = Post {
-        id,
-        channel_id: new.channel,
-        user_id: new.author,
+        id: PostId::new(),
+        channel_id: channel,
+        user_id: author,
         root_id: None,
-        message: new.message.as_str().to_string(),
+        message: message.as_str().to_string(),
         created_at: now,
         edited_at: None,
         deleted_at: None,
@@ -66,11 +73,17 @@ async fn create_plain_post_pg(
         is_pinned: false,
         reactions: Vec::new(),
     };
-    let data = serde_json::json!({ "post": &post, "mentions": mentions });
+    let data = serde_json::json!({ "post": &post, "mentions": Mentions::default() });
+    // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
     let seq: Option<i64> = sqlx::query_scalar(
         "WITH counted AS (
            UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $5
-           WHERE id = $2 RETURNING last_seq, total_msg_count
+           WHERE id = $2 AND archived_at IS NULL AND kind <> 'direct'
+             AND EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $2 AND user_id = $3)
+             AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                         WHERE s.id = $7 AND s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $5
+                           AND u.is_active)
+           RETURNING last_seq, total_msg_count
          ), inserted AS (
            INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
            SELECT $1, $2, $3, NULL, $4, $5 FROM counted
@@ -83,41 +96,65 @@ async fn create_plain_post_pg(
          )
          SELECT last_seq FROM counted",
     )
-    .bind(id)
-    .bind(new.channel)
-    .bind(new.author)
-    .bind(new.message.as_str())
+    .bind(post.id)
+    .bind(channel)
+    .bind(author)
+    .bind(message.as_str())
     .bind(now)
     .bind(sqlx::types::Json(&data))
+    .bind(session)
     .fetch_optional(pool)
     .await?;
-    let seq = seq.ok_or_else(|| Error::not_found("channel"))?;
-    let event = ChannelEvent {
-        event: "posted".to_string(),
-        channel_id: new.channel,
-        seq,
-        data: sqlx::types::Json(data),
-        created_at: now,
-    };
-    Ok((post, event))
+    Ok(seq.map(|seq| {
+        let event = ChannelEvent {
+            event: "posted".to_string(),
+            channel_id: channel,
+            seq,
+            data: sqlx::types::Json(data),
+            created_at: now,
+        };
+        (post, event)
+    }))
 }
 
 impl Store {
+    /// The common post, authenticated, authorized and written in one round trip: plain text (no thread,
+    /// no mentions) by the holder of a live `session` who is an active member of `channel`, which is
+    /// neither archived nor a DM. `None` when any of that does not hold, or on SQLite (where a round trip
+    /// costs nothing): the caller then takes the general path, which says why.
+    pub async fn create_plain_post_as(
+        &self,
+        session: SessionId,
+        author: UserId,
+        channel: ChannelId,
+        message: &MessageBody,
+    ) -> Result<Option<(Post, ChannelEvent)>> {
+        let super::Pool::Pg(pool) = &self.pool else { return Ok(None) };
+        if !Mentions::parse(message.as_str()).is_empty() {
+            return Ok(None);
+        }
+        self.admit()?;
+        let result = create_plain_post_pg(pool, session, author, channel, message).await;
+        self.observe(&result);
+        result
+    }
+
     /// Inserts a post and everything that follows from it in one transaction: the thread root's reply
     /// count, the channel's message count, members' mention counts, the author's read position, and
     /// the `posted` event. Returns the post and the event as written, so the caller publishes it without
     /// reading it back.
     pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
-        let now = Timestamp::now();
-        let id = PostId::new();
         let mentions = Mentions::parse(new.message.as_str());
         let plain = new.root.is_none() && new.kind != ChannelKind::Direct && mentions.is_empty();
-        if let (true, super::Pool::Pg(pool)) = (plain, &self.pool) {
-            self.admit()?;
-            let result = create_plain_post_pg(pool, &new, id, &mentions, now).await;
-            self.observe(&result);
-            return result;
+        if plain && matches!(self.pool, super::Pool::Pg(_)) {
+            // The caller checked the standing; losing it since (revoked, archived, removed) reads as gone.
+            return self
+                .create_plain_post_as(new.session, new.author, new.channel, new.message)
+                .await?
+                .ok_or_else(|| Error::not_found("channel"));
         }
+        let now = Timestamp::now();
+        let id = PostId::new();
         with_tx!(self, |tx| {
             let root = match new.root {
                 None => None,

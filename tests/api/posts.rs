@@ -16,6 +16,7 @@ on_both_databases!(
     messages_are_limited_to_16000_characters,
     mentions_and_unread_counts_follow_mattermost,
     every_change_is_an_event_with_gap_free_seq,
+    every_post_rechecks_the_session_the_membership_and_the_channel,
 );
 
 /// Two users sharing one public channel.
@@ -253,4 +254,64 @@ async fn every_change_is_an_event_with_gap_free_seq(db: Db) {
     for e in events.as_array().unwrap() {
         assert_eq!(e["channel_id"], ch.as_str());
     }
+}
+
+/// A plain post is checked and written in one statement on PostgreSQL; whichever way it is written,
+/// each of these refusals holds from the next post on and leaves nothing behind.
+async fn every_post_rechecks_the_session_the_membership_and_the_channel(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else {
+        return;
+    };
+    let (owner, mate, ch) = pair(&app.address).await;
+    let posts = format!("/api/v1/channels/{ch}/posts");
+    let plain = |text: &str| json!({ "message": text });
+    let before = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["last_seq"].as_i64().unwrap();
+    let first = mate.post(&posts, plain("plain, from a member")).await.expect(201);
+    assert_eq!(first["user_id"].as_str(), Some(mate.user_id.as_str()));
+    assert_eq!(first["seq"].as_i64(), Some(before + 1));
+    let events = owner.get(&format!("/api/v1/channels/{ch}/events?after_seq={before}")).await.expect(200);
+    let mut posted = first.clone();
+    posted.as_object_mut().unwrap().remove("seq");
+    assert_eq!(events[0]["data"]["post"], posted, "the event carries the post as created");
+
+    let other = owner.create_channel(&owner.create_team("other", false).await, "elsewhere", "public").await;
+    let outsider = mate.post(&format!("/api/v1/channels/{other}/posts"), plain("not my team")).await;
+    assert_eq!((outsider.status, outsider.code()), (404, "not_found"), "a channel the caller cannot see");
+    let missing = mate.post(&format!("/api/v1/channels/{}/posts", uuid::Uuid::new_v4()), plain("nowhere")).await;
+    assert_eq!((missing.status, missing.code()), (404, "not_found"));
+
+    owner.delete(&format!("/api/v1/channels/{ch}/members/{}", mate.user_id)).await.expect(204);
+    let removed = mate.post(&posts, plain("after removal")).await;
+    assert_eq!((removed.status, removed.code()), (403, "forbidden"), "a visible public channel not joined");
+    mate.add_to_channel(&ch, &mate.user_id).await;
+    mate.post(&posts, plain("back again")).await.expect(201);
+
+    let second_device = Api::login(&app.address, "mate", "password-mate").await.expect(200);
+    mate.post("/api/v1/auth/logout", json!({})).await.expect(204);
+    let revoked = mate.post(&posts, plain("after logout")).await;
+    assert_eq!((revoked.status, revoked.code()), (401, "invalid_token"));
+    let mut mate = Api::anonymous(&app.address);
+    mate.adopt(&second_device);
+    mate.post(&posts, plain("from the other device")).await.expect(201);
+    let reply = mate.post(&posts, json!({ "message": "a reply", "root_id": first["id"] })).await.expect(201);
+    assert_eq!(reply["root_id"], first["id"], "replies take the general path");
+
+    let ivan = Api::register(&app.address, "ivan").await;
+    let team = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["team_id"].as_str().unwrap().to_string();
+    owner.add_to_team(&team, &ivan.user_id).await;
+    ivan.add_to_channel(&ch, &ivan.user_id).await;
+    owner.post(&format!("/api/v1/users/{}/deactivate", ivan.user_id), json!({})).await.expect(200);
+    let deactivated = ivan.post(&posts, plain("after deactivation")).await;
+    assert_eq!((deactivated.status, deactivated.code()), (401, "invalid_token"));
+
+    owner.delete(&format!("/api/v1/channels/{ch}")).await.expect(200);
+    let archived = mate.post(&posts, plain("after archiving")).await;
+    assert_eq!((archived.status, archived.code()), (403, "forbidden"));
+
+    let messages = messages(&owner.get(&posts).await.expect(200));
+    assert_eq!(
+        messages,
+        ["a reply", "from the other device", "back again", "plain, from a member"],
+        "refused posts left nothing"
+    );
 }
