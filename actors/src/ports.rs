@@ -53,6 +53,7 @@ pub trait Actions: Send + Sync + 'static {
     fn perform(
         &self,
         user: Uuid,
+        login: Uuid,
         action: String,
         payload: serde_json::Value,
     ) -> LocalFut<Result<ActionOutcome, ActionError>>;

@@ -76,6 +76,8 @@ pub struct SessionConfig {
 pub struct SessionParts {
     pub conn: Uuid,
     pub user: Uuid,
+    /// The login session the socket was authenticated with; actions are taken in its name.
+    pub login: Uuid,
     pub outbox: Arc<Outbox>,
     /// The client said in the handshake that its first frame is a `resume`: hold until it comes.
     pub resume_announced: bool,
@@ -93,6 +95,7 @@ pub struct SessionParts {
 pub struct WsSession {
     conn: Uuid,
     user: Uuid,
+    login: Uuid,
     outbox: Arc<Outbox>,
     supervisor: Addr<Supervisor>,
     log: Arc<dyn EventLog>,
@@ -136,6 +139,7 @@ impl WsSession {
             WsSession {
                 conn: parts.conn,
                 user: parts.user,
+                login: parts.login,
                 outbox: parts.outbox,
                 supervisor: parts.supervisor,
                 log: parts.log,
@@ -535,7 +539,7 @@ impl WsSession {
     }
 
     fn on_action(&mut self, id: Value, action: String, request: Value, ctx: &mut Context<Self>) {
-        let perform = self.actions.perform(self.user, action, request);
+        let perform = self.actions.perform(self.user, self.login, action, request);
         let supervisor = self.supervisor.clone();
         ctx.spawn(perform.into_actor(self).map(move |result, act, ctx| match result {
             Ok(outcome) => {

@@ -8,9 +8,10 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
-use crate::domain::{SessionId, Timestamp};
+use crate::domain::{SessionId, Timestamp, UserId};
 use crate::error::{Error, ErrorCode};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::models::User;
 
 #[derive(Debug, Clone)]
@@ -56,11 +57,17 @@ impl AuthUser {
     /// Authenticates a raw access token (also used by the WebSocket handshake).
     pub async fn from_token(state: &AppState, token: &str) -> Result<AuthUser, Error> {
         let claims = state.tokens.verify_access(token).map_err(|reason| refuse(&reason))?;
-        let found = state.store.session_user(claims.sid).await?;
+        AuthUser::of_session(&state.store, claims.sid, claims.sub).await
+    }
+
+    /// The caller behind a login session, if it is still live and theirs (also used by WebSocket
+    /// actions, which run in the name of the session the socket was opened with).
+    pub async fn of_session(store: &Store, session: SessionId, user: UserId) -> Result<AuthUser, Error> {
+        let found = store.session_user(session).await?;
         let Some(found) = found else {
             return Err(refuse("unknown session"));
         };
-        if found.user.id != claims.sub {
+        if found.user.id != user {
             return Err(refuse("session belongs to another user"));
         }
         if found.revoked_at.is_some() {
@@ -72,7 +79,7 @@ impl AuthUser {
         if !found.user.is_active {
             return Err(refuse("user deactivated"));
         }
-        Ok(AuthUser { user: found.user, session: claims.sid })
+        Ok(AuthUser { user: found.user, session })
     }
 }
 

@@ -110,6 +110,7 @@ pub async fn connect(
             SessionParts {
                 conn,
                 user: caller.id().0,
+                login: caller.session.0,
                 outbox: outbox.clone(),
                 resume_announced: query.resume,
                 supervisor: realtime.supervisor.clone(),

@@ -30,7 +30,13 @@ fn refuse(e: Error) -> ActionError {
 }
 
 impl Actions for ChatActions {
-    fn perform(&self, user: Uuid, action: String, payload: Value) -> LocalFut<Result<ActionOutcome, ActionError>> {
+    fn perform(
+        &self,
+        user: Uuid,
+        login: Uuid,
+        action: String,
+        payload: Value,
+    ) -> LocalFut<Result<ActionOutcome, ActionError>> {
         let store = self.store.clone();
         let presence = self.presence.clone();
         let metrics = self.metrics.clone();
@@ -41,11 +47,7 @@ impl Actions for ChatActions {
                         code: "validation_failed".into(),
                         message: format!("post needs channel_id, message and optionally root_id: {e}"),
                     })?;
-                    let found = store.user(UserId(user)).await.map_err(refuse)?;
-                    let caller = match found {
-                        Some(u) if u.is_active => AuthUser { user: u, session: SessionId(Uuid::nil()) },
-                        _ => return Err(refuse(Error::unauthorized("Unauthorized: account deactivated"))),
-                    };
+                    let caller = AuthUser::of_session(&store, SessionId(login), UserId(user)).await.map_err(refuse)?;
                     let (post, event) = crate::http::posts::post_message(
                         &store,
                         presence.as_ref(),

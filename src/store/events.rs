@@ -87,9 +87,13 @@ impl Store {
     ) -> Result<Vec<(ChannelId, i64, i64)>> {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT c.id, c.last_seq,
-                        (SELECT COUNT(*) FROM (SELECT 1 FROM channel_members o WHERE o.channel_id = c.id LIMIT $2) AS counted)
-                 FROM channel_members m JOIN channels c ON c.id = m.channel_id WHERE m.user_id = $1",
+                // Per-row subqueries, not a join: the plan stays an index lookup per membership even
+                // where the planner has no statistics (a fresh or restored database, no autovacuum), where
+                // a join was planned as a scan of every channel (3.3 ms instead of 0.09 per connect).
+                "SELECT m.channel_id,
+                        (SELECT c.last_seq FROM channels c WHERE c.id = m.channel_id),
+                        (SELECT COUNT(*) FROM (SELECT 1 FROM channel_members o WHERE o.channel_id = m.channel_id LIMIT $2) AS counted)
+                 FROM channel_members m WHERE m.user_id = $1",
             )
             .bind(user)
             .bind(count_past + 1)

@@ -157,6 +157,14 @@ async fn client_actions_get_replies_correlated_by_id(db: Db) {
     }
     ws.stream_send_raw("not json").await;
     assert_eq!(ws.expect("reply", T).await["error"]["code"], "invalid_json");
+
+    // Actions run in the name of the login the socket was opened with: once it ends, they are refused.
+    mate.post("/api/v1/auth/logout", json!({})).await.expect(204);
+    ws.send(json!({"action": "post", "id": "c7", "channel_id": open, "message": "after logout"})).await;
+    let reply = ws.expect("reply", T).await;
+    assert_eq!((reply["id"].as_str(), reply["error"]["code"].as_str()), (Some("c7"), Some("invalid_token")), "{reply}");
+    let page = owner.get(&format!("/api/v1/channels/{open}/posts")).await.expect(200);
+    assert_eq!(page["posts"][0]["message"], "from the socket", "nothing was written after logout");
     let _ = secret;
 }
 
