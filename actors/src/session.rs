@@ -45,6 +45,8 @@ pub struct SessionCounters {
     pub received: std::sync::atomic::AtomicU64,
     pub sent: std::sync::atomic::AtomicU64,
     pub slow: std::sync::atomic::AtomicU64,
+    /// Event-log reads by sessions catching up (resumes, gaps, joins): what reconnect waves cost the database.
+    pub read_backs: std::sync::atomic::AtomicU64,
     /// Called with the seconds from a channel frame's arrival on this node to its socket write queue.
     pub fanout_latency: std::sync::OnceLock<Box<dyn Fn(f64) + Send + Sync>>,
 }
@@ -128,6 +130,9 @@ struct Cursor {
     pending: BTreeMap<i64, Frame>,
     /// Status changes of this user are announced in the channel (it is small enough).
     presence: bool,
+    /// The channel actor's newest seq when it took this session on; every later frame reaches the
+    /// session from the actor, so a position at or past it has nothing to read back.
+    joined_at: Option<i64>,
 }
 
 impl WsSession {
@@ -307,6 +312,7 @@ impl WsSession {
             return;
         }
         let generation = cursor.generation;
+        self.config.counters.read_backs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let read = self.log.events_after(channel, from, CATCH_UP_PAGE);
         ctx.spawn(read.into_actor(self).map(move |result, act, ctx| act.caught_up(channel, generation, result, ctx)));
     }
@@ -418,7 +424,12 @@ impl WsSession {
         self.holding = false;
         let channels: Vec<Uuid> = self.cursors.keys().copied().collect();
         for channel in channels {
-            self.catch_up(channel, ctx);
+            let joined_at = self.cursors.get(&channel).and_then(|c| c.joined_at);
+            match (joined_at, self.delivered(channel)) {
+                // What was held since arrives in order from `pending`; a gap there still reads back.
+                (Some(head), Some(delivered)) if head <= delivered => self.drain_pending(channel, ctx),
+                _ => self.catch_up(channel, ctx),
+            }
         }
     }
 
@@ -670,6 +681,9 @@ impl Handler<Push> for WsSession {
 impl Handler<Joined> for WsSession {
     type Result = ();
     fn handle(&mut self, msg: Joined, ctx: &mut Context<Self>) {
+        if let Some(cursor) = self.cursors.get_mut(&msg.channel) {
+            cursor.joined_at = Some(msg.last_seq);
+        }
         if self.delivered(msg.channel).is_some_and(|d| msg.last_seq > d) {
             self.catch_up(msg.channel, ctx);
         }

@@ -74,11 +74,17 @@ impl Metrics {
             "frames queued to clients",
             Box::new(move || s.sent.load(Ordering::Relaxed)),
         );
-        let s = sessions;
+        let s = sessions.clone();
         observed(
             "rustchat_websocket_slow_consumers_closed",
             "sockets closed as slow consumers (4008)",
             Box::new(move || s.slow.load(Ordering::Relaxed)),
+        );
+        let s = sessions;
+        observed(
+            "rustchat_websocket_read_backs",
+            "event-log reads by sockets catching up (resumes, gaps, joins)",
+            Box::new(move || s.read_backs.load(Ordering::Relaxed)),
         );
         let b = bus.clone();
         observed(

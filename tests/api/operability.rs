@@ -50,7 +50,7 @@ fn jq(args: &[&str], input: &str) -> Vec<String> {
 }
 
 /// The value of the first sample of `series` (exact name and label subset) in a scrape.
-fn sample(scrape: &str, series: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn sample(scrape: &str, series: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
         let (name_and_labels, value) = line.rsplit_once(' ')?;
         let name = name_and_labels.split('{').next()?;

@@ -18,6 +18,7 @@ on_both_databases!(
     members_receive_channel_events_in_order_and_outsiders_receive_nothing,
     client_actions_get_replies_correlated_by_id,
     a_reconnecting_client_resumes_without_loss_or_duplicates,
+    a_resume_at_the_channels_head_reads_nothing_back_and_one_behind_reads_what_it_missed,
     an_announced_resume_is_waited_for_so_a_late_one_duplicates_nothing,
     membership_changes_start_and_stop_delivery_at_once,
     typing_is_ephemeral_and_never_replayed,
@@ -204,6 +205,55 @@ async fn a_reconnecting_client_resumes_without_loss_or_duplicates(db: Db) {
     owner.say(&open, "live again").await;
     let all = again.until_seq(&open, last_seen + 6, T).await;
     assert_contiguous(&all, last_seen + 1);
+}
+
+/// Event-log reads by catching-up sockets so far, from the node's metrics.
+async fn read_backs(app: &crate::common::TestApp) -> f64 {
+    let text = app.get("/api/v1/health/metrics").await.text().await.unwrap();
+    crate::operability::sample(&text, "rustchat_websocket_read_backs_total", &[]).unwrap_or(0.0)
+}
+
+/// Reconnect waves (a rolling restart moves every client) must not cost a log read per channel per
+/// client when the clients are up to date: the channel actor tells each session how far it had got.
+async fn a_resume_at_the_channels_head_reads_nothing_back_and_one_behind_reads_what_it_missed(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, secret) = trio(&app.address).await;
+    // The owner's socket keeps both channels' actors alive with a known head across mate's reconnects.
+    let mut watcher = Ws::connect(&app.address, &token(&owner)).await;
+    owner.say(&open, "one").await;
+    owner.say(&open, "two").await;
+    owner.say(&secret, "three").await;
+    let head = |ch: String| {
+        let owner = &owner;
+        async move { owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["last_seq"].as_i64().unwrap() }
+    };
+    let (open_head, secret_head) = (head(open.clone()).await, head(secret.clone()).await);
+    watcher.until_seq(&open, open_head, T).await;
+    watcher.until_seq(&secret, secret_head, T).await;
+
+    let before = read_backs(&app).await;
+    let mut ws = Ws::connect_announcing_resume(&app.address, &token(&mate)).await;
+    // Joining the channel actors takes microseconds; this leaves no doubt they answered before the resume.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ws.send(json!({"action": "resume", "id": "r", "since": { open.clone(): open_head, secret.clone(): secret_head }}))
+        .await;
+    assert_eq!(ws.expect("reply", T).await["data"]["resumed"].as_array().unwrap().len(), 2);
+    owner.say(&open, "live").await;
+    let live = ws.until_seq(&open, open_head + 1, T).await;
+    assert_eq!(live.len(), 1, "only what is new: {live:?}");
+    assert_eq!(live[0]["data"]["post"]["message"], "live");
+    assert_eq!(read_backs(&app).await, before, "an up-to-date resume reads nothing from the log");
+    ws.drop_connection();
+
+    let mut behind = Ws::connect_announcing_resume(&app.address, &token(&mate)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    behind.send(json!({"action": "resume", "id": "r", "since": { open.clone(): open_head - 1, secret.clone(): secret_head }})).await;
+    behind.expect("reply", T).await;
+    let missed = behind.until_seq(&open, open_head + 1, T).await;
+    assert_contiguous(&missed, open_head);
+    let texts: Vec<_> = missed.iter().map(|e| e["data"]["post"]["message"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["two", "live"]);
+    assert!(read_backs(&app).await > before, "a resume behind the head reads back");
 }
 
 /// A client that announces its resume in the handshake gets nothing before its resume is applied, however
