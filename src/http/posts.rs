@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::Json;
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::{AuthUser, request_token};
-
 use crate::domain::{ChannelId, EmojiName, MessageBody, PostId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
