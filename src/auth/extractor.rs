@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 
+use super::TokenKeys;
 use crate::domain::{SessionId, Timestamp, UserId};
 use crate::error::{Error, ErrorCode};
 use crate::state::AppState;
@@ -38,8 +39,19 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
 }
 
 /// The access token a request carries: the bearer token, else the SSO cookie.
-pub fn request_token(req: &HttpRequest) -> Option<String> {
+fn request_token(req: &HttpRequest) -> Option<String> {
     bearer(req).map(str::to_string).or_else(|| access_cookie(req))
+}
+
+/// The session and user a request's access token names, its signature and expiry checked; the database
+/// is not asked. Callers check the session next: `AuthUser::of_session`, or inside their own statement.
+pub fn token_claims(tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId, UserId), Error> {
+    let Some(token) = request_token(req) else {
+        tracing::info!("Unauthorized request: no bearer token");
+        return Err(Error::new(ErrorCode::Unauthorized, "Unauthorized: send Authorization: Bearer <access token>"));
+    };
+    let claims = tokens.verify_access(&token).map_err(|reason| refuse(&reason))?;
+    Ok((claims.sid, claims.sub))
 }
 
 /// The access token from the SSO cookie (browsers logged in through single sign-on).
@@ -89,17 +101,13 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = request_token(req);
+        let claims = state.as_ref().map(|s| token_claims(&s.tokens, req));
         Box::pin(async move {
-            let state = state.ok_or_else(|| Error::internal(anyhow::anyhow!("AppState missing")))?;
-            let Some(token) = token else {
-                tracing::info!("Unauthorized request: no bearer token");
-                return Err(Error::new(
-                    ErrorCode::Unauthorized,
-                    "Unauthorized: send Authorization: Bearer <access token>",
-                ));
+            let (Some(state), Some(claims)) = (state, claims) else {
+                return Err(Error::internal(anyhow::anyhow!("AppState missing")));
             };
-            AuthUser::from_token(&state, &token).await
+            let (session, user) = claims?;
+            AuthUser::of_session(&state.store, session, user).await
         })
     }
 }

@@ -1,14 +1,15 @@
 //! Posts: create, page, read, edit, delete, threads, reactions, pins. The path of a message:
-//! handler (auth + membership) → domain (`MessageBody`) → store (post + event, one transaction).
+//! handler (token) → domain (`MessageBody`) → store (session, membership, post and event in one
+//! statement; step by step for threads, mentions and refusals).
 
-use actix_web::{FromRequest, HttpRequest, HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use crate::access::{ChannelAccess, member_channel, readable_channel};
-use crate::auth::{AuthUser, request_token};
-use crate::domain::{ChannelId, EmojiName, MessageBody, PostId};
+use crate::auth::{AuthUser, token_claims};
+use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, SessionId, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::models::{ChannelEvent, Post, Reaction};
@@ -66,42 +67,40 @@ pub async fn create_post(
     path: web::Path<ChannelId>,
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
-    let channel = path.into_inner();
-    let (post, event) = match plain_post(&state, &req, channel, &body).await? {
-        Some(posted) => posted,
-        None => {
-            let caller = AuthUser::extract(&req).await?;
-            post_message(&state.store, state.realtime.slots.as_ref(), &caller, channel, &body.message, body.root_id)
-                .await?
-        }
-    };
+    let (session, author) = token_claims(&state.tokens, &req)?;
+    let presence = state.realtime.slots.as_ref();
+    let (post, event) =
+        post_as(&state.store, presence, session, author, path.into_inner(), &body.message, body.root_id).await?;
     state.metrics.posts_created.add(1, &[]);
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Created().json(PostWithSeq { post, seq: event.seq }))
 }
 
-/// Most posts are plain text from a member: those are authenticated, authorized and written in one
-/// database round trip instead of three. `None` sends anything else, and every refusal, down the
-/// general path, which checks step by step and answers why.
-async fn plain_post(
-    state: &AppState,
-    req: &HttpRequest,
+/// Posts `message` in the name of a login `session` (whose token was verified): shared by REST and the
+/// WebSocket `post` action; returns the post and its `posted` event, for the caller to publish. Most
+/// posts are plain text from a member, authenticated, authorized and written in one round trip;
+/// anything else, and every refusal, goes step by step, which answers why.
+pub async fn post_as(
+    store: &crate::store::Store,
+    presence: &dyn rustchat_actors::ports::Connections,
+    session: SessionId,
+    author: UserId,
     channel: ChannelId,
-    body: &CreatePost,
-) -> Result<Option<(Post, ChannelEvent)>> {
-    if body.root_id.is_some() {
-        return Ok(None);
+    message: &str,
+    root: Option<PostId>,
+) -> Result<(Post, ChannelEvent)> {
+    if root.is_none()
+        && let Ok(body) = MessageBody::parse(message)
+        && let Some(posted) = store.create_plain_post_as(session, author, channel, &body).await?
+    {
+        return Ok(posted);
     }
-    let Some(claims) = request_token(req).and_then(|token| state.tokens.verify_access(&token).ok()) else {
-        return Ok(None);
-    };
-    let Ok(message) = MessageBody::parse(&body.message) else { return Ok(None) };
-    state.store.create_plain_post_as(claims.sid, claims.sub, channel, &message).await
+    let caller = AuthUser::of_session(store, session, author).await?;
+    post_message(store, presence, &caller, channel, message, root).await
 }
 
-/// Posts `message` as `caller`: membership, archive and size checks, then one transaction. Shared by
-/// REST and the WebSocket `post` action; returns the post and its `posted` event, for the caller to publish.
-pub async fn post_message(
+/// Posts `message` as `caller`, step by step: membership, archive and size checks, then one transaction.
+async fn post_message(
     store: &crate::store::Store,
     presence: &dyn rustchat_actors::ports::Connections,
     caller: &AuthUser,
@@ -125,7 +124,6 @@ pub async fn post_message(
             channel: access.channel.id,
             kind: access.channel.kind,
             author: caller.id(),
-            session: caller.session,
             message: &message,
             root,
             online: &online,

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::log::frame_of;
-use crate::auth::AuthUser;
 use crate::domain::{ChannelId, PostId, SessionId, UserId};
 use crate::error::Error;
 use crate::store::Store;
@@ -47,11 +46,11 @@ impl Actions for ChatActions {
                         code: "validation_failed".into(),
                         message: format!("post needs channel_id, message and optionally root_id: {e}"),
                     })?;
-                    let caller = AuthUser::of_session(&store, SessionId(login), UserId(user)).await.map_err(refuse)?;
-                    let (post, event) = crate::http::posts::post_message(
+                    let (post, event) = crate::http::posts::post_as(
                         &store,
                         presence.as_ref(),
-                        &caller,
+                        SessionId(login),
+                        UserId(user),
                         request.channel_id,
                         &request.message,
                         request.root_id,

@@ -26,8 +26,6 @@ pub struct NewPost<'a> {
     pub channel: ChannelId,
     pub kind: ChannelKind,
     pub author: UserId,
-    /// The author's session: a post written in one statement checks it is still live as it writes.
-    pub session: SessionId,
     pub message: &'a MessageBody,
     pub root: Option<PostId>,
     /// Members online now, who an `@here` mentions.
@@ -42,14 +40,11 @@ pub enum PostCursor {
     After(PostId),
 }
 
-/// The common post (no thread, no mentions, not a DM) on PostgreSQL: everything `create_post`'s
-/// transaction does, as one statement, so one round trip instead of six. Statements in a `WITH` run
-/// on one snapshot in one implicit transaction; the channel row stays locked until it commits, so
-/// commit order is still seq order.
-/// A plain post (no thread, no mentions) as the client sees it and its `posted` event, written in one
-/// statement that also checks what the general path checks before its transaction: the session is live
-/// and its user active and a member of the channel, which is neither archived nor a DM. `None` when
-/// any of that does not hold; nothing is written then.
+/// The common post (no thread, no mentions) on PostgreSQL: everything `create_post`'s transaction does,
+/// and the checks its callers make before it (the session is live, its user active and a member of the
+/// channel, which is not archived), as one statement: one round trip instead of eight. Statements in a
+/// `WITH` run on one snapshot in one implicit transaction; the channel row stays locked until it
+/// commits, so commit order is still seq order. `None` when a check fails; nothing is written then.
 async fn create_plain_post_pg(
     pool: &sqlx::PgPool,
     session: SessionId,
@@ -78,12 +73,16 @@ async fn create_plain_post_pg(
     let seq: Option<i64> = sqlx::query_scalar(
         "WITH counted AS (
            UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $5
-           WHERE id = $2 AND archived_at IS NULL AND kind <> 'direct'
+           WHERE id = $2 AND archived_at IS NULL
              AND EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $2 AND user_id = $3)
              AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
                          WHERE s.id = $7 AND s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $5
                            AND u.is_active)
-           RETURNING last_seq, total_msg_count
+           RETURNING last_seq, total_msg_count, kind
+         ), mentioned AS (
+           -- In a DM every message mentions the other member.
+           UPDATE channel_members SET mention_count = mention_count + 1
+           FROM counted WHERE counted.kind = 'direct' AND channel_id = $2 AND user_id <> $3
          ), inserted AS (
            INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
            SELECT $1, $2, $3, NULL, $4, $5 FROM counted
@@ -119,9 +118,9 @@ async fn create_plain_post_pg(
 
 impl Store {
     /// The common post, authenticated, authorized and written in one round trip: plain text (no thread,
-    /// no mentions) by the holder of a live `session` who is an active member of `channel`, which is
-    /// neither archived nor a DM. `None` when any of that does not hold, or on SQLite (where a round trip
-    /// costs nothing): the caller then takes the general path, which says why.
+    /// no mentions) by the holder of a live `session` who is an active member of `channel`, which is not
+    /// archived. `None` when any of that does not hold, or on SQLite (where a round trip costs little):
+    /// the caller then takes the general path, which checks step by step and says why.
     pub async fn create_plain_post_as(
         &self,
         session: SessionId,
@@ -145,14 +144,6 @@ impl Store {
     /// reading it back.
     pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
         let mentions = Mentions::parse(new.message.as_str());
-        let plain = new.root.is_none() && new.kind != ChannelKind::Direct && mentions.is_empty();
-        if plain && matches!(self.pool, super::Pool::Pg(_)) {
-            // The caller checked the standing; losing it since (revoked, archived, removed) reads as gone.
-            return self
-                .create_plain_post_as(new.session, new.author, new.channel, new.message)
-                .await?
-                .ok_or_else(|| Error::not_found("channel"));
-        }
         let now = Timestamp::now();
         let id = PostId::new();
         with_tx!(self, |tx| {

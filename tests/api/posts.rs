@@ -219,6 +219,23 @@ async fn mentions_and_unread_counts_follow_mattermost(db: Db) {
     let viewed = mate.post(&format!("/api/v1/channels/{ch}/view"), json!({})).await.expect(200);
     assert_eq!(viewed["last_viewed_seq"], viewed["last_seq"]);
     assert_eq!(read(&mate).await, (0, 0));
+
+    // In a DM every message mentions the other member, plain text included.
+    let dm = owner.post("/api/v1/channels/direct", json!({"user_id": mate.user_id})).await.expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    owner.say(&dm, "plain in a DM").await;
+    owner.say(&dm, "and again").await;
+    let dm_read = |who: &Api| {
+        let (who, dm) = (who.clone(), dm.clone());
+        async move {
+            let r = who.get(&format!("/api/v1/channels/{dm}/read")).await.expect(200);
+            (r["unread_count"].as_i64().unwrap(), r["mention_count"].as_i64().unwrap())
+        }
+    };
+    assert_eq!(dm_read(&mate).await, (2, 2));
+    assert_eq!(dm_read(&owner).await, (0, 0), "your own posts are read");
 }
 
 async fn every_change_is_an_event_with_gap_free_seq(db: Db) {
