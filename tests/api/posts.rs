@@ -17,6 +17,7 @@ on_both_databases!(
     mentions_and_unread_counts_follow_mattermost,
     every_change_is_an_event_with_gap_free_seq,
     every_post_rechecks_the_session_the_membership_and_the_channel,
+    posts_arriving_together_are_each_written_once_in_seq_order,
 );
 
 /// Two users sharing one public channel.
@@ -331,4 +332,110 @@ async fn every_post_rechecks_the_session_the_membership_and_the_channel(db: Db) 
         ["a reply", "from the other device", "back again", "plain, from a member"],
         "refused posts left nothing"
     );
+}
+
+/// Posts that arrive together (on PostgreSQL, written together by one statement) get gap-free seqs,
+/// one event each carrying the post as answered, the same read positions and mention counts as posts
+/// written one at a time, and a refusal of one leaves the others written.
+async fn posts_arriving_together_are_each_written_once_in_seq_order(db: Db) {
+    let is_postgres = matches!(db, Db::Postgres);
+    let Some(app) = spawn_app(db, &[]).await else {
+        return;
+    };
+    let (owner, mate, ch) = pair(&app.address).await;
+    let team = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["team_id"].as_str().unwrap().to_string();
+    let third = Api::register(&app.address, "third").await;
+    owner.add_to_team(&team, &third.user_id).await;
+    third.add_to_channel(&ch, &third.user_id).await;
+    let outsider = Api::register(&app.address, "outsider").await;
+    let private = owner.create_channel(&team, "private", "private").await;
+    let dm = owner.post("/api/v1/channels/direct", json!({"user_id": mate.user_id})).await.expect(200)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ch_before = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["last_seq"].as_i64().unwrap();
+    let dm_before = owner.get(&format!("/api/v1/channels/{dm}")).await.expect(200)["last_seq"].as_i64().unwrap();
+
+    // (author, channel, message), interleaved so that batches mix channels, authors and refusals.
+    let mut sends = Vec::new();
+    for i in 0..15 {
+        for who in [&owner, &mate, &third] {
+            sends.push((who.clone(), ch.clone(), format!("{} in the channel #{i}", who.username)));
+        }
+        if i < 10 {
+            sends.push((owner.clone(), dm.clone(), format!("owner in the DM #{i}")));
+            sends.push((mate.clone(), dm.clone(), format!("mate in the DM #{i}")));
+        }
+        if i < 5 {
+            sends.push((outsider.clone(), private.clone(), format!("refused #{i}")));
+        }
+    }
+    let replies = futures_util::future::join_all(sends.iter().map(|(who, channel, message)| async move {
+        who.post(&format!("/api/v1/channels/{channel}/posts"), json!({ "message": message })).await
+    }))
+    .await;
+
+    // Every seq the answers gave, per channel: (seq, author, post as answered).
+    let mut written: std::collections::BTreeMap<String, Vec<(i64, String, Value)>> = Default::default();
+    for ((who, channel, message), reply) in sends.iter().zip(replies) {
+        if channel == &private {
+            assert_eq!((reply.status, reply.code()), (404, "not_found"), "{message}: not a member");
+            continue;
+        }
+        let mut post = reply.expect(201);
+        assert_eq!(post["message"].as_str(), Some(message.as_str()));
+        let seq = post.as_object_mut().unwrap().remove("seq").unwrap().as_i64().unwrap();
+        written.entry(channel.clone()).or_default().push((seq, who.user_id.clone(), post));
+    }
+    for (channel, before, count) in [(&ch, ch_before, 45), (&dm, dm_before, 20)] {
+        let posts = written.get_mut(channel).unwrap();
+        posts.sort_by_key(|(seq, _, _)| *seq);
+        let seqs: Vec<i64> = posts.iter().map(|(seq, _, _)| *seq).collect();
+        assert_eq!(seqs, ((before + 1)..=(before + count)).collect::<Vec<_>>(), "each post once, no gaps");
+        let events = owner.get(&format!("/api/v1/channels/{channel}/events?after_seq={before}")).await.expect(200);
+        let events = events.as_array().unwrap();
+        assert_eq!(events.len(), posts.len(), "one event per post");
+        for (event, (seq, _, post)) in events.iter().zip(posts.iter()) {
+            assert_eq!((event["seq"].as_i64(), &event["event"]), (Some(*seq), &json!("posted")));
+            assert_eq!(&event["data"]["post"], post, "the event carries the post as answered");
+        }
+    }
+
+    // As if written one at a time in seq order: an author has read up to their own last post, and in
+    // the DM each post mentions the other member.
+    for (channel, members) in [(&ch, vec![&owner, &mate, &third]), (&dm, vec![&owner, &mate])] {
+        let posts = &written[channel];
+        for who in members {
+            let last_own = posts.iter().filter(|(_, author, _)| author == &who.user_id).map(|(seq, _, _)| *seq).max();
+            let unread = posts.iter().filter(|(seq, _, _)| Some(*seq) > last_own).count() as i64;
+            let mentions = if channel == &dm {
+                posts.iter().filter(|(_, author, _)| author != &who.user_id).count() as i64
+            } else {
+                0
+            };
+            let read = who.get(&format!("/api/v1/channels/{channel}/read")).await.expect(200);
+            assert_eq!(
+                (read["unread_count"].as_i64(), read["mention_count"].as_i64()),
+                (Some(unread), Some(mentions)),
+                "{} in {channel}",
+                who.username
+            );
+        }
+    }
+    let listed = messages(&owner.get(&format!("/api/v1/channels/{ch}/posts?limit=200")).await.expect(200));
+    assert_eq!(listed.len(), 45);
+
+    if is_postgres {
+        let scrape = app.get("/api/v1/health/metrics").await.text().await.unwrap();
+        let sample = |name: &str| -> f64 {
+            scrape
+                .lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+                .unwrap_or_else(|| panic!("{name} missing from the metrics:\n{scrape}"))
+        };
+        let (statements, posts) =
+            (sample("rustchat_db_post_statements_total "), sample("rustchat_db_posts_written_total "));
+        assert_eq!(posts, 65.0, "every plain post went through the group commit");
+        assert!(statements < posts, "posts that arrived together shared statements: {statements} for {posts}");
+    }
 }
