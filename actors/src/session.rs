@@ -229,11 +229,14 @@ impl WsSession {
         let channel = frame.channel;
         let Some(delivered) = self.delivered(channel) else { return };
         let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-        if frame.seq <= delivered {
+        if self.holding {
+            // Kept even at or below the position read at the handshake: the client's resume may move
+            // the cursor back, and `release` reads nothing back when the channel actor's head at the
+            // join is at or below the cursor, so a frame dropped here would be lost.
+            cursor.pending.insert(frame.seq, frame);
             return;
         }
-        if self.holding {
-            cursor.pending.insert(frame.seq, frame);
+        if frame.seq <= delivered {
             return;
         }
         if cursor.catching_up || frame.seq != delivered + 1 || !self.push_frame(&frame, ctx) {

@@ -576,3 +576,36 @@ async fn at_here_counts_a_mention_for_online_members_only() {
     owner.say(&open, "@here @mate twice over").await;
     assert_eq!(mentions(&mate).await, 2, "one mention per post, however many ways");
 }
+
+/// A client reconnecting to a node that has not yet heard of the newest post (its peer wrote it, and
+/// the node learns it from the bus or its sweep of the log) reads it at the handshake as the
+/// channel's head, then resumes from before it: the post still arrives once the node hears of it.
+/// Two nodes on one database and no Redis, so the second node learns only from its sweep.
+#[tokio::test]
+async fn a_resume_below_a_post_the_node_heard_of_late_still_gets_it() {
+    let Some(db) = crate::common::TestDb::create().await else {
+        return;
+    };
+    let secrets = [
+        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
+        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
+    ];
+    let a = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
+    let b = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
+    let (owner, mate, _, open, _) = trio(&a.address).await;
+    let seen = owner.say(&open, "seen before the reconnect").await["seq"].as_i64().unwrap();
+    // The owner's socket on b keeps the channel's actor there alive, at `seen`.
+    let mut watcher = Ws::connect(&b.address, &token(&owner)).await;
+    // Reading the head takes milliseconds; this leaves no doubt the actor has it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let missed = owner.say(&open, "written on a while mate reconnects to b").await["seq"].as_i64().unwrap();
+    let mut ws = Ws::connect_announcing_resume(&b.address, &token(&mate)).await;
+    // b's sweep brings the post to its channel actor while mate's socket waits for the resume.
+    watcher.until_seq(&open, missed, Duration::from_secs(15)).await;
+    ws.send(json!({"action": "resume", "id": "r", "since": { open.clone(): seen }})).await;
+    ws.expect("reply", T).await;
+    let events = ws.until_seq(&open, missed, T).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["data"]["post"]["message"], "written on a while mate reconnects to b");
+}
