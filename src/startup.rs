@@ -67,9 +67,6 @@ impl Node {
         }));
         let store = Store::connect_lazy(&settings.database)?.with_breaker(breakers.database.clone());
         prepare_schema(&store, &settings).await?;
-        if let Some(stats) = store.post_write_stats() {
-            metrics.observe_post_writes(stats);
-        }
         let redis = match &settings.redis.url {
             Some(url) => Some(Arc::new(RedisLink::new(url, Some(breakers.redis.clone()))?)),
             None => None,

@@ -8,7 +8,6 @@ mod channels;
 mod events;
 mod migrate;
 pub mod models;
-mod post_writer;
 mod posts;
 mod search;
 mod sessions;
@@ -28,7 +27,6 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use channels::{ChannelPatch, NewChannel};
 pub use migrate::MigrationStatus;
-pub use post_writer::PostWriteStats;
 pub use posts::{NewPost, PostCursor};
 pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;
@@ -105,8 +103,6 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: Pool,
-    /// Group-commits plain posts (PostgreSQL only).
-    post_writer: Option<Arc<post_writer::PostWriter>>,
     breaker: Option<Arc<Breaker>>,
     max_connections: u32,
     sqlite_path: Option<std::path::PathBuf>,
@@ -162,11 +158,7 @@ impl Store {
                 (Pool::Sqlite(pool), Some(path.clone()))
             }
         };
-        let post_writer = match &pool {
-            Pool::Pg(pool) => Some(Arc::new(post_writer::PostWriter::start(pool.clone())?)),
-            Pool::Sqlite(_) => None,
-        };
-        Ok(Self { pool, post_writer, breaker: None, max_connections: settings.max_connections, sqlite_path })
+        Ok(Self { pool, breaker: None, max_connections: settings.max_connections, sqlite_path })
     }
 
     /// Routes every query through `breaker` from now on.
@@ -219,11 +211,6 @@ impl Store {
         };
         self.observe(&result);
         result
-    }
-
-    /// Plain posts group-committed so far (PostgreSQL only).
-    pub fn post_write_stats(&self) -> Option<Arc<PostWriteStats>> {
-        self.post_writer.as_ref().map(|w| w.stats())
     }
 
     pub fn pool_stats(&self) -> PoolStats {

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use super::events::{append_event, insert_event};
 use super::models::{ChannelEvent, ChannelKind, Post, Reaction, ReactionSummary};
-use super::post_writer::Row;
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -41,12 +40,87 @@ pub enum PostCursor {
     After(PostId),
 }
 
+/// The common post (no thread, no mentions) on PostgreSQL: everything `create_post`'s transaction does,
+/// and the checks its callers make before it (the session is live, its user active and a member of the
+/// channel, which is not archived), as one statement: one round trip instead of eight. Statements in a
+/// `WITH` run on one snapshot in one implicit transaction; the channel row stays locked until it
+/// commits, so commit order is still seq order. `None` when a check fails; nothing is written then.
+async fn create_plain_post_pg(
+    pool: &sqlx::PgPool,
+    session: SessionId,
+    author: UserId,
+    channel: ChannelId,
+    message: &MessageBody,
+) -> Result<Option<(Post, ChannelEvent)>> {
+    let now = Timestamp::now();
+    // The post as the INSERT's column defaults make it, so the event carries what a read returns.
+    let post = Post {
+        id: PostId::new(),
+        channel_id: channel,
+        user_id: author,
+        root_id: None,
+        message: message.as_str().to_string(),
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+        reply_count: 0,
+        last_reply_at: None,
+        is_pinned: false,
+        reactions: Vec::new(),
+    };
+    let data = serde_json::json!({ "post": &post, "mentions": Mentions::default() });
+    // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
+    let seq: Option<i64> = sqlx::query_scalar(
+        "WITH counted AS (
+           UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $5
+           WHERE id = $2 AND archived_at IS NULL
+             AND EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $2 AND user_id = $3)
+             AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+                         WHERE s.id = $7 AND s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $5
+                           AND u.is_active)
+           RETURNING last_seq, total_msg_count, kind
+         ), mentioned AS (
+           -- In a DM every message mentions the other member.
+           UPDATE channel_members SET mention_count = mention_count + 1
+           FROM counted WHERE counted.kind = 'direct' AND channel_id = $2 AND user_id <> $3
+         ), inserted AS (
+           INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
+           SELECT $1, $2, $3, NULL, $4, $5 FROM counted
+         ), logged AS (
+           INSERT INTO channel_events (channel_id, seq, kind, data, created_at)
+           SELECT $2, counted.last_seq, 'posted', $6, $5 FROM counted
+         ), viewed AS (
+           UPDATE channel_members SET last_viewed_seq = counted.last_seq, viewed_msg_count = counted.total_msg_count
+           FROM counted WHERE channel_id = $2 AND user_id = $3
+         )
+         SELECT last_seq FROM counted",
+    )
+    .bind(post.id)
+    .bind(channel)
+    .bind(author)
+    .bind(message.as_str())
+    .bind(now)
+    .bind(sqlx::types::Json(&data))
+    .bind(session)
+    .fetch_optional(pool)
+    .await?;
+    Ok(seq.map(|seq| {
+        let event = ChannelEvent {
+            event: "posted".to_string(),
+            channel_id: channel,
+            seq,
+            data: sqlx::types::Json(data),
+            created_at: now,
+        };
+        (post, event)
+    }))
+}
+
 impl Store {
     /// The common post, authenticated, authorized and written in one round trip: plain text (no thread,
     /// no mentions) by the holder of a live `session` who is an active member of `channel`, which is not
-    /// archived. Group-committed with the posts that arrive meanwhile (see `post_writer`). `None` when
-    /// any of that does not hold, or on SQLite (where a round trip costs little): the caller then takes
-    /// the general path, which checks step by step and says why.
+    /// archived. `None` when any of that does not hold, or on SQLite (where a round trip costs little):
+    /// the caller then takes the general path, which checks step by step and says why.
     pub async fn create_plain_post_as(
         &self,
         session: SessionId,
@@ -54,39 +128,14 @@ impl Store {
         channel: ChannelId,
         message: &MessageBody,
     ) -> Result<Option<(Post, ChannelEvent)>> {
-        let Some(writer) = &self.post_writer else { return Ok(None) };
+        let super::Pool::Pg(pool) = &self.pool else { return Ok(None) };
         if !Mentions::parse(message.as_str()).is_empty() {
             return Ok(None);
         }
-        // The post as the INSERT's column defaults make it, so the event carries what a read returns.
-        let post = Post {
-            id: PostId::new(),
-            channel_id: channel,
-            user_id: author,
-            root_id: None,
-            message: message.as_str().to_string(),
-            created_at: Timestamp::now(),
-            edited_at: None,
-            deleted_at: None,
-            reply_count: 0,
-            last_reply_at: None,
-            is_pinned: false,
-            reactions: Vec::new(),
-        };
-        let data = serde_json::json!({ "post": &post, "mentions": Mentions::default() });
         self.admit()?;
-        let result = writer.write(Row { post, session, data }).await;
+        let result = create_plain_post_pg(pool, session, author, channel, message).await;
         self.observe(&result);
-        Ok(result?.map(|(row, seq)| {
-            let event = ChannelEvent {
-                event: "posted".to_string(),
-                channel_id: channel,
-                seq,
-                data: sqlx::types::Json(row.data),
-                created_at: row.post.created_at,
-            };
-            (row.post, event)
-        }))
+        result
     }
 
     /// Inserts a post and everything that follows from it in one transaction: the thread root's reply

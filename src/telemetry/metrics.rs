@@ -11,8 +11,7 @@
 //! ```
 //!
 //! plus `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
-//! Redis publishes/receives and bus state, cluster peers, database ping latency, posts created and
-//! plain posts group-committed (`rustchat_db_post_statements_total`, `rustchat_db_posts_written_total`).
+//! Redis publishes/receives and bus state, cluster peers, database ping latency and posts created.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,7 +23,6 @@ use prometheus::{Encoder, TextEncoder};
 use rustchat_actors::session::SessionCounters;
 
 use crate::cluster::bus::BusStats;
-use crate::store::PostWriteStats;
 
 /// Buckets fine enough to read p99 around the 500 ms alert threshold.
 const LATENCY_BUCKETS: [f64; 16] =
@@ -32,7 +30,7 @@ const LATENCY_BUCKETS: [f64; 16] =
 
 pub struct Metrics {
     registry: prometheus::Registry,
-    provider: SdkMeterProvider,
+    _provider: SdkMeterProvider,
     pub http_requests: Counter<u64>,
     pub http_duration: Histogram<f64>,
     pub db_pool_saturation: Gauge<f64>,
@@ -144,25 +142,8 @@ impl Metrics {
                 ])
                 .build(),
             registry,
-            provider,
+            _provider: provider,
         })
-    }
-
-    /// Counts the plain posts group-committed on PostgreSQL: posts written over statements is the
-    /// mean batch size.
-    pub fn observe_post_writes(&self, stats: Arc<PostWriteStats>) {
-        let meter = self.provider.meter("rustchat");
-        let s = stats.clone();
-        meter
-            .u64_observable_counter("rustchat_db_post_statements")
-            .with_description("statements that wrote plain posts (group commit)")
-            .with_callback(move |o| o.observe(s.statements.load(Ordering::Relaxed), &[]))
-            .build();
-        meter
-            .u64_observable_counter("rustchat_db_posts_written")
-            .with_description("plain posts written by those statements")
-            .with_callback(move |o| o.observe(stats.posts.load(Ordering::Relaxed), &[]))
-            .build();
     }
 
     pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {

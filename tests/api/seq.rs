@@ -65,8 +65,8 @@ async fn two_hundred_concurrent_posters_get_gap_free_unique_seqs() {
     assert!(log.iter().all(|e| e["event"] == "posted"));
 }
 
-/// A post the database refuses (here a trigger an operator added) fails on its own: the posts that
-/// arrived with it, and so may share its statement, are written with gap-free seqs.
+/// A post the database refuses (here a trigger an operator added) fails on its own, taking no seq:
+/// the posts that arrived with it are written with gap-free seqs.
 #[tokio::test]
 async fn a_post_the_database_refuses_fails_alone() {
     let Some(app) = spawn_app(Db::Postgres, &[]).await else {
