@@ -267,13 +267,7 @@ async fn a_token_revoked_on_one_node_is_refused_on_another() {
     let Some(db) = crate::common::TestDb::create().await else {
         return;
     };
-    // Nodes of one cluster share their secrets.
-    let secrets = [
-        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
-        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
-    ];
-    let a = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
-    let b = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
+    let (a, b) = crate::common::two_nodes_on(&db).await;
     let on_a = Api::register(&a.address, "roamer").await;
     let mut on_b = on_a.clone();
     on_b.base = b.address.clone();

@@ -355,7 +355,7 @@ async fn posts_arriving_together_are_each_written_once_in_seq_order(db: Db) {
     let ch_before = owner.get(&format!("/api/v1/channels/{ch}")).await.expect(200)["last_seq"].as_i64().unwrap();
     let dm_before = owner.get(&format!("/api/v1/channels/{dm}")).await.expect(200)["last_seq"].as_i64().unwrap();
 
-    // (author, channel, message), interleaved so that batches mix channels, authors and refusals.
+    // (author, channel, message), interleaved so that concurrent writes mix channels, authors and refusals.
     let mut sends = Vec::new();
     for i in 0..15 {
         for who in [&owner, &mate, &third] {

@@ -586,12 +586,7 @@ async fn a_resume_below_a_post_the_node_heard_of_late_still_gets_it() {
     let Some(db) = crate::common::TestDb::create().await else {
         return;
     };
-    let secrets = [
-        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
-        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
-    ];
-    let a = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
-    let b = crate::common::spawn_app_on(&db.url, &secrets).await.unwrap();
+    let (a, b) = crate::common::two_nodes_on(&db).await;
     let (owner, mate, _, open, _) = trio(&a.address).await;
     let seen = owner.say(&open, "seen before the reconnect").await["seq"].as_i64().unwrap();
     // The owner's socket on b keeps the channel's actor there alive, at `seen`.

@@ -187,6 +187,16 @@ pub async fn spawn_app(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     Some(start_node(dir, test_db, db_url, extra).await)
 }
 
+/// Two nodes of one cluster on `db`, without Redis: they share the secrets every node of a cluster
+/// shares, so a token from one is good on the other.
+pub async fn two_nodes_on(db: &TestDb) -> (TestApp, TestApp) {
+    let secrets = [
+        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
+        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
+    ];
+    (spawn_app_on(&db.url, &secrets).await.unwrap(), spawn_app_on(&db.url, &secrets).await.unwrap())
+}
+
 /// Starts a node on the database at `db_url`, which the caller owns.
 pub async fn spawn_app_on(db_url: &str, extra: &[(&str, &str)]) -> Option<TestApp> {
     Some(start_node(tempfile::tempdir().unwrap(), None, db_url.to_string(), extra).await)
