@@ -92,13 +92,20 @@ impl Node {
         let one_time = crate::oidc::one_time::OneTime::new(redis.clone(), store.clone(), &settings.redis.prefix);
         let rate_limits =
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
-        let realtime =
-            Realtime::start(&settings, &store, redis.clone(), port, session_counters, bus_stats, metrics.clone())?;
-        let workers = settings.workers;
-        let grace = settings.shutdown_grace;
-
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
+        let realtime = Realtime::start(
+            &settings,
+            &store,
+            &tokens,
+            redis.clone(),
+            port,
+            session_counters,
+            bus_stats,
+            metrics.clone(),
+        )?;
+        let workers = settings.workers;
+        let grace = settings.shutdown_grace;
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
         let state = web::Data::new(AppState {

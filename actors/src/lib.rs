@@ -8,7 +8,8 @@
 //!   as traits, so this crate knows nothing of SQL or Redis.
 //! - [`messages`]: the messages actors exchange.
 //! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together);
-//!   [`inbound`]: its client frames, decoded.
+//!   [`inbound`]: its client frames, decoded; [`client`]: the actions a client may send, typed.
+//! - [`login`]: the right to read: notices of ended logins, close codes, token expiry.
 //! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
 //! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
 //!
@@ -18,9 +19,11 @@
 
 pub mod breaker;
 pub mod channel;
+pub mod client;
 pub mod frame;
 pub mod heartbeat;
 pub mod inbound;
+pub mod login;
 pub mod messages;
 pub mod outbox;
 pub mod ports;

@@ -30,7 +30,27 @@ pub struct BusReconnected;
 pub struct Connected {
     pub conn: Uuid,
     pub user: Uuid,
+    /// The login it was opened with: the socket lives as long as it does.
+    pub login: Uuid,
     pub session: Addr<WsSession>,
+    /// Closed at once when the login ends, before anything routed later can be queued.
+    pub outbox: std::sync::Arc<crate::outbox::Outbox>,
+}
+
+/// A session presented a fresh access token, of `login`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reauthenticated {
+    pub conn: Uuid,
+    pub login: Uuid,
+}
+
+/// The session's login ended, or its token expired: close with `code` and `reason`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LoginEnded {
+    pub code: u16,
+    pub reason: &'static str,
 }
 
 /// A session closed; `channels` are those where its user's presence is announced (for `offline`).

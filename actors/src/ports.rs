@@ -1,6 +1,7 @@
 //! What the actors need from the rest of the server, as traits: the durable event log, state-changing
-//! client actions, the cross-node bus, per-user connection slots and the cluster registry. The server
-//! crate implements them over PostgreSQL/SQLite and Redis (or in-process for a single node).
+//! client actions, the state of logins, the cross-node bus, per-user connection slots and the cluster
+//! registry. The server crate implements them over PostgreSQL/SQLite and Redis (or in-process for a
+//! single node).
 
 use actix::Recipient;
 use bytestring::ByteString;
@@ -8,7 +9,9 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::client::PostAction;
 use crate::frame::Frame;
+use crate::login::{Credential, LoginsEnded};
 use crate::messages::{BusReconnected, Inbound};
 
 pub type LocalFut<T> = LocalBoxFuture<'static, T>;
@@ -47,16 +50,18 @@ pub struct ActionOutcome {
     pub publish: Vec<BusMessage>,
 }
 
-/// Client actions that change state (creating a post), performed by the server's domain code with
-/// the same checks as REST.
+/// Client actions that change state, performed by the server's domain code with the same checks as
+/// REST, in the name of the socket's login.
 pub trait Actions: Send + Sync + 'static {
-    fn perform(
-        &self,
-        user: Uuid,
-        login: Uuid,
-        action: String,
-        payload: serde_json::Value,
-    ) -> LocalFut<Result<ActionOutcome, ActionError>>;
+    fn post(&self, user: Uuid, login: Uuid, action: PostAction) -> LocalFut<Result<ActionOutcome, ActionError>>;
+}
+
+/// Whether logins still give the right to read.
+pub trait Logins: Send + Sync + 'static {
+    /// Those of `logins` that are still live: not revoked, not expired, their user active.
+    fn live(&self, logins: Vec<Uuid>) -> LocalFut<Result<std::collections::HashSet<Uuid>, String>>;
+    /// What a fresh access token presented on an open socket grants, checked like a handshake's.
+    fn authenticate(&self, token: String) -> LocalFut<Result<Credential, ActionError>>;
 }
 
 /// A pub/sub topic.
@@ -72,7 +77,12 @@ pub enum Topic {
 #[derive(Debug, Clone)]
 pub enum BusMessage {
     Channel(Frame),
-    User { user: Uuid, text: ByteString },
+    User {
+        user: Uuid,
+        text: ByteString,
+    },
+    /// Travels on the user's topic; never reaches a client.
+    LoginsEnded(LoginsEnded),
 }
 
 /// The cross-node transport: at-most-once pub/sub. Guarantees come from `seq` and the event log.

@@ -1,25 +1,30 @@
 //! `Supervisor`: one per node. It owns the bus, keeps the registry of channel actors (one per channel
 //! with local sessions, stopped when the last one leaves) and of connections per user, routes every
 //! frame — from this node's writes and from the bus — to the right channel actor or user's sessions,
-//! sweeps the event log so nothing the bus lost stays lost, and closes every session on shutdown.
+//! sweeps the event log so nothing the bus lost stays lost, ends the sockets of logins that ended
+//! (told by the bus, or found by a check of the database before every sweep), and closes every
+//! session on shutdown.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_http::ws::{CloseCode, CloseReason};
 use uuid::Uuid;
 
 use crate::channel::{ChannelActor, StopChannel};
+use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
-    BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Inbound,
-    MembershipGranted, NodeCounts, Observed, Publish, Push, Subscribe, Unsubscribe,
+    BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Inbound, LoginEnded,
+    MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, Subscribe, Unsubscribe,
 };
-use crate::ports::{Bus, BusMessage, Connections, EventLog, Topic};
+use crate::outbox::Outbox;
+use crate::ports::{Bus, BusMessage, Connections, EventLog, Logins, Topic};
 use crate::session::WsSession;
 
-/// How often the supervisor compares its channels with the log (catches messages the bus lost with
-/// no later message to reveal the gap).
+/// How often the supervisor checks that its sockets' logins are still live, then compares its
+/// channels with the log (catches messages the bus lost with no later message to reveal the gap).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// How often this node's connection slots are renewed in the cluster-wide count.
 pub const SLOT_REFRESH_INTERVAL: Duration = Duration::from_secs(20);
@@ -27,6 +32,7 @@ pub const SLOT_REFRESH_INTERVAL: Duration = Duration::from_secs(20);
 pub struct Supervisor {
     bus: Arc<dyn Bus>,
     log: Arc<dyn EventLog>,
+    logins: Arc<dyn Logins>,
     connections: Arc<dyn Connections>,
     channels: HashMap<Uuid, ChannelEntry>,
     conns: HashMap<Uuid, ConnEntry>,
@@ -40,13 +46,72 @@ struct ChannelEntry {
 
 struct ConnEntry {
     user: Uuid,
+    login: Uuid,
     session: Addr<WsSession>,
+    outbox: Arc<Outbox>,
     channels: HashSet<Uuid>,
+    /// Its login ended; the session is stopping.
+    ended: bool,
+}
+
+impl ConnEntry {
+    /// Closes the socket now (queued frames are dropped, nothing more is accepted), then stops the
+    /// session: whatever is routed after this never reaches the client.
+    fn end(&mut self, conn: Uuid, reason: EndReason) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let description = reason.describe();
+        self.outbox.close(
+            CloseReason { code: CloseCode::Other(CLOSE_LOGIN_ENDED), description: Some(description.to_string()) },
+            true,
+        );
+        self.session.do_send(LoginEnded { code: CLOSE_LOGIN_ENDED, reason: description });
+        tracing::info!(%conn, user = %self.user, login = %self.login, reason = description, "closing WebSocket: login ended");
+    }
 }
 
 impl Supervisor {
-    pub fn new(bus: Arc<dyn Bus>, log: Arc<dyn EventLog>, connections: Arc<dyn Connections>) -> Self {
-        Self { bus, log, connections, channels: HashMap::new(), conns: HashMap::new(), users: HashMap::new() }
+    pub fn new(
+        bus: Arc<dyn Bus>,
+        log: Arc<dyn EventLog>,
+        logins: Arc<dyn Logins>,
+        connections: Arc<dyn Connections>,
+    ) -> Self {
+        Self { bus, log, logins, connections, channels: HashMap::new(), conns: HashMap::new(), users: HashMap::new() }
+    }
+
+    /// Ends the sockets of the logins a notice names, before anything routed after it.
+    fn end_logins(&mut self, notice: LoginsEnded) {
+        let Some(conns) = self.users.get(&notice.user) else { return };
+        for conn in conns {
+            if let Some(entry) = self.conns.get_mut(conn).filter(|e| notice.scope.covers(e.login)) {
+                entry.end(*conn, notice.reason);
+            }
+        }
+    }
+
+    /// Asks the log which of this node's logins are still live and ends the sockets of the others;
+    /// only then runs `then`, so nothing it reads back can reach a socket whose login ended while a
+    /// notice was lost. A failed check skips `then` (the next sweep comes soon).
+    fn check_logins(&mut self, ctx: &mut Context<Self>, then: impl FnOnce(&mut Self, &mut Context<Self>) + 'static) {
+        if self.conns.is_empty() {
+            return then(self, ctx);
+        }
+        let asked: HashSet<Uuid> = self.conns.values().map(|e| e.login).collect();
+        let check = self.logins.live(asked.iter().copied().collect());
+        ctx.spawn(check.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(live) => {
+                // Sockets opened (or re-authenticated) during the check were not asked about.
+                for (conn, entry) in &mut act.conns {
+                    if asked.contains(&entry.login) && !live.contains(&entry.login) {
+                        entry.end(*conn, EndReason::NoLongerValid);
+                    }
+                }
+                then(act, ctx);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot check the sockets' logins; retrying at the next sweep"),
+        }));
     }
 
     fn route(&mut self, message: BusMessage) {
@@ -72,6 +137,7 @@ impl Supervisor {
                     }
                 }
             }
+            BusMessage::LoginsEnded(notice) => self.end_logins(notice),
         }
     }
 
@@ -90,6 +156,10 @@ impl Supervisor {
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
+        self.check_logins(ctx, |act, ctx| act.read_heads(ctx));
+    }
+
+    fn read_heads(&mut self, ctx: &mut Context<Self>) {
         if self.channels.is_empty() {
             return;
         }
@@ -141,18 +211,29 @@ impl Handler<Inbound> for Supervisor {
 
 impl Handler<BusReconnected> for Supervisor {
     type Result = ();
-    fn handle(&mut self, _: BusReconnected, _: &mut Context<Self>) {
+    fn handle(&mut self, _: BusReconnected, ctx: &mut Context<Self>) {
         tracing::info!(channels = self.channels.len(), "bus reconnected: reading back what it may have lost");
-        for entry in self.channels.values() {
-            entry.actor.do_send(CatchUp);
-        }
+        // Notices of ended logins may have been lost too: check before reading anything back.
+        self.check_logins(ctx, |act, _| {
+            for entry in act.channels.values() {
+                entry.actor.do_send(CatchUp);
+            }
+        });
     }
 }
 
 impl Handler<Connected> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Connected, _: &mut Context<Self>) {
-        self.conns.insert(msg.conn, ConnEntry { user: msg.user, session: msg.session, channels: HashSet::new() });
+        let entry = ConnEntry {
+            user: msg.user,
+            login: msg.login,
+            session: msg.session,
+            outbox: msg.outbox,
+            channels: HashSet::new(),
+            ended: false,
+        };
+        self.conns.insert(msg.conn, entry);
         let conns = self.users.entry(msg.user).or_default();
         conns.insert(msg.conn);
         if conns.len() == 1 {
@@ -164,6 +245,15 @@ impl Handler<Connected> for Supervisor {
                     tracing::warn!(error = %e, "cannot subscribe to the user topic");
                 }
             });
+        }
+    }
+}
+
+impl Handler<Reauthenticated> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Reauthenticated, _: &mut Context<Self>) {
+        if let Some(entry) = self.conns.get_mut(&msg.conn) {
+            entry.login = msg.login;
         }
     }
 }

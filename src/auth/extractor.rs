@@ -66,10 +66,16 @@ fn refuse(reason: &str) -> Error {
 }
 
 impl AuthUser {
-    /// Authenticates a raw access token (also used by the WebSocket handshake).
-    pub async fn from_token(state: &AppState, token: &str) -> Result<AuthUser, Error> {
-        let claims = state.tokens.verify_access(token).map_err(|reason| refuse(&reason))?;
-        AuthUser::of_session(&state.store, claims.sid, claims.sub).await
+    /// Authenticates a raw access token (the WebSocket handshake and its `authenticate` action),
+    /// and says when the token expires: the socket it opens may not outlive it.
+    pub async fn from_token_with_expiry(
+        store: &Store,
+        tokens: &TokenKeys,
+        token: &str,
+    ) -> Result<(AuthUser, std::time::SystemTime), Error> {
+        let claims = tokens.verify_access(token).map_err(|reason| refuse(&reason))?;
+        let caller = AuthUser::of_session(store, claims.sid, claims.sub).await?;
+        Ok((caller, claims.expires_at()))
     }
 
     /// The caller behind a login session, if it is still live and theirs (also used by WebSocket

@@ -28,6 +28,13 @@ pub struct Claims {
     pub iss: String,
 }
 
+impl Claims {
+    /// The instant `exp` names.
+    pub fn expires_at(&self) -> std::time::SystemTime {
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(self.exp).unwrap_or(0))
+    }
+}
+
 /// Signing and verification keys derived from the JWT secret.
 #[derive(Clone)]
 pub struct TokenKeys {
@@ -62,9 +69,12 @@ impl TokenKeys {
     }
 
     pub fn issue_access(&self, user: UserId, session: SessionId) -> Result<String> {
-        let now = Timestamp::now().unix_seconds();
-        let claims =
-            Claims { sub: user, sid: session, iat: now, exp: now + ACCESS_TTL.as_secs() as i64, iss: ISSUER.into() };
+        self.issue_access_expiring(user, session, Timestamp::now().unix_seconds() + ACCESS_TTL.as_secs() as i64)
+    }
+
+    /// An access token that expires at `exp` (unix seconds).
+    pub fn issue_access_expiring(&self, user: UserId, session: SessionId, exp: i64) -> Result<String> {
+        let claims = Claims { sub: user, sid: session, iat: Timestamp::now().unix_seconds(), exp, iss: ISSUER.into() };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::internal)
     }
 

@@ -16,6 +16,7 @@ use actix::Recipient;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use rustchat_actors::Frame;
+use rustchat_actors::login::LoginsEnded;
 use rustchat_actors::messages::{BusReconnected, Inbound};
 use rustchat_actors::ports::{Bus, BusMessage, LocalFut, Topic};
 use tokio::sync::{mpsc, oneshot};
@@ -96,6 +97,7 @@ impl Bus for RedisBus {
         let (topic, payload) = match message {
             BusMessage::Channel(frame) => (self.keys.topic(Topic::Channel(frame.channel)), frame.text.to_string()),
             BusMessage::User { user, text } => (self.keys.topic(Topic::User(user)), text.to_string()),
+            BusMessage::LoginsEnded(notice) => (self.keys.topic(Topic::User(notice.user)), notice.encode()),
         };
         let _ = self.commands.send(Command::Publish(topic, payload));
     }
@@ -294,7 +296,11 @@ impl BusTask {
                     return;
                 }
             },
-            Some(Topic::User(user)) => BusMessage::User { user, text: payload.into() },
+            Some(Topic::User(user)) => match LoginsEnded::decode(&payload) {
+                Some(notice) if notice.user == user => BusMessage::LoginsEnded(notice),
+                Some(_) => return,
+                None => BusMessage::User { user, text: payload.into() },
+            },
             None => return,
         };
         self.stats.received.fetch_add(1, Ordering::Relaxed);

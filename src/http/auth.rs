@@ -3,6 +3,7 @@
 //! account all answer the same 401, after the same amount of hashing work.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use rustchat_actors::login::{EndReason, LoginScope};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -173,8 +174,9 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
                 user,
             }))
         }
-        RefreshOutcome::Reused => {
+        RefreshOutcome::Reused(user) => {
             tracing::warn!(session_id = %presented.session, reason = "refresh token reused; session revoked", "Invalid token");
+            state.realtime.end_logins(user, LoginScope::Only(presented.session.0), EndReason::Revoked);
             Err(invalid())
         }
         RefreshOutcome::Invalid => {
@@ -189,6 +191,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
     state.store.revoke_session(caller.session).await?;
+    state.realtime.end_logins(caller.id(), LoginScope::Only(caller.session.0), EndReason::LoggedOut);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -209,5 +212,6 @@ pub async fn change_password(
     state.store.set_password_hash(caller.id(), &hash).await?;
     let revoked = state.store.revoke_other_sessions(caller.id(), caller.session).await?;
     tracing::info!(user_id = %caller.id(), revoked_sessions = revoked, "password changed");
+    state.realtime.end_logins(caller.id(), LoginScope::AllBut(caller.session.0), EndReason::PasswordChanged);
     Ok(HttpResponse::NoContent().finish())
 }

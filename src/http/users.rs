@@ -1,6 +1,7 @@
 //! Users: my profile, looking others up, and admins (de)activating accounts.
 
 use actix_web::{HttpResponse, get, patch, post, web};
+use rustchat_actors::login::{EndReason, LoginScope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -149,5 +150,8 @@ async fn set_active(state: &AppState, caller: &AuthUser, target: UserId, active:
     }
     let user = state.store.set_user_active(target, active).await?;
     tracing::info!(user_id = %target, active, by = %caller.id(), "account status changed");
+    if !active {
+        state.realtime.end_logins(target, LoginScope::All, EndReason::Deactivated);
+    }
     Ok(HttpResponse::Ok().json(user))
 }

@@ -70,7 +70,7 @@ pub async fn connect(
             busy.retry_after = Some(1);
             return Err(busy);
         };
-        let caller = AuthUser::from_token(&state, &token).await?;
+        let (caller, token_expires_at) = AuthUser::from_token_with_expiry(&state.store, &state.tokens, &token).await?;
         tracing::Span::current().record("user", tracing::field::display(caller.id()));
         let memberships = realtime.log.memberships(caller.id().0).await.map_err(|e| {
             tracing::warn!(ip, user = %caller.id(), error = %e, "WebSocket refused: cannot read the user's channels");
@@ -111,11 +111,13 @@ pub async fn connect(
                 conn,
                 user: caller.id().0,
                 login: caller.session.0,
+                token_expires_at,
                 outbox: outbox.clone(),
                 resume_announced: query.resume,
                 supervisor: realtime.supervisor.clone(),
                 log: realtime.log.clone(),
                 actions: realtime.actions.clone(),
+                logins: realtime.logins.clone(),
                 config: config.clone(),
                 span: tracing::Span::current(),
                 memberships,

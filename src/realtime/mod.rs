@@ -4,6 +4,7 @@
 
 pub mod actions;
 pub mod log;
+pub mod logins;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,15 +12,18 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use bytestring::ByteString;
 use rustchat_actors::heartbeat::{HEARTBEAT_INTERVAL, Peers};
+use rustchat_actors::login::{EndReason, LoginScope, LoginsEnded};
 use rustchat_actors::messages::{Count, Drain, NodeCounts, Publish};
-use rustchat_actors::ports::{Bus, BusMessage, ClusterRegistry, Connections, NodeInfo};
+use rustchat_actors::ports::{Bus, BusMessage, ClusterRegistry, Connections, Logins, NodeInfo};
 use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
 use serde_json::json;
 
 use self::actions::ChatActions;
 use self::log::{StoreLog, frame_of};
+use self::logins::StoreLogins;
 use rustchat_actors::session::SessionCounters;
 
+use crate::auth::TokenKeys;
 use crate::cluster::bus::{BusStats, LocalBus, RedisBus};
 use crate::cluster::registry::{LocalRegistry, RedisRegistry};
 use crate::cluster::slots::{LocalSlots, RedisSlots};
@@ -35,6 +39,7 @@ pub struct Realtime {
     pub slots: Arc<dyn Connections>,
     pub log: Arc<StoreLog>,
     pub actions: Arc<ChatActions>,
+    pub logins: Arc<dyn Logins>,
     pub session_config: Arc<SessionConfig>,
     /// Handshakes reading the database at once: half the pool, so a reconnect wave queues here instead
     /// of timing out on the pool and starving posts.
@@ -46,9 +51,11 @@ pub struct Realtime {
 
 impl Realtime {
     /// Starts the supervisor and heartbeat on the current actix system.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         settings: &Settings,
         store: &Store,
+        tokens: &TokenKeys,
         redis: Option<Arc<RedisLink>>,
         port: u16,
         counters: Arc<SessionCounters>,
@@ -69,7 +76,8 @@ impl Realtime {
                 }
             };
         let log = Arc::new(StoreLog { store: store.clone(), presence_max_members: settings.ws.presence_max_members });
-        let supervisor = Supervisor::new(bus.clone(), log.clone(), slots.clone()).start();
+        let logins: Arc<dyn Logins> = Arc::new(StoreLogins { store: store.clone(), tokens: tokens.clone() });
+        let supervisor = Supervisor::new(bus.clone(), log.clone(), logins.clone(), slots.clone()).start();
         let peers = Peers::default();
         let me = NodeInfo {
             node_id: settings.node_id.clone(),
@@ -96,6 +104,7 @@ impl Realtime {
             actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone(), metrics }),
             slots,
             log,
+            logins,
             session_config,
             admission: Arc::new(tokio::sync::Semaphore::new((settings.database.max_connections as usize / 2).max(1))),
             peers,
@@ -133,6 +142,13 @@ impl Realtime {
             self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
         }
         self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
+    }
+
+    /// Closes the sockets of `user`'s logins in `scope` on every node, before anything published after
+    /// this reaches them. Call it after the change is committed (a node that misses the notice finds
+    /// the change in the database at its next sweep).
+    pub fn end_logins(&self, user: UserId, scope: LoginScope, reason: EndReason) {
+        self.supervisor.do_send(Publish(BusMessage::LoginsEnded(LoginsEnded { user: user.0, scope, reason })));
     }
 
     /// Sends a non-channel event to every session of `user`, on every node.

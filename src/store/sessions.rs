@@ -20,8 +20,8 @@ pub struct SessionUser {
 #[derive(Debug, PartialEq, Eq)]
 pub enum RefreshOutcome {
     Rotated(UserId),
-    /// The previous secret was presented again: the session is now revoked.
-    Reused,
+    /// The previous secret was presented again: the session (of this user) is now revoked.
+    Reused(UserId),
     Invalid,
 }
 
@@ -69,6 +69,30 @@ impl Store {
         }))
     }
 
+    /// Those of `ids` that still give the right to read: not revoked, not expired, their user active.
+    pub async fn live_sessions(&self, ids: &[SessionId]) -> Result<std::collections::HashSet<SessionId>> {
+        let now = Timestamp::now();
+        let mut live = std::collections::HashSet::with_capacity(ids.len());
+        // Bounded IN lists keep every statement well under both backends' parameter limits.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.id IN ({}) AND s.revoked_at IS NULL AND s.expires_at > $1 AND u.is_active",
+                placeholders.join(", ")
+            );
+            let rows: Vec<SessionId> = with_pool!(self, |pool| {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(now);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await?
+            });
+            live.extend(rows);
+        }
+        Ok(live)
+    }
+
     /// Swaps `presented` for `next` when `presented` is the session's current secret.
     pub async fn rotate_refresh(
         &self,
@@ -102,13 +126,16 @@ impl Store {
             match rotated {
                 Some(user) => RefreshOutcome::Rotated(user),
                 None => {
-                    let revoked = sqlx::query("UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND prev_refresh_hash = $2 AND revoked_at IS NULL")
-                        .bind(id)
-                        .bind(presented)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    if revoked.rows_affected() == 1 { RefreshOutcome::Reused } else { RefreshOutcome::Invalid }
+                    let revoked: Option<UserId> = sqlx::query_scalar(
+                        "UPDATE sessions SET revoked_at = $3 WHERE id = $1 AND prev_refresh_hash = $2 AND revoked_at IS NULL
+                         RETURNING user_id",
+                    )
+                    .bind(id)
+                    .bind(presented)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    revoked.map_or(RefreshOutcome::Invalid, RefreshOutcome::Reused)
                 }
             }
         }))

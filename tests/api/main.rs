@@ -14,6 +14,7 @@ mod cluster;
 mod config;
 mod deploy;
 mod health;
+mod logins;
 mod logs;
 mod openapi;
 mod operability;

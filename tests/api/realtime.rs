@@ -23,6 +23,7 @@ on_both_databases!(
     membership_changes_start_and_stop_delivery_at_once,
     typing_is_ephemeral_and_never_replayed,
     a_post_arrives_live_exactly_as_it_is_replayed,
+    client_frames_with_junk_are_refused_and_never_relayed,
 );
 
 /// A post is published as the transaction wrote it, not read back; what a resuming client replays
@@ -159,14 +160,45 @@ async fn client_actions_get_replies_correlated_by_id(db: Db) {
     ws.stream_send_raw("not json").await;
     assert_eq!(ws.expect("reply", T).await["error"]["code"], "invalid_json");
 
-    // Actions run in the name of the login the socket was opened with: once it ends, they are refused.
+    // The socket lives as long as the login it was opened with (tests/api/logins.rs has the rest).
     mate.post("/api/v1/auth/logout", json!({})).await.expect(204);
-    ws.send(json!({"action": "post", "id": "c7", "channel_id": open, "message": "after logout"})).await;
-    let reply = ws.expect("reply", T).await;
-    assert_eq!((reply["id"].as_str(), reply["error"]["code"].as_str()), (Some("c7"), Some("invalid_token")), "{reply}");
-    let page = owner.get(&format!("/api/v1/channels/{open}/posts")).await.expect(200);
-    assert_eq!(page["posts"][0]["message"], "from the socket", "nothing was written after logout");
+    assert_eq!(ws.expect_close(T).await, (4003, "login ended: logged out".to_string()));
     let _ = secret;
+}
+
+/// Whatever a client sends is parsed before anything is done with it: a `typing` with junk is refused
+/// and relays nothing; a valid one relays exactly the user and thread ids.
+async fn client_frames_with_junk_are_refused_and_never_relayed(db: Db) {
+    let Some(app) = spawn_app(db, &[]).await else { return };
+    let (owner, mate, _, open, _) = trio(&app.address).await;
+    let mut owner_ws = Ws::connect(&app.address, &token(&owner)).await;
+    let mut mate_ws = Ws::connect(&app.address, &token(&mate)).await;
+    let junk = json!({ "payload": "x".repeat(50_000) });
+    let cases = [
+        (json!({"action": "typing", "id": 1, "channel_id": open, "root_id": junk}), "UUID"),
+        (json!({"action": "typing", "id": 2, "channel_id": open, "extra": junk}), "unknown field `extra`"),
+        (json!({"action": "typing", "id": 3, "channel_id": 7}), "channel_id"),
+        (json!({"action": "presence", "id": 4, "status": "online", "note": "hi"}), "unknown field `note`"),
+        (json!({"action": "resume", "id": 5, "since": {open.clone(): "ten"}}), "invalid type"),
+        (json!({"action": "ping", "id": {"nested": true}}), "\"id\""),
+    ];
+    for (frame, needle) in cases {
+        owner_ws.send(frame.clone()).await;
+        let reply = owner_ws.expect("reply", T).await;
+        assert_eq!(
+            (reply["status"].as_str(), reply["error"]["code"].as_str()),
+            (Some("error"), Some("validation_failed")),
+            "{frame}: {reply}"
+        );
+        assert!(reply["error"]["message"].as_str().unwrap().contains(needle), "{reply}");
+        assert!(reply.to_string().len() < 1_000, "the reply does not echo the junk");
+    }
+    let root = owner.say(&open, "a thread").await["id"].as_str().unwrap().to_string();
+    owner_ws.send(json!({"action": "typing", "id": 9, "channel_id": open, "root_id": root})).await;
+    assert_eq!(owner_ws.expect("reply", T).await["status"], "ok");
+    let typing = mate_ws.expect("typing", T).await;
+    assert_eq!(typing["data"], json!({ "user_id": owner.user_id, "root_id": root }), "only the parsed ids are relayed");
+    assert_eq!(mate_ws.seen.iter().filter(|e| e["event"] == "typing").count(), 1, "{:?}", mate_ws.seen);
 }
 
 async fn a_reconnecting_client_resumes_without_loss_or_duplicates(db: Db) {

@@ -187,14 +187,38 @@ pub async fn spawn_app(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
     Some(start_node(dir, test_db, db_url, extra).await)
 }
 
+/// The JWT secret every node of a test cluster shares.
+pub const CLUSTER_JWT_SECRET: &str = "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ==";
+const CLUSTER_ENCRYPTION_KEY: &str = "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ==";
+
 /// Two nodes of one cluster on `db`, without Redis: they share the secrets every node of a cluster
 /// shares, so a token from one is good on the other.
 pub async fn two_nodes_on(db: &TestDb) -> (TestApp, TestApp) {
-    let secrets = [
-        ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
-        ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
-    ];
+    let secrets = [("RUSTCHAT_JWT_SECRET", CLUSTER_JWT_SECRET), ("RUSTCHAT_ENCRYPTION_KEY", CLUSTER_ENCRYPTION_KEY)];
     (spawn_app_on(&db.url, &secrets).await.unwrap(), spawn_app_on(&db.url, &secrets).await.unwrap())
+}
+
+/// Two nodes of one cluster on `db` that fan out over Redis, under a key prefix of their own.
+/// `None` when Redis is down outside CI.
+pub async fn two_nodes_over_redis(db: &TestDb) -> Option<(TestApp, TestApp)> {
+    if !redis_available().await {
+        return None;
+    }
+    let prefix = format!("test{}", uuid::Uuid::new_v4().simple());
+    let redis = redis_url();
+    let vars = [
+        ("RUSTCHAT_JWT_SECRET", CLUSTER_JWT_SECRET),
+        ("RUSTCHAT_ENCRYPTION_KEY", CLUSTER_ENCRYPTION_KEY),
+        ("RUSTCHAT_REDIS_URL", redis.as_str()),
+        ("RUSTCHAT_REDIS_PREFIX", prefix.as_str()),
+    ];
+    Some((spawn_app_on(&db.url, &vars).await.unwrap(), spawn_app_on(&db.url, &vars).await.unwrap()))
+}
+
+/// Signs tokens as the nodes of [`two_nodes_on`] and [`two_nodes_over_redis`] do.
+pub fn cluster_token_keys() -> rustchat::auth::TokenKeys {
+    let secret = rustchat::config::SecretBytes::decode(CLUSTER_JWT_SECRET).unwrap();
+    rustchat::auth::TokenKeys::new(secret.expose(), None)
 }
 
 /// Starts a node on the database at `db_url`, which the caller owns.

@@ -5,12 +5,17 @@
 //! takes over a channel (its lane stops being live) whenever it must hold, reorder or read back.
 //!
 //! Close codes: 1000 normal; 1001 idle timeout; 1008 policy (frame too large, too many messages);
-//! 1011 server error; 1012 service restart (reconnect elsewhere and resume); 4008 slow consumer
+//! 1011 server error; 1012 service restart (reconnect elsewhere and resume); 4001 access token
+//! expired (refresh, reconnect and resume); 4003 login ended (log in again); 4008 slow consumer
 //! (the outbound queue overflowed: reconnect and resume with your last seq per channel).
+//!
+//! The client protocol (parsing and answering actions) is in [`actions`].
+
+mod actions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason, Message, ProtocolError};
@@ -18,14 +23,16 @@ use bytestring::ByteString;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::client::RequestId;
 use crate::frame::{Frame, direct};
 use crate::inbound::Inbound;
+use crate::login::Credential;
 use crate::messages::{
-    CloseForRestart, Connected, Deliver, Disconnected, Drained, Joined, Left, MembershipGranted, Overflowed, Publish,
-    Push, Subscribe, Unsubscribe,
+    CloseForRestart, Connected, Deliver, Disconnected, Drained, Joined, Left, LoginEnded, MembershipGranted,
+    Overflowed, Push, Subscribe, Unsubscribe,
 };
 use crate::outbox::{Outbox, Refused};
-use crate::ports::{Actions, BusMessage, EventLog, Membership};
+use crate::ports::{Actions, EventLog, Logins, Membership};
 use crate::supervisor::Supervisor;
 
 /// Close code for a client that cannot keep up.
@@ -80,12 +87,15 @@ pub struct SessionParts {
     pub user: Uuid,
     /// The login session the socket was authenticated with; actions are taken in its name.
     pub login: Uuid,
+    /// When the access token the socket was opened with expires.
+    pub token_expires_at: SystemTime,
     pub outbox: Arc<Outbox>,
     /// The client said in the handshake that its first frame is a `resume`: hold until it comes.
     pub resume_announced: bool,
     pub supervisor: Addr<Supervisor>,
     pub log: Arc<dyn EventLog>,
     pub actions: Arc<dyn Actions>,
+    pub logins: Arc<dyn Logins>,
     pub config: Arc<SessionConfig>,
     /// The `ws_handler` span the session's log lines belong to.
     pub span: tracing::Span,
@@ -102,8 +112,12 @@ pub struct WsSession {
     supervisor: Addr<Supervisor>,
     log: Arc<dyn EventLog>,
     actions: Arc<dyn Actions>,
+    logins: Arc<dyn Logins>,
     config: Arc<SessionConfig>,
     span: tracing::Span,
+    /// Closes the socket when its access token has expired (and the grace after it has passed).
+    expiry: Option<SpawnHandle>,
+    token_expires_at: SystemTime,
     last_heard: Instant,
     cursors: HashMap<Uuid, Cursor>,
     closing: bool,
@@ -149,8 +163,11 @@ impl WsSession {
                 supervisor: parts.supervisor,
                 log: parts.log,
                 actions: parts.actions,
+                logins: parts.logins,
                 config: parts.config,
                 span: parts.span,
+                expiry: None,
+                token_expires_at: parts.token_expires_at,
                 last_heard: Instant::now(),
                 cursors: HashMap::new(),
                 closing: false,
@@ -454,137 +471,6 @@ impl WsSession {
             self.supervisor.do_send(Unsubscribe { conn: self.conn, channel });
         }
     }
-
-    // ---- client actions ---------------------------------------------------------------------
-
-    fn reply_ok(&mut self, id: &Value, data: Value, ctx: &mut Context<Self>) {
-        self.send_value(&json!({ "event": "reply", "id": id, "status": "ok", "data": data }), ctx);
-    }
-
-    fn reply_error(&mut self, id: &Value, code: &str, message: &str, ctx: &mut Context<Self>) {
-        self.send_value(
-            &json!({ "event": "reply", "id": id, "status": "error", "error": { "code": code, "message": message } }),
-            ctx,
-        );
-    }
-
-    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
-        let request: Value = match serde_json::from_str(text) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => {
-                return self.reply_error(
-                    &Value::Null,
-                    "invalid_json",
-                    "frames must be JSON objects with an \"action\"",
-                    ctx,
-                );
-            }
-        };
-        let id = request.get("id").cloned().unwrap_or(Value::Null);
-        let action = request.get("action").and_then(Value::as_str).unwrap_or("").to_string();
-        match action.as_str() {
-            "ping" => self.send_value(&json!({ "event": "pong", "id": id }), ctx),
-            "resume" => self.on_resume(&id, &request, ctx),
-            "typing" => self.on_typing(&id, &request, ctx),
-            "post" => self.on_action(id, action, request, ctx),
-            "presence" => match request.get("status").and_then(Value::as_str) {
-                Some(status @ ("online" | "away")) => {
-                    self.announce_presence(status);
-                    if !id.is_null() {
-                        self.reply_ok(&id, json!({ "status": status }), ctx);
-                    }
-                }
-                _ => self.reply_error(&id, "validation_failed", "status must be 'online' or 'away'", ctx),
-            },
-            "" => self.reply_error(&id, "validation_failed", "missing \"action\"", ctx),
-            other => self.reply_error(&id, "unknown_action", &format!("unknown action '{other}'"), ctx),
-        }
-    }
-
-    fn on_resume(&mut self, id: &Value, request: &Value, ctx: &mut Context<Self>) {
-        let Some(since) = request.get("since").and_then(Value::as_object) else {
-            return self.reply_error(
-                id,
-                "validation_failed",
-                "resume needs \"since\": {\"<channel_id>\": <last seq>}",
-                ctx,
-            );
-        };
-        let mut resumed = Vec::new();
-        let mut unknown = Vec::new();
-        for (channel, seq) in since {
-            let (Ok(channel), Some(seq)) = (channel.parse::<Uuid>(), seq.as_i64().filter(|s| *s >= 0)) else {
-                unknown.push(Value::String(channel.clone()));
-                continue;
-            };
-            match self.cursors.get_mut(&channel) {
-                Some(cursor) => {
-                    self.outbox.rewind(channel, seq);
-                    cursor.generation += 1;
-                    cursor.pending.retain(|s, _| *s > seq);
-                    resumed.push(json!(channel));
-                }
-                // Not a member (any more): nothing to resume, and no hint whether the channel exists.
-                None => unknown.push(json!(channel)),
-            }
-        }
-        self.reply_ok(id, json!({ "resumed": resumed, "unknown": unknown }), ctx);
-        for channel in resumed.iter().filter_map(|c| c.as_str()?.parse::<Uuid>().ok()) {
-            self.catch_up(channel, ctx);
-        }
-    }
-
-    fn on_typing(&mut self, id: &Value, request: &Value, ctx: &mut Context<Self>) {
-        let channel = request.get("channel_id").and_then(Value::as_str).and_then(|c| c.parse::<Uuid>().ok());
-        let Some(channel) = channel.filter(|c| self.cursors.contains_key(c)) else {
-            return self.reply_error(id, "not_found", "channel not found", ctx);
-        };
-        // At most one typing event per channel every 2 seconds per connection.
-        let now = Instant::now();
-        let recent = self.typing_sent.get(&channel).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(2));
-        if !recent {
-            self.typing_sent.insert(channel, now);
-            let data = json!({ "user_id": self.user, "root_id": request.get("root_id") });
-            self.supervisor.do_send(Publish(BusMessage::Channel(Frame::channel_event("typing", channel, 0, &data))));
-        }
-        if !id.is_null() {
-            self.reply_ok(id, json!({}), ctx);
-        }
-    }
-
-    fn on_action(&mut self, id: Value, action: String, request: Value, ctx: &mut Context<Self>) {
-        let perform = self.actions.perform(self.user, self.login, action, request);
-        let supervisor = self.supervisor.clone();
-        ctx.spawn(perform.into_actor(self).map(move |result, act, ctx| match result {
-            Ok(outcome) => {
-                for message in outcome.publish {
-                    supervisor.do_send(Publish(message));
-                }
-                act.reply_ok(&id, outcome.reply, ctx);
-            }
-            Err(e) => act.reply_error(&id, &e.code, &e.message, ctx),
-        }));
-    }
-
-    /// Tells everyone who shares a small channel with this user how they are.
-    fn announce_presence(&self, status: &str) {
-        for channel in self.presence_channels() {
-            self.supervisor.do_send(Publish(BusMessage::Channel(crate::frame::presence(channel, self.user, status))));
-        }
-    }
-
-    fn presence_channels(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.cursors.iter().filter(|(_, c)| c.presence).map(|(id, _)| *id)
-    }
-
-    fn over_rate(&mut self) -> bool {
-        let now = Instant::now();
-        if now.duration_since(self.window.0) >= Duration::from_secs(1) {
-            self.window = (now, 0);
-        }
-        self.window.1 += 1;
-        self.window.1 > self.config.max_messages_per_second * 2
-    }
 }
 
 impl Actor for WsSession {
@@ -592,7 +478,15 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(self.config.max_queued_frames.max(16));
-        self.supervisor.do_send(Connected { conn: self.conn, user: self.user, session: ctx.address() });
+        self.supervisor.do_send(Connected {
+            conn: self.conn,
+            user: self.user,
+            login: self.login,
+            session: ctx.address(),
+            outbox: self.outbox.clone(),
+        });
+        let opened_with = Credential { user: self.user, login: self.login, expires_at: self.token_expires_at };
+        self.expire_at(opened_with, ctx);
         ctx.run_interval(self.config.ping_interval, |act, ctx| {
             if act.last_heard.elapsed() > act.config.client_timeout {
                 let _entered = act.span.enter();
@@ -651,7 +545,9 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
                 self.on_text(&text, ctx);
                 self.release(ctx);
             }
-            Message::Binary(_) => self.reply_error(&Value::Null, "unsupported", "binary frames are not supported", ctx),
+            Message::Binary(_) => {
+                self.reply_error(&RequestId::None, "unsupported", "binary frames are not supported", ctx)
+            }
             Message::Ping(bytes) => self.outbox.pong(bytes),
             Message::Close(reason) => {
                 // Answer with a close frame echoing the client's code (RFC 6455 §5.5.1), then end.
@@ -723,6 +619,13 @@ impl Handler<CloseForRestart> for WsSession {
     type Result = ();
     fn handle(&mut self, _: CloseForRestart, ctx: &mut Context<Self>) {
         self.close(ctx, CloseCode::Restart, "service restart: reconnect and resume", false);
+    }
+}
+
+impl Handler<LoginEnded> for WsSession {
+    type Result = ();
+    fn handle(&mut self, msg: LoginEnded, ctx: &mut Context<Self>) {
+        self.close(ctx, CloseCode::Other(msg.code), msg.reason, true);
     }
 }
 
