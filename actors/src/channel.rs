@@ -133,7 +133,7 @@ impl ChannelActor {
             let leaving: Vec<Uuid> = self.members.iter().filter(|(_, m)| m.user == user).map(|(c, _)| *c).collect();
             for conn in leaving {
                 if let Some(m) = self.members.remove(&conn) {
-                    m.session.do_send(Left { channel: self.channel });
+                    m.session.do_send(Left { channel: self.channel, seq: frame.seq });
                 }
             }
         }

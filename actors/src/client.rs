@@ -75,7 +75,7 @@ pub struct PostAction {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientAction {
-    Ping,
+    Ping {},
     /// The last seq the client has of each channel.
     Resume {
         since: HashMap<Uuid, u64>,
@@ -157,7 +157,7 @@ mod tests {
     fn every_action_parses_with_its_fields() {
         let c = Uuid::now_v7();
         let cases = [
-            (json!({"action":"ping","id":1}), RequestId::Number(1), ClientAction::Ping),
+            (json!({"action":"ping","id":1}), RequestId::Number(1), ClientAction::Ping {}),
             (
                 json!({"action":"resume","id":"r","since":{c.to_string():4}}),
                 RequestId::Text("r".into()),

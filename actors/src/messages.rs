@@ -106,11 +106,12 @@ pub struct Joined {
     pub last_seq: i64,
 }
 
-/// The session no longer receives `channel` (removed from it).
+/// The session no longer receives `channel`'s live frames: the user's removal is its event `seq`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Left {
     pub channel: Uuid,
+    pub seq: i64,
 }
 
 /// The user became a member of `channel` at `seq`: subscribe, reading back from just before it.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{Api, Db, TestApp, TestDb, Ws, cluster_token_keys, spawn_app, two_nodes_over_redis};
+use crate::common::{Api, Db, Read, TestApp, TestDb, Ws, cluster_token_keys, spawn_app, two_nodes_over_redis};
 use crate::on_both_databases;
 
 const T: Duration = Duration::from_secs(10);
@@ -139,18 +139,27 @@ async fn removal_from_a_team_ends_its_channels_on_the_socket_at_once() {
     let mut ws = Ws::connect(&s.a.address, &token(&s.mate)).await;
 
     s.owner.delete(&format!("/api/v1/teams/{}/members/{}", s.team, s.mate.user_id)).await.expect(204);
+    // The socket hears its removal from each of the team's channels, and nothing of them after it.
+    let removed_from = |ws: &Ws, channel: &str| {
+        ws.channel_events(channel)
+            .iter()
+            .any(|e| e["event"] == "member_removed" && e["data"]["user_id"] == s.mate.user_id.as_str())
+    };
+    let deadline = tokio::time::Instant::now() + T;
+    while !(removed_from(&ws, &s.secret) && removed_from(&ws, &s.open)) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "no member_removed in each team channel: {:?}", ws.seen);
+        if let Read::Closed(c) = ws.read(left).await {
+            panic!("removal from a team closed the socket ({c:?}); the user keeps their other channels");
+        }
+    }
     s.owner.say(&s.secret, "private, after the removal").await;
     s.owner.say(&s.open, "public, after the removal").await;
     let seq = s.owner.say(&dm, "a direct message").await["seq"].as_i64().unwrap();
-
     ws.until_seq(&dm, seq, T).await;
     for channel in [&s.secret, &s.open] {
-        let events = ws.channel_events(channel);
-        let last = events.last().unwrap_or_else(|| panic!("no member_removed in {channel}: {:?}", ws.seen));
-        assert_eq!(
-            (last["event"].as_str(), last["data"]["user_id"].as_str()),
-            (Some("member_removed"), Some(s.mate.user_id.as_str()))
-        );
+        let last = ws.channel_events(channel).last().cloned().unwrap();
+        assert_eq!(last["event"], "member_removed", "{channel}: {:?}", ws.seen);
     }
     let leaked: Vec<_> = ws
         .seen
@@ -170,17 +179,19 @@ async fn a_login_ended_behind_the_nodes_backs_closes_its_sockets_at_the_next_swe
     let mut ws = Ws::connect(&app.address, &token(&mate)).await;
     let mut kept = Ws::connect(&app.address, &token(&owner)).await;
 
-    let sql = format!("UPDATE sessions SET revoked_at = created_at WHERE user_id = '{}'", mate.user_id);
+    let sql = "UPDATE sessions SET revoked_at = created_at WHERE user_id = $1";
+    // Bound, not spliced: SQLite keeps ids as blobs.
+    let user: uuid::Uuid = mate.user_id.parse().unwrap();
     match db {
         Db::Postgres => {
             use sqlx::Connection;
             let mut c = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+            assert_eq!(sqlx::query(sql).bind(user).execute(&mut c).await.unwrap().rows_affected(), 1);
         }
         Db::Sqlite => {
             use sqlx::Connection;
             let mut c = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut c).await.unwrap();
+            assert_eq!(sqlx::query(sql).bind(user).execute(&mut c).await.unwrap().rows_affected(), 1);
         }
     }
     // The sweep runs every 5 seconds.

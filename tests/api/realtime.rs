@@ -177,7 +177,7 @@ async fn client_frames_with_junk_are_refused_and_never_relayed(db: Db) {
     let cases = [
         (json!({"action": "typing", "id": 1, "channel_id": open, "root_id": junk}), "UUID"),
         (json!({"action": "typing", "id": 2, "channel_id": open, "extra": junk}), "unknown field `extra`"),
-        (json!({"action": "typing", "id": 3, "channel_id": 7}), "channel_id"),
+        (json!({"action": "typing", "id": 3, "channel_id": 7}), "UUID"),
         (json!({"action": "presence", "id": 4, "status": "online", "note": "hi"}), "unknown field `note`"),
         (json!({"action": "resume", "id": 5, "since": {open.clone(): "ten"}}), "invalid type"),
         (json!({"action": "ping", "id": {"nested": true}}), "\"id\""),

@@ -28,7 +28,7 @@ pub use client::{Api, Reply};
 pub use cluster::Cluster;
 pub use process::NodeProcess;
 pub use proxy::TcpProxy;
-pub use ws::Ws;
+pub use ws::{Read, Ws};
 
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

@@ -37,7 +37,7 @@ impl WsSession {
             Err(refusal) => return self.reply_error(&refusal.id, refusal.code, &refusal.message, ctx),
         };
         match action {
-            ClientAction::Ping => self.send_value(&json!({ "event": "pong", "id": id }), ctx),
+            ClientAction::Ping {} => self.send_value(&json!({ "event": "pong", "id": id }), ctx),
             ClientAction::Resume { since } => self.on_resume(&id, since, ctx),
             ClientAction::Typing { channel_id, root_id } => self.on_typing(&id, channel_id, root_id, ctx),
             ClientAction::Post(post) => self.on_post(id, post, ctx),

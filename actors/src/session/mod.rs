@@ -191,9 +191,15 @@ impl WsSession {
     }
 
     /// Queues a channel frame if it is its lane's next; `false` if it is not (or the socket is closing).
+    /// Queues the channel's next frame; the user's own removal is the last one it gets.
     fn push_frame(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> bool {
         match self.outbox.push_next(frame, false) {
-            Ok(()) => true,
+            Ok(()) => {
+                if matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user) {
+                    self.leave(frame.channel);
+                }
+                true
+            }
             Err(Refused::Full) => {
                 self.overflow(ctx, "channel frame refused");
                 false
@@ -379,12 +385,8 @@ impl WsSession {
                 return;
             }
             if frame.seq == delivered + 1 {
-                let left = matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user);
-                if self.push_frame(&frame, ctx) && left {
-                    // Read-back reached this user's removal: nothing after it is theirs.
-                    self.leave(channel);
-                    return;
-                }
+                // Reaching the user's removal closes the lane: nothing after it is theirs.
+                self.push_frame(&frame, ctx);
             }
         }
         if full_page {
@@ -591,8 +593,14 @@ impl Handler<Joined> for WsSession {
 
 impl Handler<Left> for WsSession {
     type Result = ();
-    fn handle(&mut self, msg: Left, _: &mut Context<Self>) {
-        self.leave(msg.channel);
+    fn handle(&mut self, msg: Left, ctx: &mut Context<Self>) {
+        if self.delivered(msg.channel).is_some_and(|d| d >= msg.seq) {
+            self.leave(msg.channel);
+        } else {
+            // The removal is still ahead of this socket (held in the resume window, pending behind a
+            // gap, or in the log): the session leaves once it has delivered it.
+            self.drain_pending(msg.channel, ctx);
+        }
     }
 }
 
