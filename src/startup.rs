@@ -162,6 +162,7 @@ impl Node {
             "rustchat node listening on {}:{port}",
             settings.host
         );
+        tracing::info!(url = %base_url(&settings, port), "{}", next_step(&state.store, &settings, port).await);
         let lifecycle = state.lifecycle.clone();
 
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
@@ -221,4 +222,32 @@ pub async fn stop_on_signal(handle: NodeHandle) {
         _ = tokio::signal::ctrl_c() => tracing::info!(signal = "SIGINT", "signal received"),
     }
     handle.stop();
+}
+
+/// Where a person reaches this node: the site URL when set, else this host and port.
+fn base_url(settings: &Settings, port: u16) -> String {
+    match &settings.site_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_string(),
+        None => {
+            let host = match settings.host.as_str() {
+                "0.0.0.0" | "::" | "[::]" => "localhost",
+                h => h,
+            };
+            format!("http://{host}:{port}")
+        }
+    }
+}
+
+/// The one line that tells a newcomer what to open and do next.
+async fn next_step(store: &Store, settings: &Settings, port: u16) -> String {
+    let url = base_url(settings, port);
+    match store.user_count().await {
+        Ok(0) => format!(
+            "ready: open {url}/api/v1/health/live; next, create the first account (it becomes the system admin) \
+             with `rustchat admin create-user --admin` or POST {url}/api/v1/auth/register (README: API)"
+        ),
+        _ => format!(
+            "ready: open {url}/api/v1/health/live; the API is at {url}/api/v1 (document: {url}/api/v1/openapi.json)"
+        ),
+    }
 }

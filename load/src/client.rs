@@ -203,8 +203,10 @@ impl Client {
             let ws =
                 match connect(&self.shared.targets[target], self.plan.source, &self.plan.token, self.plan.slow).await {
                     Ok(ws) => ws,
-                    Err(_) => {
-                        self.shared.connect_errors.fetch_add(1, Ordering::Relaxed);
+                    Err(e) => {
+                        if self.shared.connect_errors.fetch_add(1, Ordering::Relaxed) == 0 || rate_limited(&e) {
+                            explain_once(&e);
+                        }
                         target = (target + 1) % n;
                         if pause(backoff, &mut stop).await {
                             return;
@@ -442,6 +444,22 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     tokio::select! {
         _ = tokio::time::sleep(d) => *stop.borrow(),
         _ = stop.changed() => true,
+    }
+}
+
+fn rate_limited(e: &anyhow::Error) -> bool {
+    matches!(e.downcast_ref::<tokio_tungstenite::tungstenite::Error>(),
+        Some(tokio_tungstenite::tungstenite::Error::Http(r)) if r.status().as_u16() == 429)
+}
+
+/// Says on stderr why sockets fail to connect: the first failure, and the first 429 (with what to raise).
+fn explain_once(e: &anyhow::Error) {
+    static FIRST: std::sync::Once = std::sync::Once::new();
+    static LIMITED: std::sync::Once = std::sync::Once::new();
+    if rate_limited(e) {
+        LIMITED.call_once(|| eprintln!("WebSocket handshake refused: 429{}", crate::api::hint(429)));
+    } else {
+        FIRST.call_once(|| eprintln!("first WebSocket connect error (retrying): {e:#}"));
     }
 }
 

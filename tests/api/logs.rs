@@ -72,3 +72,43 @@ async fn every_line_is_a_json_object_with_the_runbook_fields() {
     assert!(line["fields"]["status"].as_u64().unwrap() > 400);
     assert_eq!(line["fields"]["route"], "unmatched", "raw paths never become the route");
 }
+
+/// A newcomer's first run says, in one line, which URL to open and what to do next; once an account
+/// exists, the line stops asking for one.
+#[tokio::test]
+async fn the_start_line_names_the_url_to_open_and_the_next_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let vars = [("RUSTCHAT_SERVER_PORT", port.as_str()), ("RUSTCHAT_LOG_FORMAT", "json")];
+    let client = reqwest::Client::new();
+    let start_line = |node: &NodeProcess| node.json_lines().into_iter().find(|l| l["fields"]["url"].is_string());
+
+    let mut node = NodeProcess::start(dir.path(), &vars);
+    wait_live(&client, &format!("http://127.0.0.1:{port}")).await;
+    let line =
+        crate::common::eventually(Duration::from_secs(10), "the start line", || async { start_line(&node) }).await;
+    let url = line["fields"]["url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("http://localhost:{port}"), "{line}");
+    let message = line["message"].as_str().unwrap();
+    assert!(message.contains(&format!("open {url}/api/v1/health/live")), "{message}");
+    assert!(
+        message.contains("create the first account") && message.contains("rustchat admin create-user --admin"),
+        "{message}"
+    );
+    let opened = client.get(format!("http://127.0.0.1:{port}/api/v1/health/live")).send().await.unwrap();
+    assert_eq!(opened.status(), 200, "the URL it names answers");
+
+    let body = serde_json::json!({"username": "first", "email": "first@example.com", "password": "correct horse"});
+    let r = client.post(format!("http://127.0.0.1:{port}/api/v1/auth/register")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    node.signal(libc::SIGTERM);
+    assert!(node.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()));
+
+    let node = NodeProcess::start(dir.path(), &vars);
+    wait_live(&client, &format!("http://127.0.0.1:{port}")).await;
+    let line =
+        crate::common::eventually(Duration::from_secs(10), "the start line", || async { start_line(&node) }).await;
+    let message = line["message"].as_str().unwrap();
+    assert!(!message.contains("create the first account"), "an account exists: {message}");
+    assert!(message.contains(&format!("{url}/api/v1/openapi.json")), "{message}");
+}
