@@ -149,13 +149,6 @@ pub struct Observed {
 #[rtype(result = "()")]
 pub struct CatchUp;
 
-/// A channel actor has no sessions left.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ChannelIdle {
-    pub channel: Uuid,
-}
-
 /// Counts for stats and heartbeats.
 #[derive(Message)]
 #[rtype(result = "NodeCounts")]
