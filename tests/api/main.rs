@@ -19,6 +19,7 @@ mod logs;
 mod openapi;
 mod operability;
 mod posts;
+mod ratelimit;
 mod realtime;
 mod rolling;
 mod search;
