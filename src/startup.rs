@@ -65,6 +65,9 @@ impl Node {
             }
             observer_metrics.record_breaker_change(name, from, to);
         }));
+        for name in breakers.snapshot().keys() {
+            metrics.declare_breaker(name);
+        }
         let store = Store::connect_lazy(&settings.database)?.with_breaker(breakers.database.clone());
         prepare_schema(&store, &settings).await?;
         let redis = match &settings.redis.url {
