@@ -6,6 +6,7 @@
 pub mod common;
 
 mod accounts;
+mod admin;
 mod authz;
 mod backup;
 mod channels;
