@@ -223,3 +223,23 @@ async fn an_unusable_database_or_a_pending_schema_fails_with_exit_code_1_and_say
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("system admin"), "{out}");
 }
+
+#[test]
+fn the_readme_and_the_operations_guide_document_every_admin_command_and_exit_code() {
+    use clap::CommandFactory;
+    let read = |path: &str| std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let (readme, guide) = (read("README.md"), read("docs/operations.md"));
+    let cli = rustchat::cli::Cli::command();
+    let admin = cli.find_subcommand("admin").expect("an admin command");
+    let commands: Vec<&str> = admin.get_subcommands().map(|c| c.get_name()).collect();
+    assert!(commands.len() >= 5, "{commands:?}");
+    for name in commands {
+        let usage = format!("rustchat admin {name}");
+        assert!(readme.contains(&format!("| `{usage}")), "README's admin table lacks {usage}");
+        assert!(guide.contains(&usage), "docs/operations.md lacks {usage}");
+    }
+    use rustchat::cli::exit::*;
+    for code in [OK, FAILED, INVALID, NOT_FOUND, CONFLICT] {
+        assert!(readme.contains(&format!("\n| {code} | ")), "README's exit code table lacks {code}");
+    }
+}
