@@ -171,6 +171,23 @@ impl From<anyhow::Error> for Error {
     }
 }
 
+/// An error and its causes on one line, each said once: sqlx and anyhow both repeat a source's text
+/// in the message wrapping it, so `{:#}` would print a database's complaint two or three times.
+pub fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: BodyInner<'a>,
@@ -235,6 +252,15 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");
         }
+    }
+
+    #[test]
+    fn a_report_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = anyhow::Error::new(sqlx::migrate::MigrateError::Execute(sqlx::Error::Io(io))).context("migrating");
+        let text = report(&e);
+        assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+        assert!(text.starts_with("migrating: while executing migrations"), "{text}");
     }
 
     #[test]

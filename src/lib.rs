@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`config`]: typed settings from `RUSTCHAT_*` variables and `.env`; `--check-config`.
+//! - [`cli`]: flags, exit codes and `rustchat admin` (accounts from the command line).
 //! - [`startup`]: [`startup::Node`] builds, serves and drains one node.
 //! - [`http`]: the route table under `/api/v1`, one module per resource.
 //! - [`store`]: all SQL, for PostgreSQL and SQLite, behind one [`store::Store`].

@@ -1,15 +1,14 @@
-//! The `rustchat` binary: flags → configuration → logs → one of check / migrate / serve.
+//! The `rustchat` binary: flags → configuration → logs → one of check / migrate / admin / serve.
+//! Exit codes are listed in [`rustchat::cli`].
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use rustchat::cli::Cli;
+use rustchat::cli::{Cli, Command, exit};
 use rustchat::config::{Settings, check_config, ensure_development_secrets};
+use rustchat::error::report;
 use rustchat::startup::{Node, stop_on_signal};
-use rustchat::store::Store;
-
-/// Exit code for a configuration that cannot be used.
-const EXIT_CONFIG: u8 = 2;
+use rustchat::store::{Store, Unusable};
 
 fn main() -> ExitCode {
     rustchat::memory::tune();
@@ -18,7 +17,7 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(errors) => {
             eprint!("rustchat: {errors}");
-            return ExitCode::from(EXIT_CONFIG);
+            return ExitCode::from(exit::INVALID);
         }
     };
 
@@ -29,15 +28,24 @@ fn main() -> ExitCode {
                 Ok(code) => ExitCode::from(code),
                 Err(e) => {
                     eprintln!("rustchat: cannot write the report: {e}");
-                    ExitCode::from(EXIT_CONFIG)
+                    ExitCode::from(exit::INVALID)
                 }
             }
         });
     }
 
+    if let Some(Command::Admin(command)) = cli.command {
+        // Stdout carries the command's answer (a table, JSON); log lines go to stderr.
+        if let Err(e) = rustchat::telemetry::init(&settings.log, std::io::stderr) {
+            eprintln!("rustchat: {}", report(&e));
+            return ExitCode::from(exit::INVALID);
+        }
+        return run_async(async move { ExitCode::from(rustchat::cli::admin::run(command, &settings).await) });
+    }
+
     if let Err(e) = rustchat::telemetry::init(&settings.log, std::io::stdout) {
-        eprintln!("rustchat: {e:#}");
-        return ExitCode::from(EXIT_CONFIG);
+        eprintln!("rustchat: {}", report(&e));
+        return ExitCode::from(exit::INVALID);
     }
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
@@ -45,21 +53,23 @@ fn main() -> ExitCode {
 
     if cli.migrate_only {
         return run_async(async move {
-            let result = async {
-                let store = Store::connect_lazy(&settings.database)?;
-                store.migrate().await?;
-                let status = store.migration_status().await?;
-                store.close().await;
-                anyhow::Ok(status.known)
-            };
-            match result.await {
-                Ok(known) => {
-                    tracing::info!(migrations = known, "database schema is up to date");
+            match migrate_only(&settings).await {
+                Ok((0, known)) => {
+                    tracing::info!(
+                        applied = 0,
+                        migrations = known,
+                        "no migration pending: the database schema is up to date"
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok((applied, known)) => {
+                    let s = if applied == 1 { "" } else { "s" };
+                    tracing::info!(applied, migrations = known, "applied {applied} migration{s}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "migration failed");
-                    ExitCode::FAILURE
+                    tracing::error!(error = report(&e), cause = cause(&e), "migration failed");
+                    ExitCode::from(exit::FAILED)
                 }
             }
         });
@@ -70,7 +80,7 @@ fn main() -> ExitCode {
             Ok(warnings) => warnings.iter().for_each(|w| tracing::warn!("{w}")),
             Err(e) => {
                 tracing::error!(error = %e, "cannot keep development secrets in the data directory");
-                return ExitCode::from(EXIT_CONFIG);
+                return ExitCode::from(exit::INVALID);
             }
         }
     }
@@ -85,11 +95,30 @@ fn main() -> ExitCode {
         match result.await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                tracing::error!(error = format!("{e:#}"), "rustchat node failed");
-                ExitCode::FAILURE
+                tracing::error!(error = report(&e), cause = cause(&e), "rustchat node failed");
+                ExitCode::from(exit::FAILED)
             }
         }
     })
+}
+
+/// Applies pending migrations; returns how many this run applied and how many the binary knows.
+async fn migrate_only(settings: &Settings) -> anyhow::Result<(usize, usize)> {
+    let store = Store::connect_lazy(&settings.database)?;
+    let result = async {
+        store.check_reachable(settings.database.acquire_timeout).await?;
+        let applied = store.migrate().await?;
+        let status = store.migration_status().await?;
+        anyhow::Ok((applied.len(), status.known))
+    }
+    .await;
+    store.close().await;
+    result
+}
+
+/// The `cause` field of a failure's log line, when the database was the problem.
+fn cause(e: &anyhow::Error) -> Option<&'static str> {
+    e.chain().find_map(|c| c.downcast_ref::<Unusable>()).map(|u| u.cause.as_str())
 }
 
 /// Runs `future` on an actix system (a tokio runtime that also hosts actors).

@@ -20,7 +20,7 @@ use rustchat_actors::session::SessionCounters;
 use crate::auth::TokenKeys;
 use crate::cluster::RedisLink;
 use crate::cluster::bus::BusStats;
-use crate::config::Settings;
+use crate::config::{DatabaseSettings, Settings};
 use crate::http;
 use crate::realtime::Realtime;
 use crate::site::SiteCache;
@@ -65,8 +65,11 @@ impl Node {
             }
             observer_metrics.record_breaker_change(name, from, to);
         }));
+        for name in breakers.snapshot().keys() {
+            metrics.declare_breaker(name);
+        }
         let store = Store::connect_lazy(&settings.database)?.with_breaker(breakers.database.clone());
-        prepare_schema(&store, &settings).await?;
+        prepare_schema(&store, &settings.database).await?;
         let redis = match &settings.redis.url {
             Some(url) => Some(Arc::new(RedisLink::new(url, Some(breakers.redis.clone()))?)),
             None => None,
@@ -187,8 +190,13 @@ impl Node {
     }
 }
 
-async fn prepare_schema(store: &Store, settings: &Settings) -> anyhow::Result<()> {
-    if settings.database.auto_migrate {
+/// Makes sure the schema is current before anything uses it: checks that the database answers (so a
+/// refused, unknown or missing database is named as such), then applies pending migrations when
+/// `RUSTCHAT_AUTO_MIGRATE` is on, or refuses to go on while any is pending. Node start and the admin
+/// command line both begin here.
+pub async fn prepare_schema(store: &Store, settings: &DatabaseSettings) -> anyhow::Result<()> {
+    store.check_reachable(settings.acquire_timeout).await?;
+    if settings.auto_migrate {
         store.migrate().await.context("applying database migrations failed")?;
         return Ok(());
     }

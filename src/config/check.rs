@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{DatabaseUrl, Settings, Source, VARIABLES, redact_url};
 use crate::cluster::RedisLink;
+use crate::error::report;
 use crate::store::Store;
 
 /// How long each dependency probe may take.
@@ -66,10 +67,18 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
 }
 
 async fn probe_database(settings: &Settings) -> Result<String, String> {
-    let store = Store::connect_lazy(&settings.database).map_err(|e| format!("{e:#}"))?;
-    let latency = store.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{e:?}"))?;
-    let status = store.migration_status().await.map_err(|e| format!("{e:#}"))?;
+    let store = Store::connect_lazy(&settings.database).map_err(|e| report(&e))?;
+    let result = async {
+        // A direct connection first: it names the cause (refused, unknown host, authentication,
+        // missing database) where the pool would only time out.
+        store.check_reachable(PROBE_TIMEOUT).await.map_err(|e| e.to_string())?;
+        let latency = store.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{e:?}"))?;
+        let status = store.migration_status().await.map_err(|e| report(&e))?;
+        Ok::<_, String>((latency, status))
+    }
+    .await;
     store.close().await;
+    let (latency, status) = result?;
     let migrations = if status.pending.is_empty() {
         "schema up to date".to_string()
     } else {
@@ -83,7 +92,7 @@ async fn probe_database(settings: &Settings) -> Result<String, String> {
 }
 
 async fn probe_redis(url: &super::Secret<String>) -> Result<f64, String> {
-    let link = RedisLink::new(url, None).map_err(|e| format!("{e:#}"))?;
+    let link = RedisLink::new(url, None).map_err(|e| report(&e))?;
     let latency = link.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{} ({e:#})", redact_url(url.expose())))?;
     Ok(latency.as_secs_f64() * 1000.0)
 }

@@ -5,6 +5,7 @@
 //! `with_pool!` runs one expression against whichever pool is configured, so a query is written once.
 
 mod channels;
+mod diagnose;
 mod events;
 mod migrate;
 pub mod models;
@@ -26,7 +27,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use channels::{ChannelPatch, NewChannel};
-pub use migrate::MigrationStatus;
+pub use diagnose::{Cause, Unusable};
+pub use migrate::{AppliedMigration, MigrationStatus};
 pub use posts::{NewPost, PostCursor};
 pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;

@@ -154,6 +154,20 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every session of `user`; returns how many were live.
+    pub async fn revoke_sessions(&self, user: UserId) -> Result<u64> {
+        let now = Timestamp::now();
+        let done = with_pool!(self, |pool| {
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done)
+    }
+
     /// Revokes every session of `user` except `keep`.
     pub async fn revoke_other_sessions(&self, user: UserId, keep: SessionId) -> Result<u64> {
         let now = Timestamp::now();

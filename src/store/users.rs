@@ -28,6 +28,19 @@ impl Store {
         display_name: &str,
         password_hash: Option<&str>,
     ) -> Result<User> {
+        self.create_user_with_role(username, email, display_name, password_hash, false).await
+    }
+
+    /// [`Store::create_user`], and a system admin whether or not it is the first account when
+    /// `system_admin` (the operator's command line creates admins).
+    pub async fn create_user_with_role(
+        &self,
+        username: &Username,
+        email: &Email,
+        display_name: &str,
+        password_hash: Option<&str>,
+        system_admin: bool,
+    ) -> Result<User> {
         let now = Timestamp::now();
         let backend = self.backend();
         let user = with_tx!(self, |tx| {
@@ -51,7 +64,7 @@ impl Store {
             .bind(email.as_str())
             .bind(display_name)
             .bind(password_hash)
-            .bind(first)
+            .bind(first || system_admin)
             .bind(now)
             .fetch_one(&mut *tx)
             .await?
@@ -106,6 +119,21 @@ impl Store {
                 .bind(username.trim().to_lowercase())
                 .fetch_optional(pool)
                 .await?
+        }))
+    }
+
+    /// Every account, by username, `limit` at a time: the page after `after` (a username).
+    pub async fn list_users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query_as::<_, User>(concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users WHERE $1 IS NULL OR username > $1 ORDER BY username LIMIT $2"
+            ))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
         }))
     }
 

@@ -7,7 +7,7 @@
 //! rustchat_http_request_duration_seconds_bucket{method,route,le}   histogram
 //! rustchat_db_pool_saturation_ratio                          gauge, connections in use / max, sampled 4×/s
 //! rustchat_websocket_active_connections                      gauge, sampled every second
-//! rustchat_circuit_breaker_state_changes_total{breaker,from,to}
+//! rustchat_circuit_breaker_state_changes_total{breaker,from,to}   every transition at 0 from start
 //! ```
 //!
 //! plus `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
@@ -20,9 +20,19 @@ use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, MeterProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, TextEncoder};
+use rustchat_actors::breaker::State as BreakerState;
 use rustchat_actors::session::SessionCounters;
 
 use crate::cluster::bus::BusStats;
+
+/// Every state change a breaker makes (open -> closed: a call admitted before it opened succeeded).
+const BREAKER_TRANSITIONS: [(BreakerState, BreakerState); 5] = [
+    (BreakerState::Closed, BreakerState::Open),
+    (BreakerState::Open, BreakerState::HalfOpen),
+    (BreakerState::Open, BreakerState::Closed),
+    (BreakerState::HalfOpen, BreakerState::Closed),
+    (BreakerState::HalfOpen, BreakerState::Open),
+];
 
 /// Buckets fine enough to read p99 around the 500 ms alert threshold.
 const LATENCY_BUCKETS: [f64; 16] =
@@ -157,8 +167,21 @@ impl Metrics {
     }
 
     pub fn record_breaker_change(&self, breaker: &str, from: &str, to: &str) {
+        self.add_breaker_changes(breaker, from, to, 1);
+    }
+
+    /// Exports every transition `breaker` can make at 0, so the series exist from the first scrape: a
+    /// dashboard shows 0 instead of "No data", and `increase()` sees the first change (a counter that
+    /// appears at 1 has no earlier sample to increase from).
+    pub fn declare_breaker(&self, breaker: &str) {
+        for (from, to) in BREAKER_TRANSITIONS {
+            self.add_breaker_changes(breaker, from.as_str(), to.as_str(), 0);
+        }
+    }
+
+    fn add_breaker_changes(&self, breaker: &str, from: &str, to: &str, n: u64) {
         self.breaker_changes.add(
-            1,
+            n,
             &[
                 KeyValue::new("breaker", breaker.to_string()),
                 KeyValue::new("from", from.to_string()),

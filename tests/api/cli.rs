@@ -139,3 +139,196 @@ fn help_and_version_describe_the_binary() {
     assert_eq!(code, 0);
     assert_eq!(out.trim(), format!("rustchat {}", env!("CARGO_PKG_VERSION")));
 }
+
+/// Production variables for a node on `database_url` (no Redis).
+fn production(database_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("RUSTCHAT_ENVIRONMENT", "production".into()),
+        ("RUSTCHAT_JWT_SECRET", JWT.into()),
+        ("RUSTCHAT_ENCRYPTION_KEY", KEY.into()),
+        ("RUSTCHAT_DATABASE_URL", database_url.into()),
+        ("RUSTCHAT_SERVER_PORT", free_port().to_string()),
+        ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "1500".into()),
+    ]
+}
+
+fn development(database_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("RUSTCHAT_DATABASE_URL", database_url.into()),
+        ("RUSTCHAT_SERVER_PORT", free_port().to_string()),
+        ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", "1500".into()),
+    ]
+}
+
+fn refs<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The log lines (JSON) of a run's stdout.
+fn log_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))).collect()
+}
+
+/// The one ERROR line of a failed run, checked to carry `cause`.
+fn the_error_line(out: &str, cause: &str) -> serde_json::Value {
+    let errors: Vec<_> = log_lines(out).into_iter().filter(|l| l["level"] == "ERROR").collect();
+    assert_eq!(errors.len(), 1, "one error line expected:\n{out}");
+    assert_eq!(errors[0]["fields"]["cause"], cause, "{out}");
+    errors[0].clone()
+}
+
+#[tokio::test]
+async fn a_missing_database_is_reported_as_missing_once_in_every_mode() {
+    if !crate::common::postgres_available().await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("rustchat_missing_{}", uuid::Uuid::new_v4().simple());
+    let password = "pw-n0t-for-logs";
+    let mut url = url::Url::parse(&crate::common::admin_database_url()).unwrap();
+    url.set_path(&name);
+    url.set_password(Some(password)).unwrap();
+    let url = url.to_string();
+    let expected = format!("database \"{name}\" does not exist on PostgreSQL at 127.0.0.1:5432");
+
+    for (mode, vars) in [("production", production(&url)), ("development", development(&url))] {
+        for args in [&[][..], &["--migrate-only"]] {
+            let (code, out, err) = run(dir.path(), &refs(&vars), args);
+            assert_eq!(code, 1, "{mode} {args:?}:\n{out}\n{err}");
+            let line = the_error_line(&out, "database_missing");
+            let error = line["fields"]["error"].as_str().unwrap();
+            assert!(error.contains(&expected) && error.contains("createdb"), "{mode} {args:?}: {error}");
+            assert!(
+                !out.contains("migration(s) pending"),
+                "{mode} {args:?}: a missing database is not a missing table:\n{out}"
+            );
+            assert_eq!(
+                format!("{out}{err}").matches("does not exist").count(),
+                1,
+                "{mode} {args:?}: said more than once:\n{out}\n{err}"
+            );
+            assert!(!out.contains(password) && !err.contains(password), "{mode} {args:?}: password printed");
+        }
+        let (code, out, err) = run(dir.path(), &refs(&vars), &["--check-config"]);
+        assert_eq!(code, 2, "{mode}:\n{out}\n{err}");
+        assert!(out.contains(&format!("database  FAILED: {expected}")), "{mode}:\n{out}");
+        assert!(!out.contains("internal"), "{mode}: {out}");
+        assert!(!out.contains(password), "{mode}: password printed");
+    }
+}
+
+/// A listener that accepts connections and never says a word: a server that gives no answer.
+fn silent_server() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+#[tokio::test]
+async fn an_unusable_database_is_named_by_host_port_and_cause_without_the_password() {
+    if !crate::common::postgres_available().await {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let closed = free_port();
+    let (_silent, silent) = silent_server();
+    let cases = [
+        (
+            format!("postgres://rustchat:pw-n0t-for-logs@127.0.0.1:{closed}/rustchat"),
+            format!("cannot connect to PostgreSQL at 127.0.0.1:{closed}: connection refused"),
+            "connection_refused",
+        ),
+        (
+            "postgres://rustchat:pw-n0t-for-logs@db.invalid:5432/rustchat".to_string(),
+            "cannot connect to PostgreSQL at db.invalid:5432: the host name \"db.invalid\" does not resolve".to_string(),
+            "host_not_found",
+        ),
+        (
+            "postgres://no_such_role:pw-n0t-for-logs@127.0.0.1:5432/postgres".to_string(),
+            "PostgreSQL at 127.0.0.1:5432 refused user \"no_such_role\": authentication failed (role \"no_such_role\" does not exist)".to_string(),
+            "authentication_failed",
+        ),
+        (
+            format!("postgres://rustchat:pw-n0t-for-logs@127.0.0.1:{silent}/rustchat"),
+            format!("cannot connect to PostgreSQL at 127.0.0.1:{silent}: no answer within 1 s"),
+            "no_answer",
+        ),
+    ];
+    for (url, expected, cause) in &cases {
+        let mut vars = production(url);
+        for (k, v) in &mut vars {
+            if *k == "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS" {
+                *v = "1000".into();
+            }
+        }
+        for args in [&[][..], &["--migrate-only"]] {
+            let started = std::time::Instant::now();
+            let (code, out, err) = run(dir.path(), &refs(&vars), args);
+            assert_eq!(code, 1, "{url} {args:?}:\n{out}\n{err}");
+            let line = the_error_line(&out, cause);
+            let error = line["fields"]["error"].as_str().unwrap();
+            assert!(error.starts_with(expected.as_str()), "{url} {args:?}:\n{error}\nexpected: {expected}");
+            assert!(!out.contains("pool timed out"), "{out}");
+            assert!(!out.contains("pw-n0t-for-logs") && !err.contains("pw-n0t-for-logs"), "password printed:\n{out}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "{url} {args:?}: took {:?}",
+                started.elapsed()
+            );
+        }
+        let (code, out, _) = run(dir.path(), &refs(&vars), &["--check-config"]);
+        assert_eq!(code, 2, "{out}");
+        let line =
+            out.lines().find(|l| l.trim_start().starts_with("database  FAILED")).unwrap_or_else(|| panic!("{out}"));
+        assert!(line.contains(expected.split(": no answer").next().unwrap()), "{line}\nexpected: {expected}");
+        assert!(!out.contains("pw-n0t-for-logs"), "password printed:\n{out}");
+    }
+}
+
+/// `(version, description)` of every migration in `migrations/<backend>`.
+fn migration_files(backend: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql") && !n.ends_with(".down.sql"))
+        .map(|n| {
+            let stem = n.trim_end_matches(".up.sql").trim_end_matches(".sql");
+            let (version, description) = stem.split_once('_').unwrap();
+            format!("{version} {}", description.replace('_', " "))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn migrate_only_logs_each_migration_it_applies_then_how_many() {
+    let Some(db) = TestDb::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("chat.db").display());
+    for (backend, url) in [("postgres", db.url.as_str()), ("sqlite", sqlite.as_str())] {
+        let expected = migration_files(backend);
+        assert!(expected.len() >= 5, "{expected:?}");
+        let vars = [("RUSTCHAT_DATABASE_URL", url)];
+        let (code, out, err) = run(dir.path(), &vars, &["--migrate-only"]);
+        assert_eq!(code, 0, "{backend}:\n{out}\n{err}");
+        let lines = log_lines(&out);
+        let applied: Vec<String> = lines
+            .iter()
+            .filter_map(|l| l["message"].as_str()?.strip_prefix("applied migration ").map(str::to_string))
+            .collect();
+        assert_eq!(applied, expected, "{backend}: one line per migration, in order:\n{out}");
+        let last = lines.last().unwrap();
+        assert_eq!(last["message"], format!("applied {} migrations", expected.len()), "{backend}:\n{out}");
+        assert_eq!(last["fields"]["applied"], expected.len(), "{backend}");
+        assert!(!out.contains("up to date"), "{backend}: nothing was up to date before this run:\n{out}");
+
+        let (code, out, _) = run(dir.path(), &vars, &["--migrate-only"]);
+        assert_eq!(code, 0, "{backend}:\n{out}");
+        assert!(!out.contains("applied migration"), "{backend}: nothing left to apply:\n{out}");
+        let last = log_lines(&out).pop().unwrap();
+        assert_eq!(last["message"], "no migration pending: the database schema is up to date", "{backend}");
+        assert_eq!(last["fields"]["applied"], 0, "{backend}");
+    }
+}

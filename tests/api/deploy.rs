@@ -287,8 +287,6 @@ async fn every_metric_in_the_dashboard_and_rules_is_exported_by_a_real_node() {
     wanted.extend(metric_names(&read("k8s/prometheus-rules.yaml")));
     wanted.sort();
     wanted.dedup();
-    // Appears only once a breaker changes state; the breaker tests in operability.rs scrape it.
-    wanted.retain(|n| n != "rustchat_circuit_breaker_state_changes_total");
     assert!(wanted.len() >= 12, "too few metrics found: {wanted:?}");
 
     // Gauges are sampled in the background (the slowest every 5 s): scrape until all are there.

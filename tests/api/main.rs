@@ -6,6 +6,7 @@
 pub mod common;
 
 mod accounts;
+mod admin;
 mod authz;
 mod backup;
 mod channels;
@@ -19,6 +20,7 @@ mod logs;
 mod openapi;
 mod operability;
 mod posts;
+mod ratelimit;
 mod realtime;
 mod rolling;
 mod search;

@@ -125,11 +125,25 @@ async fn the_runbook_metrics_are_fed_by_real_traffic_and_its_promql_is_valid() {
     // Every other name the queries use is in every scrape.
     for q in &queries {
         for name in q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("rustchat_")) {
-            if name == "rustchat_circuit_breaker_state_changes_total" {
-                // No breaker has changed state on this node; the breaker tests scrape this series.
-                continue;
-            }
             assert!(scrape.lines().any(|l| l.starts_with(name)), "{name} (from `{q}`) is not exported:\n{scrape}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_node_exports_every_breakers_state_changes_at_zero_from_the_first_scrape() {
+    let Some(app) = spawn_app(Db::Sqlite, &[]).await else { return };
+    let scrape = app.get("/api/v1/health/metrics").await.text().await.unwrap();
+    let transitions =
+        [("closed", "open"), ("open", "half_open"), ("open", "closed"), ("half_open", "closed"), ("half_open", "open")];
+    for breaker in ["database", "redis", "oidc"] {
+        for (from, to) in transitions {
+            let labels = [("breaker", breaker), ("from", from), ("to", to)];
+            assert_eq!(
+                sample(&scrape, "rustchat_circuit_breaker_state_changes_total", &labels),
+                Some(0.0),
+                "{breaker}: {from} -> {to} is not exported at 0:\n{scrape}"
+            );
         }
     }
 }

@@ -197,10 +197,10 @@ async fn the_provider_down_opens_the_oidc_breaker_and_logins_fail_fast_until_it_
     // The same transition the log reports as `circuit breaker oidc: closed -> open` (runbook P5 greps
     // `circuit.*oidc`; the line format is shared with the redis breaker, whose log test runs jq on it).
     let scrape = app.get("/api/v1/health/metrics").await.text().await.unwrap();
-    assert!(
-        scrape.lines().any(|l| l.starts_with("rustchat_circuit_breaker_state_changes_total{")
-            && l.contains(r#"breaker="oidc""#)
-            && l.contains(r#"to="open""#)),
+    let labels = [("breaker", "oidc"), ("from", "closed"), ("to", "open")];
+    assert_eq!(
+        crate::operability::sample(&scrape, "rustchat_circuit_breaker_state_changes_total", &labels),
+        Some(1.0),
         "{scrape}"
     );
 

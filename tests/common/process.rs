@@ -24,7 +24,22 @@ pub fn command(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> Command {
 /// Runs the binary to completion and returns (exit code, stdout, stderr). A run that has not ended
 /// after 60 s is killed and fails the test, so a command that should exit can never hang a test.
 pub fn run(dir: &Path, vars: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let mut child = command(dir, vars, args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    run_with_stdin(dir, vars, args, None)
+}
+
+/// [`run`], with `input` written to the binary's stdin (then closed) when given.
+pub fn run_with_stdin(dir: &Path, vars: &[(&str, &str)], args: &[&str], input: Option<&str>) -> (i32, String, String) {
+    let mut cmd = command(dir, vars, args);
+    if input.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    if let Some(text) = input {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // The binary may refuse before reading (bad arguments): a closed pipe is its answer, not ours.
+        let _ = stdin.write_all(text.as_bytes());
+    }
     let stdout = collect(child.stdout.take().unwrap());
     let stderr = collect(child.stderr.take().unwrap());
     let mut process = NodeProcess { child, dir: dir.to_path_buf(), stdout, stderr };
