@@ -252,7 +252,8 @@ async fn next_step(store: &Store, settings: &Settings, port: u16) -> String {
     match store.user_count().await {
         Ok(0) => format!(
             "ready: open {url}/api/v1/health/live; next, create the first account (it becomes the system admin) \
-             with `rustchat admin create-user --admin` or POST {url}/api/v1/auth/register (README: API)"
+             with `rustchat admin create-user --admin --username NAME --email EMAIL --password-stdin` \
+             or POST {url}/api/v1/auth/register (README: Admin command line, API)"
         ),
         _ => format!(
             "ready: open {url}/api/v1/health/live; the API is at {url}/api/v1 (document: {url}/api/v1/openapi.json)"
