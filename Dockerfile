@@ -8,9 +8,12 @@
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
 
-# 1. Dependencies only, cached until Cargo.toml/Cargo.lock change: the workspace manifests with stub
-#    sources, so `cargo build` compiles every dependency and nothing of ours.
+# 1. Dependencies only, cached until Cargo.toml/Cargo.lock or vendor/ change: the workspace manifests
+#    with stub sources, so `cargo build` compiles every dependency and nothing of ours. vendor/ holds
+#    the patched actix-http that Cargo.toml's [patch.crates-io] points at: a dependency, built here.
+#    `scripts/docker-build-check` (run by .ci/run) builds this file for real.
 COPY Cargo.toml Cargo.lock ./
+COPY vendor vendor
 COPY actors/Cargo.toml actors/Cargo.toml
 COPY load/Cargo.toml load/Cargo.toml
 RUN mkdir -p src actors/src load/src \

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::common::process::run;
-use crate::common::{Api, Db, spawn_app};
+use crate::common::{Api, Db, TestDb, Ws, redis_available, redis_url, spawn_app};
 
 /// The Kubernetes version the manifests are validated against (one `kubernetes-validate` ships schemas for).
 const KUBERNETES_VERSION: &str = "1.33.0";
@@ -117,12 +117,15 @@ fn scraped_series(scrape: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_kubernetes_manifests_validate_against_the_schemas() {
     let resources = kustomize_resources();
-    for expected in ["deployment.yaml", "service.yaml", "configmap.yaml", "secret.yaml", "pdb.yaml", "hpa.yaml"] {
+    for expected in
+        ["deployment.yaml", "service.yaml", "configmap.yaml", "secret.yaml", "pdb.yaml", "hpa.yaml", "ingress.yaml"]
+    {
         assert!(resources.iter().any(|r| r == expected), "kustomization.yaml does not list {expected}: {resources:?}");
     }
-    assert!(resources.iter().any(|r| r == "migration-job.yaml"), "{resources:?}");
     for file in &resources {
         assert!(repo().join("k8s").join(file).is_file(), "kustomization.yaml lists k8s/{file}, which does not exist");
+        // A Job's pod template is immutable: `kubectl apply -k` with a new image would be refused.
+        assert!(!read(&format!("k8s/{file}")).contains("kind: Job"), "k8s/{file} holds a Job");
     }
     // The ServiceMonitor is a CRD the validator cannot know: kept out of the default resources, on purpose.
     assert!(repo().join("k8s/servicemonitor.yaml").is_file());
@@ -138,7 +141,23 @@ async fn the_kubernetes_manifests_validate_against_the_schemas() {
     assert!(deployment.contains("kind: Deployment"));
     let template = block(&deployment, "template");
     assert!(template.iter().any(|l| l.trim() == "app: rustchat"), "pods are not labelled app=rustchat");
-    assert_eq!(number(&block(&deployment, "spec"), "replicas"), 3);
+    // The HPA owns the replica count: a `replicas:` in the Deployment would reset it on every apply.
+    assert!(
+        !deployment.lines().any(|l| l.split('#').next().unwrap_or("").trim().starts_with("replicas:")),
+        "deployment.yaml sets replicas, which fights hpa.yaml"
+    );
+    let hpa = read("k8s/hpa.yaml");
+    assert!(hpa.contains("name: rustchat") && number(&hpa.lines().collect::<Vec<_>>(), "minReplicas") >= 3);
+    // Every pod migrates first (the runbook's --migrate-only) with the node's own image and configuration.
+    let init = block(&deployment, "initContainers");
+    assert!(init.iter().any(|l| l.trim() == r#"args: ["--migrate-only"]"#), "no migrate init container: {init:?}");
+    let images = |lines: &[&str]| -> Vec<String> {
+        lines.iter().filter_map(|l| l.trim().strip_prefix("image: ")).map(str::to_string).collect()
+    };
+    assert_eq!(images(&init), images(&block(&deployment, "containers")), "init and node images differ");
+    for needed in ["name: rustchat-config", "key: jwt", "key: key", "mountPath: /var/lib/rustchat"] {
+        assert!(init.iter().any(|l| l.trim() == needed), "the migrate init container lacks `{needed}`: {init:?}");
+    }
     let rolling = block(&deployment, "rollingUpdate");
     assert_eq!(number(&rolling, "maxUnavailable"), 0);
     assert_eq!(number(&rolling, "maxSurge"), 1);
@@ -195,6 +214,220 @@ async fn the_kubernetes_manifests_validate_against_the_schemas() {
     args.extend(paths.iter().map(String::as_str));
     let Some(out) = tool("kubernetes-validate", &args) else { return };
     assert_success("kubernetes-validate", &out);
+
+    // What `kubectl apply -k k8s/` sends, validated as a whole.
+    let Some(rendered) = kustomize("k8s") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rendered.yaml");
+    std::fs::write(&path, &rendered).unwrap();
+    let out = tool(
+        "kubernetes-validate",
+        &["--kubernetes-version", KUBERNETES_VERSION, "--strict", "--quiet", path.to_str().unwrap()],
+    )
+    .unwrap();
+    assert_success("kubernetes-validate (kubectl kustomize k8s)", &out);
+}
+
+/// `kubectl kustomize <dir>` (what `kubectl apply -k` applies), run in the repository root; `None`
+/// when kubectl is not installed, off CI only.
+fn kustomize(dir: &str) -> Option<String> {
+    let out = tool("kubectl", &["kustomize", dir])?;
+    assert_success("kubectl kustomize", &out);
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// The `kind:` of every document in a rendered multi-document YAML stream.
+fn kinds(rendered: &str) -> Vec<String> {
+    rendered.lines().filter_map(|l| l.strip_prefix("kind: ")).map(|k| k.trim().to_string()).collect()
+}
+
+#[test]
+fn an_image_bump_through_kustomize_changes_only_mutable_image_fields() {
+    // The operator's upgrade: an overlay (or an edit of k8s/kustomization.yaml) with a new tag, then
+    // `kubectl apply -k`. The apply is refused if any immutable field changes, such as a Job's pod
+    // template; so nothing but the images may differ between the two renders, and only in objects whose
+    // image is mutable.
+    let Some(before) = kustomize("k8s") else { return };
+    // kustomize takes only relative bases: a copy of k8s/ beside the overlay.
+    let dir = tempfile::tempdir().unwrap();
+    let (base, overlay) = (dir.path().join("base"), dir.path().join("overlay"));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&overlay).unwrap();
+    for entry in std::fs::read_dir(repo().join("k8s")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), base.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../base\nimages:\n  - name: rustchat\n    newTag: \"9.9.9\"\n",
+    )
+    .unwrap();
+    let after = kustomize(overlay.to_str().unwrap()).unwrap();
+
+    assert_eq!(kinds(&before), kinds(&after));
+    for kind in kinds(&before) {
+        assert!(!["Job", "CronJob"].contains(&kind.as_str()), "a {kind} is applied: its pod template is immutable");
+    }
+    let (old_lines, new_lines): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    assert_eq!(old_lines.len(), new_lines.len(), "the bump changed more than images:\n{after}");
+    let changed: Vec<(&str, &str)> =
+        old_lines.iter().zip(&new_lines).filter(|(a, b)| a != b).map(|(a, b)| (*a, *b)).collect();
+    // The migrate init container and the node: both take the new image, nothing else moves.
+    assert_eq!(changed.len(), 2, "expected exactly the two image lines to change: {changed:#?}");
+    for (old, new) in changed {
+        assert_eq!(old.trim(), "image: rustchat:0.3.1");
+        assert_eq!(new.trim(), "image: rustchat:9.9.9");
+    }
+    let deployment = after.split("\n---\n").find(|doc| doc.contains("kind: Deployment")).unwrap();
+    assert!(deployment.contains("initContainers:") && deployment.contains("--migrate-only"));
+}
+
+#[test]
+fn the_ingress_keeps_websockets_open_longer_than_the_heartbeat() {
+    let ingress = read("k8s/ingress.yaml");
+    assert!(ingress.contains("kind: Ingress") && ingress.contains("apiVersion: networking.k8s.io/v1"));
+    let default = |name: &str| -> u64 {
+        rustchat::config::VARIABLES.iter().find(|v| v.name == name).unwrap().default.parse().unwrap()
+    };
+    let (ping, client_timeout) = (default("RUSTCHAT_WS_PING_SECONDS"), default("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS"));
+    let lines: Vec<&str> = ingress.lines().collect();
+    for annotation in
+        ["nginx.ingress.kubernetes.io/proxy-read-timeout", "nginx.ingress.kubernetes.io/proxy-send-timeout"]
+    {
+        let seconds = number(&lines, annotation);
+        assert!(
+            seconds > ping && seconds > client_timeout,
+            "{annotation} is {seconds} s: the proxy would cut sockets RustChat keeps ({ping} s pings, {client_timeout} s timeout)"
+        );
+    }
+    // It routes the whole API (REST and /api/v1/ws) to the Service's named port.
+    let backend = block(&ingress, "backend");
+    assert!(backend.iter().any(|l| l.trim() == "name: rustchat"), "{backend:?}");
+    assert!(backend.iter().any(|l| l.trim() == "name: http"), "{backend:?}");
+    assert!(ingress.contains("path: /api/v1\n") && ingress.contains("pathType: Prefix"));
+    let configmap = read("k8s/configmap.yaml");
+    let site = configmap.lines().find_map(|l| l.trim().strip_prefix("RUSTCHAT_SITE_URL:")).unwrap();
+    let host = url::Url::parse(site.trim().trim_matches('"')).unwrap().host_str().unwrap().to_string();
+    assert!(ingress.contains(&format!("host: {host}")), "the Ingress host is not RUSTCHAT_SITE_URL's {host}");
+}
+
+/// The `data:` entries of k8s/configmap.yaml, with the comment lines right above each.
+fn configmap_entries() -> Vec<(String, String, Vec<String>)> {
+    let text = read("k8s/configmap.yaml");
+    let mut entries = Vec::new();
+    let mut comments = Vec::new();
+    for line in block(&text, "data").into_iter().skip(1) {
+        let trimmed = line.trim();
+        if let Some(comment) = trimmed.strip_prefix('#') {
+            comments.push(comment.trim().to_string());
+        } else if let Some((key, value)) = trimmed.split_once(": ") {
+            entries.push((key.to_string(), value.trim_matches('"').to_string(), std::mem::take(&mut comments)));
+        } else {
+            comments.clear();
+        }
+    }
+    entries
+}
+
+#[tokio::test]
+async fn the_configmap_trusts_the_ingress_and_every_value_is_accepted_by_the_binary() {
+    let entries = configmap_entries();
+    let (_, proxies, why) = entries
+        .iter()
+        .find(|(k, _, _)| k == "RUSTCHAT_SECURITY_TRUSTED_PROXIES")
+        .expect("the ConfigMap sets RUSTCHAT_SECURITY_TRUSTED_PROXIES (behind an ingress every user shares one IP)");
+    assert!(why.join(" ").contains("ingress"), "RUSTCHAT_SECURITY_TRUSTED_PROXIES has no comment saying why: {why:?}");
+    for net in proxies.split(',') {
+        let net: ipnet::IpNet = net.trim().parse().unwrap_or_else(|e| panic!("{net}: {e}"));
+        assert!(net.prefix_len() > 0, "{net} trusts every address: any client could choose its own IP");
+    }
+
+    // The real binary, in production, with every ConfigMap value (the database and Redis pointed at the
+    // test services) and real secrets: `--check-config` accepts them all and shows the proxies in use.
+    let Some(db) = TestDb::create().await else { return };
+    if !redis_available().await {
+        return;
+    }
+    let redis = redis_url();
+    let mut vars: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(k, v, _)| match k.as_str() {
+            "RUSTCHAT_DATABASE_URL" => (k.as_str(), db.url.as_str()),
+            "RUSTCHAT_REDIS_URL" => (k.as_str(), redis.as_str()),
+            _ => (k.as_str(), v.as_str()),
+        })
+        .collect();
+    vars.push(("RUSTCHAT_JWT_SECRET", "bXktdGVzdC1qd3Qtc2VjcmV0LXRoYXQtaXMtbG9uZy1lbm91Z2gtMTIzNDU2Nzg5MA=="));
+    vars.push(("RUSTCHAT_ENCRYPTION_KEY", "YW5vdGhlci10ZXN0LWVuY3J5cHRpb24ta2V5LWxvbmctZW5vdWdoLTEyMzQ1Njc4OTA="));
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(dir.path(), &vars, &["--check-config"]);
+    assert_eq!(code, 0, "the ConfigMap's values are refused:\n{out}\n{err}");
+    assert!(!out.contains("unknown configuration variable"), "{out}");
+    let line = out.lines().find(|l| l.trim_start().starts_with("RUSTCHAT_SECURITY_TRUSTED_PROXIES")).unwrap();
+    assert!(line.contains(proxies.as_str()) && line.contains("environment"), "{line}");
+}
+
+/// The assignments in .env.example: (name, value, active). Commented-out `# NAME=value` lines count
+/// too (they document the defaults); prose comments do not.
+fn env_example() -> Vec<(String, String, bool)> {
+    read(".env.example")
+        .lines()
+        .filter_map(|line| {
+            let (active, assignment) = match line.strip_prefix("# ") {
+                Some(rest) => (false, rest),
+                None => (true, line),
+            };
+            let (name, value) = assignment.split_once('=')?;
+            (name.starts_with("RUSTCHAT_")
+                && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .then(|| (name.to_string(), value.to_string(), active))
+        })
+        .collect()
+}
+
+#[test]
+fn env_example_names_every_setting_and_only_real_ones() {
+    let entries = env_example();
+    let known: Vec<&str> = rustchat::config::VARIABLES.iter().map(|v| v.name).collect();
+    for (name, value, _) in &entries {
+        assert!(known.contains(&name.as_str()), ".env.example sets {name}, which RustChat does not know");
+        // docker run --env-file keeps quotes as part of the value.
+        assert!(!value.starts_with(['"', '\'']), ".env.example quotes {name}: docker would pass the quotes on");
+        assert_eq!(value.trim(), value, ".env.example: {name} has surrounding spaces");
+    }
+    for name in &known {
+        let count = entries.iter().filter(|(n, _, _)| n == name).count();
+        assert_eq!(
+            count, 1,
+            ".env.example names {name} {count} times (every setting once, commented out at its default if unused)"
+        );
+    }
+    // A commented-out line shows the default where there is a single one to show.
+    for v in rustchat::config::VARIABLES {
+        let (_, value, active) = entries.iter().find(|(n, _, _)| n == v.name).unwrap();
+        let plain_default = !v.default.is_empty() && !v.default.contains(' ') && !v.secret;
+        if !active && plain_default {
+            assert_eq!(value, v.default, ".env.example shows {} = {value}, the default is {}", v.name, v.default);
+        }
+    }
+    assert!(read("README.md").contains("cp .env.example .env"), "the README says to copy .env.example");
+}
+
+#[test]
+fn env_example_as_the_dotenv_file_runs_a_development_node_without_warnings() {
+    // The README's `docker run --env-file .env` and a bare `rustchat` both read it: the binary, started
+    // in a folder whose .env is .env.example, accepts every value and knows every name.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join(".env.example"), dir.path().join(".env")).unwrap();
+    let (code, out, err) = run(dir.path(), &[], &["--check-config"]);
+    assert_eq!(code, 0, ".env.example is refused:\n{out}\n{err}");
+    assert!(!out.contains("unknown configuration variable"), "{out}");
+    for (name, value, active) in env_example() {
+        if active {
+            let line = out.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap();
+            assert!(line.contains(&value) && line.contains("(.env)"), "{name} from .env.example not in effect: {line}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -272,7 +505,12 @@ async fn every_metric_in_the_dashboard_and_rules_is_exported_by_a_real_node() {
     let user = Api::register(&app.address, "dashboard").await;
     let team = user.create_team("deploy", false).await;
     let channel = user.create_channel(&team, "general", "public").await;
+    // A socket in the channel, so the post is fanned out (the delivery-latency histogram).
+    let mut ws = Ws::connect(&app.address, user.token.as_deref().unwrap()).await;
+    ws.send(serde_json::json!({"action": "ping"})).await;
+    ws.expect("pong", Duration::from_secs(10)).await;
     user.say(&channel, "a post for the dashboard").await;
+    ws.expect("posted", Duration::from_secs(10)).await;
     assert_eq!(Api::anonymous(&app.address).get("/api/v1/users/me").await.status, 401);
     let mut refused = false;
     for _ in 0..20 {
@@ -294,13 +532,62 @@ async fn every_metric_in_the_dashboard_and_rules_is_exported_by_a_real_node() {
     let (missing, scrape) = loop {
         let scrape = app.get("/api/v1/health/metrics").await.text().await.unwrap();
         let series = scraped_series(&scrape);
-        let missing: Vec<&String> = wanted.iter().filter(|n| !series.contains(n)).collect();
+        // A panel's description may name a histogram by its family; its series are `_bucket` etc.
+        let missing: Vec<&String> =
+            wanted.iter().filter(|n| !series.iter().any(|s| s == *n || family(s) == n.as_str())).collect();
         if missing.is_empty() || tokio::time::Instant::now() > deadline {
             break (missing.into_iter().cloned().collect::<Vec<_>>(), scrape);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(missing.is_empty(), "the dashboard or alert rules use metrics no node exports: {missing:?}\n{scrape}");
+}
+
+/// A histogram's or counter's family name: `…_bucket`, `…_count` and `…_sum` are its series.
+fn family(series: &str) -> &str {
+    ["_bucket", "_count", "_sum"].iter().find_map(|s| series.strip_suffix(s)).unwrap_or(series)
+}
+
+#[test]
+fn every_dashboard_metric_is_documented_and_fan_out_latency_has_a_panel() {
+    let dashboard: serde_json::Value = serde_json::from_str(&read("k8s/grafana-dashboard.json")).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    // The fan-out delivery latency (the histogram the benchmarks measure end to end) as quantiles.
+    let fanout = panels
+        .iter()
+        .find(|p| p["targets"].to_string().contains("rustchat_fanout_delivery_latency_seconds_bucket"))
+        .expect("no dashboard panel shows rustchat_fanout_delivery_latency_seconds");
+    let exprs: Vec<&str> = fanout["targets"].as_array().unwrap().iter().filter_map(|t| t["expr"].as_str()).collect();
+    assert!(exprs.iter().any(|e| e.starts_with("histogram_quantile(0.99,")), "no p99 in {exprs:?}");
+    assert_eq!(fanout["fieldConfig"]["defaults"]["unit"], "s");
+
+    // Panels do not overlap (Grafana would shuffle them) and ids are unique.
+    let mut ids: Vec<i64> = panels.iter().map(|p| p["id"].as_i64().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), panels.len(), "duplicate panel ids");
+    let cells = |p: &serde_json::Value| {
+        let g = &p["gridPos"];
+        let (x, y, w, h) =
+            (g["x"].as_i64().unwrap(), g["y"].as_i64().unwrap(), g["w"].as_i64().unwrap(), g["h"].as_i64().unwrap());
+        (x..x + w).flat_map(move |cx| (y..y + h).map(move |cy| (cx, cy))).collect::<Vec<_>>()
+    };
+    let mut taken = std::collections::HashSet::new();
+    for panel in panels {
+        for cell in cells(panel) {
+            assert!(taken.insert(cell), "panel {} overlaps another at {cell:?}", panel["title"]);
+        }
+    }
+
+    // Every metric on the dashboard is in the README's metrics reference (what operators read).
+    let readme = read("README.md");
+    for name in metric_names(&read("k8s/grafana-dashboard.json")) {
+        let family = family(&name);
+        assert!(
+            readme.contains(&format!("`{family}")),
+            "the dashboard uses {family}, which the README does not document"
+        );
+    }
 }
 
 #[tokio::test]
@@ -334,7 +621,29 @@ async fn the_dockerfile_passes_hadolint() {
             "the Dockerfile does not copy workspace member {member}'s manifest"
         );
     }
+    // Cargo.toml's [patch.crates-io] paths (the vendored actix-http) are dependencies: cargo cannot even
+    // load the workspace without them, so they are in the context before the first build.
+    let first_build = dockerfile.find("cargo build --release --locked").unwrap();
+    let patched: Vec<&str> = cargo_toml
+        .split("[patch.crates-io]")
+        .nth(1)
+        .expect("Cargo.toml patches crates.io")
+        .lines()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| l.split("path = \"").nth(1)?.split('"').next())
+        .collect();
+    assert!(!patched.is_empty());
+    for path in patched {
+        let top = path.split('/').next().unwrap();
+        let copy = instructions
+            .iter()
+            .filter(|l| l.starts_with("COPY ") && !l.starts_with("COPY --from"))
+            .find(|l| l.split_whitespace().nth(1).is_some_and(|src| src == top || src == path))
+            .unwrap_or_else(|| panic!("the Dockerfile never copies {path}, which Cargo.toml patches in"));
+        assert!(dockerfile.find(copy).unwrap() < first_build, "`{copy}` comes after the first cargo build");
+    }
     let dockerignore = read(".dockerignore");
+    assert!(!dockerignore.lines().any(|l| l.trim().trim_matches('/') == "vendor"), ".dockerignore drops vendor/");
     for ignored in ["target", ".git", ".env"] {
         assert!(dockerignore.lines().any(|l| l.trim() == ignored), ".dockerignore lacks {ignored}");
     }
@@ -351,4 +660,25 @@ fn the_readme_documents_the_dockerfiles_own_build_and_run_commands() {
         assert!(readme.contains(command), "README lacks `{command}`");
         assert!(dockerfile.contains(command), "Dockerfile's header lacks `{command}`");
     }
+}
+
+#[test]
+fn the_readme_lists_the_prerequisites_with_the_manifests_rust_version() {
+    let readme = read("README.md");
+    let prerequisites = readme
+        .split("## Prerequisites")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has a Prerequisites section");
+    let rust_version = read("Cargo.toml")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("Cargo.toml declares rust-version");
+    assert!(prerequisites.contains(&format!("Rust {rust_version}")), "Prerequisites do not name Rust {rust_version}");
+    // The README's own examples pipe into jq; clusters need PostgreSQL and Redis, a single node neither.
+    assert!(readme.contains("| jq -r") && prerequisites.contains("`jq`"), "jq is used but not listed");
+    assert!(
+        prerequisites.contains("PostgreSQL") && prerequisites.contains("Redis") && prerequisites.contains("cluster")
+    );
 }
