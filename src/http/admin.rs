@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 
 use super::json::Json;
+use super::params::Path;
 use super::teams::{CreateInvite, Invite, issue_invite};
 use crate::auth::AuthUser;
 use crate::domain::SiteConfig;
@@ -184,7 +185,7 @@ pub async fn create_oidc_provider(
 pub async fn delete_oidc_provider(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<String>,
+    path: Path<String>,
 ) -> Result<HttpResponse> {
     require_admin(&caller)?;
     if !state.store.delete_oidc_provider(&path).await? {

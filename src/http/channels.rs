@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
+use super::params::{Path, Query};
 use crate::access::{member_channel, member_team, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, DisplayName, Slug, TeamId, Text, UserId};
@@ -78,7 +79,7 @@ const HEADER_MAX: usize = 1024;
 pub async fn create_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<CreateChannel>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
@@ -114,8 +115,8 @@ pub async fn create_channel(
 pub async fn list_team_channels(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
-    query: web::Query<ListChannels>,
+    path: Path<TeamId>,
+    query: Query<ListChannels>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.team_channels(team.id, caller.id(), query.include_archived).await?))
@@ -124,11 +125,7 @@ pub async fn list_team_channels(
 /// One channel.
 #[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}")]
-pub async fn get_channel(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn get_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_channel(&state.store, &caller, path.into_inner()).await?.channel))
 }
 
@@ -138,7 +135,7 @@ pub async fn get_channel(
 pub async fn update_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<UpdateChannel>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
@@ -169,7 +166,7 @@ pub async fn update_channel(
 pub async fn archive_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
     if !access.can_manage(&caller) {
@@ -186,7 +183,7 @@ pub async fn archive_channel(
 pub async fn list_channel_members(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.channel_members(access.channel.id).await?))
@@ -198,7 +195,7 @@ pub async fn list_channel_members(
 pub async fn add_channel_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<AddChannelMember>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
@@ -229,7 +226,7 @@ pub async fn add_channel_member(
 pub async fn remove_channel_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(ChannelId, UserId)>,
+    path: Path<(ChannelId, UserId)>,
 ) -> Result<HttpResponse> {
     let (channel_id, target) = path.into_inner();
     let access = member_channel(&state.store, &caller, channel_id).await?;
@@ -293,11 +290,7 @@ pub async fn open_group(
 /// Mark everything in the channel read.
 #[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/view")]
-pub async fn view_channel(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
     let read = state.store.view_channel(access.channel.id, caller.id()).await?;
     state.realtime.publish_to_user(
@@ -310,11 +303,7 @@ pub async fn view_channel(
 /// The caller's unread and mention counts in the channel.
 #[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/read")]
-pub async fn read_state(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.read_state(access.channel.id, caller.id()).await?))
 }
@@ -325,8 +314,8 @@ pub async fn read_state(
 pub async fn list_events(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
-    query: web::Query<EventsQuery>,
+    path: Path<ChannelId>,
+    query: Query<EventsQuery>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     let limit = super::page_limit(query.limit, 100)?;

@@ -7,8 +7,10 @@ pub mod auth;
 pub mod channels;
 pub mod client_ip;
 pub mod health;
+pub mod input;
 pub mod json;
 pub mod oidc;
+pub mod params;
 pub mod posts;
 pub mod search;
 pub mod teams;
@@ -29,76 +31,72 @@ pub const MAX_JSON_BODY: usize = 80 * 1024;
 
 /// Every route. Order matters where a literal segment shares a prefix with a parameter.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.app_data(json_config())
-        .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
-        .app_data(path_config())
-        .app_data(query_config())
-        .service(
-            scope::scope("/api/v1")
-                .service(health::live)
-                .service(health::ready)
-                .service(health::metrics)
-                .service(health::stats)
-                .service(openapi_json)
-                .service(auth::register)
-                .service(auth::login)
-                .service(auth::refresh)
-                .service(auth::logout)
-                .service(auth::change_password)
-                .service(oidc::list_providers)
-                .service(oidc::exchange)
-                .service(oidc::login)
-                .service(oidc::callback)
-                .service(users::get_me)
-                .service(users::update_me)
-                .service(users::my_channels)
-                .service(users::search_users)
-                .service(users::user_statuses)
-                .service(users::get_user)
-                .service(users::deactivate_user)
-                .service(users::activate_user)
-                .service(teams::create_team)
-                .service(teams::list_my_teams)
-                .service(teams::list_joinable_teams)
-                .service(teams::get_team)
-                .service(teams::join_team)
-                .service(teams::list_team_members)
-                .service(teams::add_team_member)
-                .service(teams::remove_team_member)
-                .service(teams::create_team_invite)
-                .service(channels::create_channel)
-                .service(channels::list_team_channels)
-                .service(channels::open_direct)
-                .service(channels::open_group)
-                .service(channels::get_channel)
-                .service(channels::update_channel)
-                .service(channels::archive_channel)
-                .service(channels::list_channel_members)
-                .service(channels::add_channel_member)
-                .service(channels::remove_channel_member)
-                .service(channels::view_channel)
-                .service(channels::read_state)
-                .service(channels::list_events)
-                .service(posts::create_post)
-                .service(posts::list_posts)
-                .service(posts::list_pinned)
-                .service(posts::get_post)
-                .service(posts::edit_post)
-                .service(posts::delete_post)
-                .service(posts::get_thread)
-                .service(posts::add_reaction)
-                .service(posts::remove_reaction)
-                .service(posts::pin_post)
-                .service(posts::unpin_post)
-                .service(search::search_posts)
-                .service(admin::get_site_config)
-                .service(admin::patch_site_config)
-                .service(admin::create_invite)
-                .service(admin::list_oidc_providers)
-                .service(admin::create_oidc_provider)
-                .service(admin::delete_oidc_provider)
-                .service(ws::connect),
-        );
+    cfg.app_data(web::PayloadConfig::new(MAX_JSON_BODY)).service(
+        scope::scope("/api/v1")
+            .service(health::live)
+            .service(health::ready)
+            .service(health::metrics)
+            .service(health::stats)
+            .service(openapi_json)
+            .service(auth::register)
+            .service(auth::login)
+            .service(auth::refresh)
+            .service(auth::logout)
+            .service(auth::change_password)
+            .service(oidc::list_providers)
+            .service(oidc::exchange)
+            .service(oidc::login)
+            .service(oidc::callback)
+            .service(users::get_me)
+            .service(users::update_me)
+            .service(users::my_channels)
+            .service(users::search_users)
+            .service(users::user_statuses)
+            .service(users::get_user)
+            .service(users::deactivate_user)
+            .service(users::activate_user)
+            .service(teams::create_team)
+            .service(teams::list_my_teams)
+            .service(teams::list_joinable_teams)
+            .service(teams::get_team)
+            .service(teams::join_team)
+            .service(teams::list_team_members)
+            .service(teams::add_team_member)
+            .service(teams::remove_team_member)
+            .service(teams::create_team_invite)
+            .service(channels::create_channel)
+            .service(channels::list_team_channels)
+            .service(channels::open_direct)
+            .service(channels::open_group)
+            .service(channels::get_channel)
+            .service(channels::update_channel)
+            .service(channels::archive_channel)
+            .service(channels::list_channel_members)
+            .service(channels::add_channel_member)
+            .service(channels::remove_channel_member)
+            .service(channels::view_channel)
+            .service(channels::read_state)
+            .service(channels::list_events)
+            .service(posts::create_post)
+            .service(posts::list_posts)
+            .service(posts::list_pinned)
+            .service(posts::get_post)
+            .service(posts::edit_post)
+            .service(posts::delete_post)
+            .service(posts::get_thread)
+            .service(posts::add_reaction)
+            .service(posts::remove_reaction)
+            .service(posts::pin_post)
+            .service(posts::unpin_post)
+            .service(search::search_posts)
+            .service(admin::get_site_config)
+            .service(admin::patch_site_config)
+            .service(admin::create_invite)
+            .service(admin::list_oidc_providers)
+            .service(admin::create_oidc_provider)
+            .service(admin::delete_oidc_provider)
+            .service(ws::connect),
+    );
 }
 
 #[derive(OpenApi)]
@@ -150,28 +148,4 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32> {
 /// Answers anything no route matched.
 pub async fn not_found() -> HttpResponse {
     error_response(ErrorCode::NotFound, "no such endpoint")
-}
-
-fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|err, _| {
-        use actix_web::error::JsonPayloadError as E;
-        let e = match &err {
-            E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-                Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_JSON_BODY} bytes"))
-            }
-            E::ContentType => Error::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"),
-            E::Deserialize(e) if e.is_data() => Error::new(ErrorCode::ValidationFailed, e.to_string()),
-            other => Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {other}")),
-        };
-        e.into()
-    })
-}
-
-fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_, _| Error::not_found("resource").into())
-}
-
-fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| Error::new(ErrorCode::ValidationFailed, format!("invalid query: {err}")).into())
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
+use super::params::{Path, Query};
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::{AuthUser, token_claims};
 use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, SessionId, UserId};
@@ -64,7 +65,7 @@ pub struct PostPage {
 pub async fn create_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let (session, author) = token_claims(&state.tokens, &req)?;
@@ -137,8 +138,8 @@ async fn post_message(
 pub async fn list_posts(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
-    query: web::Query<PageQuery>,
+    path: Path<ChannelId>,
+    query: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     let limit = super::page_limit(query.limit, 60)?;
@@ -157,11 +158,7 @@ pub async fn list_posts(
 /// The channel's pinned posts.
 #[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/pinned")]
-pub async fn list_pinned(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn list_pinned(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.pinned_posts(access.channel.id).await?))
 }
@@ -190,7 +187,7 @@ async fn writable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Resul
 /// One post.
 #[utoipa::path(tag = "posts", responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}")]
-pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
 }
 
@@ -200,7 +197,7 @@ pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: web::P
 pub async fn edit_post(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<PostId>,
+    path: Path<PostId>,
     body: Json<EditPost>,
 ) -> Result<HttpResponse> {
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
@@ -216,11 +213,7 @@ pub async fn edit_post(
 /// Delete a post: your own, or any as a channel/team/system admin.
 #[utoipa::path(tag = "posts", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}")]
-pub async fn delete_post(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
     if post.user_id != caller.id() && !access.can_manage(&caller) {
         return Err(Error::forbidden("only the author or an admin can delete a post"));
@@ -233,7 +226,7 @@ pub async fn delete_post(
 /// A thread: its root and replies, oldest first.
 #[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}/thread")]
-pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.thread(post.root_id.unwrap_or(post.id)).await?))
 }
@@ -244,7 +237,7 @@ pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: web:
 pub async fn add_reaction(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<PostId>,
+    path: Path<PostId>,
     body: Json<AddReaction>,
 ) -> Result<HttpResponse> {
     let emoji = EmojiName::parse(&body.emoji_name)?;
@@ -265,7 +258,7 @@ pub async fn add_reaction(
 pub async fn remove_reaction(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(PostId, String)>,
+    path: Path<(PostId, String)>,
 ) -> Result<HttpResponse> {
     let (post_id, emoji) = path.into_inner();
     let emoji = EmojiName::parse(&emoji)?;
@@ -282,14 +275,14 @@ pub async fn remove_reaction(
 /// Pin a post to its channel (channel members).
 #[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/pin")]
-pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), true).await
 }
 
 /// Unpin a post.
 #[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/pin")]
-pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), false).await
 }
 

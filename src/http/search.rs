@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::params::Query;
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -40,7 +41,7 @@ fn instant(field: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
 pub async fn search_posts(
     state: web::Data<AppState>,
     caller: AuthUser,
-    params: web::Query<SearchParams>,
+    params: Query<SearchParams>,
 ) -> Result<HttpResponse> {
     if params.q.chars().count() > 512 {
         return Err(Error::validation("q must be at most 512 characters"));

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::Json;
+use super::params::Path;
 use crate::access::{member_team, visible_team};
 use crate::auth::{AuthUser, generate_invite_code, hash_invite};
 use crate::domain::{DisplayName, Slug, TeamId, Text, Timestamp, UserId};
@@ -77,7 +78,7 @@ pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -
 /// A team the caller belongs to, or an open team.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
-pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
+pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(team))
 }
@@ -85,7 +86,7 @@ pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: web::P
 /// Join an open team.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/join")]
-pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
+pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let team = state.store.team(path.into_inner()).await?.ok_or_else(|| Error::not_found("team"))?;
     let member = state.store.team_role(team.id, caller.id()).await?.is_some();
     if !team.open && !member {
@@ -101,7 +102,7 @@ pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: web::
 pub async fn list_team_members(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.team_members(team.id).await?))
@@ -113,7 +114,7 @@ pub async fn list_team_members(
 pub async fn add_team_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<AddMember>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
@@ -132,7 +133,7 @@ pub async fn add_team_member(
 pub async fn remove_team_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(TeamId, UserId)>,
+    path: Path<(TeamId, UserId)>,
 ) -> Result<HttpResponse> {
     let (team_id, user_id) = path.into_inner();
     let (team, role) = member_team(&state.store, &caller, team_id).await?;
@@ -151,7 +152,7 @@ pub async fn remove_team_member(
 pub async fn create_team_invite(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use super::page_limit;
+use super::params::{Path, Query};
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Email, UserId};
 use crate::error::{Error, Result};
@@ -61,7 +62,7 @@ pub async fn my_channels(state: web::Data<AppState>, caller: AuthUser) -> Result
 pub async fn search_users(
     state: web::Data<AppState>,
     _caller: AuthUser,
-    query: web::Query<UserSearch>,
+    query: Query<UserSearch>,
 ) -> Result<HttpResponse> {
     let limit = page_limit(query.limit, 50)?;
     let q = query.q.as_deref().unwrap_or("");
@@ -114,7 +115,7 @@ pub async fn user_statuses(
 /// One user, as other users see them.
 #[utoipa::path(tag = "users", responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
 #[get("/users/{user_id}")]
-pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: web::Path<UserId>) -> Result<HttpResponse> {
+pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     let user = state.store.user(path.into_inner()).await?.ok_or_else(|| Error::not_found("user"))?;
     Ok(HttpResponse::Ok().json(PublicUser::from(user)))
 }
@@ -122,22 +123,14 @@ pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: web::
 /// Deactivate an account (system admins): its sessions end at once.
 #[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/deactivate")]
-pub async fn deactivate_user(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<UserId>,
-) -> Result<HttpResponse> {
+pub async fn deactivate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), false).await
 }
 
 /// Reactivate an account (system admins).
 #[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/activate")]
-pub async fn activate_user(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<UserId>,
-) -> Result<HttpResponse> {
+pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), true).await
 }
 

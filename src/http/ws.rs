@@ -14,6 +14,7 @@ use rustchat_actors::ports::EventLog;
 use rustchat_actors::session::SessionParts;
 use tracing::Instrument;
 
+use super::params::Query;
 use crate::auth::{AuthUser, bearer};
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
@@ -45,7 +46,7 @@ pub struct ConnectQuery {
 pub async fn connect(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ConnectQuery>,
+    query: Query<ConnectQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse> {
     let conn = uuid::Uuid::now_v7();

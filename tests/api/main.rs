@@ -14,6 +14,7 @@ mod cluster;
 mod config;
 mod deploy;
 mod health;
+mod input;
 mod logins;
 mod logs;
 mod openapi;
