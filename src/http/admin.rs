@@ -180,7 +180,7 @@ pub async fn create_oidc_provider(
 }
 
 /// Remove an identity provider added through the API (system admins).
-#[utoipa::path(tag = "admin", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "admin", params(("id" = String, Path, description = "The identity provider's URL name.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/admin/oidc/providers/{id}")]
 pub async fn delete_oidc_provider(
     state: web::Data<AppState>,

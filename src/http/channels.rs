@@ -74,7 +74,7 @@ const PURPOSE_MAX: usize = 250;
 const HEADER_MAX: usize = 1024;
 
 /// Create a public or private channel in a team (team members).
-#[utoipa::path(tag = "channels", request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/channels")]
 pub async fn create_channel(
     state: web::Data<AppState>,
@@ -110,7 +110,7 @@ pub async fn create_channel(
 }
 
 /// The team's channels the caller may see: all public ones, and private ones they belong to.
-#[utoipa::path(tag = "channels", params(ListChannels), responses((status = 200, body = Vec<Channel>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("team_id" = TeamId, Path, description = "The team's id."), ListChannels), responses((status = 200, body = Vec<Channel>), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}/channels")]
 pub async fn list_team_channels(
     state: web::Data<AppState>,
@@ -123,14 +123,14 @@ pub async fn list_team_channels(
 }
 
 /// One channel.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}")]
 pub async fn get_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_channel(&state.store, &caller, path.into_inner()).await?.channel))
 }
 
 /// Rename (channel/team admins) or change the purpose and header (members) of a team channel.
-#[utoipa::path(tag = "channels", request_body = UpdateChannel, responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = UpdateChannel, responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[patch("/channels/{channel_id}")]
 pub async fn update_channel(
     state: web::Data<AppState>,
@@ -161,7 +161,7 @@ pub async fn update_channel(
 }
 
 /// Archive a team channel (channel/team admins): it becomes read-only.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/channels/{channel_id}")]
 pub async fn archive_channel(
     state: web::Data<AppState>,
@@ -178,7 +178,7 @@ pub async fn archive_channel(
 }
 
 /// The channel's members.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Vec<ChannelMember>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Vec<ChannelMember>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/members")]
 pub async fn list_channel_members(
     state: web::Data<AppState>,
@@ -190,7 +190,7 @@ pub async fn list_channel_members(
 }
 
 /// Join a public channel (your own id), or add a team member to a channel you belong to.
-#[utoipa::path(tag = "channels", request_body = AddChannelMember, responses((status = 201, body = MembershipChange), (status = 200, body = MembershipChange), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = AddChannelMember, responses((status = 201, body = MembershipChange), (status = 200, body = MembershipChange), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/members")]
 pub async fn add_channel_member(
     state: web::Data<AppState>,
@@ -221,7 +221,7 @@ pub async fn add_channel_member(
 }
 
 /// Leave a channel (yourself), or remove a member (channel/team admins).
-#[utoipa::path(tag = "channels", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), ("user_id" = UserId, Path, description = "The user's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/channels/{channel_id}/members/{user_id}")]
 pub async fn remove_channel_member(
     state: web::Data<AppState>,
@@ -288,7 +288,7 @@ pub async fn open_group(
 }
 
 /// Mark everything in the channel read.
-#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/view")]
 pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
@@ -301,7 +301,7 @@ pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Pa
 }
 
 /// The caller's unread and mention counts in the channel.
-#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/read")]
 pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
@@ -309,7 +309,7 @@ pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path
 }
 
 /// The channel's events after a seq, oldest first: what a client that was away missed.
-#[utoipa::path(tag = "channels", params(EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/events")]
 pub async fn list_events(
     state: web::Data<AppState>,

@@ -3,6 +3,8 @@
 //! message, query or setting needs one. Request bodies ([`super::json::Json`]), query strings and path
 //! parameters ([`super::params`]) are all deserialized through [`deserialize`], which refuses any string
 //! holding one — a value or a key, at any depth — and tracks the field it was in for the error.
+//! It also refuses a struct written as a JSON array (serde would fill fields by position, so `[null]`
+//! would pass for `{}`): a client's record is an object.
 //! `clippy.toml` forbids actix's own extractors, so a new handler cannot go around it.
 
 use std::cell::Cell;
@@ -20,6 +22,21 @@ pub struct Refused<E> {
     pub error: E,
     /// The value held a NUL character (then `error` says only [`NUL_REFUSED`]).
     pub nul: bool,
+}
+
+impl<E: fmt::Display> Refused<E> {
+    /// `field: what is wrong`, as the error answer says it. A key is named by where it is (its own
+    /// text may be what is wrong with it).
+    pub fn message(&self) -> String {
+        let what = if self.nul { NUL_REFUSED.to_string() } else { self.error.to_string() };
+        let path = self.path.to_string();
+        match path.strip_suffix('?') {
+            _ if path == "." => what,
+            Some("") => format!("key: {what}"),
+            Some(parent) => format!("{} key: {what}", parent.trim_end_matches('.')),
+            None => format!("{path}: {what}"),
+        }
+    }
 }
 
 /// Deserializes a `T` from `de`, refusing every string that holds a NUL character.
@@ -44,6 +61,8 @@ struct Guard<'f, D> {
 struct GuardVisitor<'f, V> {
     inner: V,
     found: &'f Cell<bool>,
+    /// Visiting a struct: fields come by name only.
+    object: bool,
 }
 
 struct GuardSeed<'f, S> {
@@ -66,7 +85,7 @@ impl<'f, V> GuardVisitor<'f, V> {
 macro_rules! forward_deserialize {
     ($($method:ident $(($($arg:ident: $ty:ty),*))?;)*) => {$(
         fn $method<V: Visitor<'de>>(self, $($($arg: $ty,)*)? visitor: V) -> Result<V::Value, D::Error> {
-            self.inner.$method($($($arg,)*)? GuardVisitor { inner: visitor, found: self.found })
+            self.inner.$method($($($arg,)*)? GuardVisitor { inner: visitor, found: self.found, object: false })
         }
     )*};
 }
@@ -85,9 +104,17 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Guard<'_, D> {
         deserialize_tuple(len: usize);
         deserialize_tuple_struct(name: &'static str, len: usize);
         deserialize_map;
-        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier; deserialize_ignored_any;
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, D::Error> {
+        self.inner.deserialize_struct(name, fields, GuardVisitor { inner: visitor, found: self.found, object: true })
     }
 
     fn is_human_readable(&self) -> bool {
@@ -162,6 +189,9 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for GuardVisitor<'_, V> {
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<V::Value, A::Error> {
+        if self.object {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &"an object"));
+        }
         self.inner.visit_seq(GuardAccess { inner: seq, found: self.found })
     }
 
@@ -233,7 +263,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for GuardAccess<'_, 
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.inner.tuple_variant(len, GuardVisitor { inner: visitor, found: self.found })
+        self.inner.tuple_variant(len, GuardVisitor { inner: visitor, found: self.found, object: false })
     }
 
     fn struct_variant<V: Visitor<'de>>(
@@ -241,7 +271,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for GuardAccess<'_, 
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        self.inner.struct_variant(fields, GuardVisitor { inner: visitor, found: self.found })
+        self.inner.struct_variant(fields, GuardVisitor { inner: visitor, found: self.found, object: true })
     }
 }
 
@@ -304,8 +334,11 @@ mod tests {
         }
         let mut keyed = ok.clone();
         keyed["extra"] = json!({"k\u{0}": 1});
-        let (at, _, nul) = parse::<Form>(&keyed.to_string()).unwrap_err();
-        assert!(nul && at.starts_with("extra"), "{at}");
+        let text = keyed.to_string();
+        let mut de = serde_json::Deserializer::from_str(&text);
+        let refused = deserialize::<Form, _>(&mut de).unwrap_err();
+        assert!(refused.nul);
+        assert_eq!(refused.message(), format!("extra key: {NUL_REFUSED}"));
         assert!(parse::<Form>(&ok.to_string()).is_ok());
     }
 
@@ -315,6 +348,17 @@ mod tests {
         assert_eq!((at.as_str(), nul), ("a.b[1]", true));
         let (_, _, nul) = parse::<serde_json::Map<String, Value>>(r#"{"\u0000":1}"#).unwrap_err();
         assert!(nul);
+    }
+
+    #[test]
+    fn a_struct_is_an_object_never_an_array() {
+        let (at, message, nul) = parse::<Inner>(r#"["x"]"#).unwrap_err();
+        assert_eq!((at.as_str(), nul), (".", false));
+        assert!(message.contains("expected an object"), "{message}");
+        let (at, _, _) = parse::<Form>(r#"{"name":"n","tags":[],"nested":[null],"extra":{}}"#).unwrap_err();
+        assert_eq!(at, "nested");
+        assert_eq!(parse::<Inner>(r#"{"note":"x"}"#).unwrap().note, "x");
+        assert_eq!(parse::<(u8, String)>(r#"[1,"a"]"#).unwrap(), (1, "a".to_string()));
     }
 
     #[test]

@@ -64,18 +64,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             })?;
             let mut de = serde_json::Deserializer::from_slice(&bytes);
             let value = super::input::deserialize(&mut de).map_err(|refused| {
-                let path = refused.path.to_string();
-                let inner = refused.error;
-                let code =
-                    if refused.nul || inner.is_data() { ErrorCode::ValidationFailed } else { ErrorCode::InvalidJson };
-                let shown = if refused.nul { super::input::NUL_REFUSED.to_string() } else { inner.to_string() };
-                let message = if path == "." { shown } else { format!("{path}: {shown}") };
-                let message = if code == ErrorCode::InvalidJson {
-                    format!("request body is not valid JSON: {message}")
+                if refused.nul || refused.error.is_data() {
+                    Error::new(ErrorCode::ValidationFailed, refused.message())
                 } else {
-                    message
-                };
-                Error::new(code, message)
+                    Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {}", refused.message()))
+                }
             })?;
             de.end().map_err(|e| Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {e}")))?;
             Ok(Json(value))

@@ -1,6 +1,7 @@
-//! The HTTP surface: the route table under `/api/v1` (one module per resource), the OpenAPI document
-//! generated from the same registrations (so no endpoint can be left out of it), and the JSON error
-//! answers for what never reaches a handler (unknown routes, bodies that do not parse).
+//! The HTTP surface: the route table under `/api/v1` (one module per resource), from which the
+//! OpenAPI document is generated ([`openapi`]: no endpoint can be left out of it), the extractors
+//! every handler takes its input through ([`json`], [`params`], both checked by [`input`]), and the
+//! JSON error answer for what no route matched.
 
 pub mod admin;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod health;
 pub mod input;
 pub mod json;
 pub mod oidc;
+pub mod openapi;
 pub mod params;
 pub mod posts;
 pub mod search;
@@ -17,14 +19,12 @@ pub mod teams;
 pub mod users;
 pub mod ws;
 
-use actix_web::{HttpResponse, get, web};
-use utoipa::OpenApi;
+use actix_web::{HttpResponse, web};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::MAX_PAGE;
 use crate::error::{Error, ErrorCode, Result, error_response};
-use crate::state::AppState;
 
 /// Largest JSON body any endpoint accepts (a maximal message in 4-byte characters fits).
 pub const MAX_JSON_BODY: usize = 80 * 1024;
@@ -37,7 +37,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(health::ready)
             .service(health::metrics)
             .service(health::stats)
-            .service(openapi_json)
+            .service(openapi::openapi_json)
             .service(auth::register)
             .service(auth::login)
             .service(auth::refresh)
@@ -97,43 +97,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(admin::delete_oidc_provider)
             .service(ws::connect),
     );
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "RustChat API", description = "Self-hosted team chat. Errors are always {\"error\":{\"code\",\"message\"}}."),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
-/// The OpenAPI 3 document of every route above, as JSON.
-pub fn openapi_document() -> String {
-    use utoipa_actix_web::AppExt;
-    let (_, collected) = actix_web::App::new().into_utoipa_app().configure(routes).split_for_parts();
-    let mut doc = ApiDoc::openapi();
-    doc.merge(collected);
-    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-}
-
-/// This API's OpenAPI 3 document.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
-#[get("/openapi.json")]
-pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
 }
 
 /// A page size from a query: default when absent, else 1..=MAX_PAGE.

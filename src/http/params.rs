@@ -74,12 +74,7 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let de = serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(req.query_string().as_bytes()));
         std::future::ready(input::deserialize(de).map(Query).map_err(|refused| {
-            let shown = if refused.nul { NUL_REFUSED.to_string() } else { refused.error.to_string() };
-            let message = match refused.path.to_string().as_str() {
-                "." => format!("invalid query: {shown}"),
-                field => format!("invalid query: {field}: {shown}"),
-            };
-            Error::new(ErrorCode::ValidationFailed, message)
+            Error::new(ErrorCode::ValidationFailed, format!("invalid query: {}", refused.message()))
         }))
     }
 }

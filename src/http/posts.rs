@@ -51,6 +51,14 @@ pub struct PostWithSeq {
     pub seq: i64,
 }
 
+/// The answer when the caller had already reacted with that emoji: nothing changed.
+#[derive(Serialize, ToSchema)]
+pub struct ReactionKept {
+    pub post_id: PostId,
+    pub user_id: UserId,
+    pub emoji_name: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PostPage {
     /// Newest first.
@@ -60,7 +68,7 @@ pub struct PostPage {
 }
 
 /// Post a message (channel members).
-#[utoipa::path(tag = "posts", request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/posts")]
 pub async fn create_post(
     state: web::Data<AppState>,
@@ -133,7 +141,7 @@ async fn post_message(
 }
 
 /// A page of the channel's posts, newest first; page with `before` (older) or `after` (newer).
-#[utoipa::path(tag = "posts", params(PageQuery), responses((status = 200, body = PostPage), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id."), PageQuery), responses((status = 200, body = PostPage), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/posts")]
 pub async fn list_posts(
     state: web::Data<AppState>,
@@ -156,7 +164,7 @@ pub async fn list_posts(
 }
 
 /// The channel's pinned posts.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/pinned")]
 pub async fn list_pinned(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
@@ -185,14 +193,14 @@ async fn writable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Resul
 }
 
 /// One post.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}")]
 pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
 }
 
 /// Edit your own post.
-#[utoipa::path(tag = "posts", request_body = EditPost, responses((status = 200, body = PostWithSeq), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), request_body = EditPost, responses((status = 200, body = PostWithSeq), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[patch("/posts/{post_id}")]
 pub async fn edit_post(
     state: web::Data<AppState>,
@@ -211,7 +219,7 @@ pub async fn edit_post(
 }
 
 /// Delete a post: your own, or any as a channel/team/system admin.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}")]
 pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
@@ -224,7 +232,7 @@ pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Pat
 }
 
 /// A thread: its root and replies, oldest first.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}/thread")]
 pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
@@ -232,7 +240,7 @@ pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: Path
 }
 
 /// React to a post with an emoji (once per user and emoji).
-#[utoipa::path(tag = "posts", request_body = AddReaction, responses((status = 201, body = Reaction), (status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), request_body = AddReaction, responses((status = 201, body = Reaction), (status = 200, body = ReactionKept, description = "the caller had already reacted so"), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/reactions")]
 pub async fn add_reaction(
     state: web::Data<AppState>,
@@ -247,13 +255,16 @@ pub async fn add_reaction(
             state.realtime.publish_events(post.channel_id, seq, seq).await;
             Ok(HttpResponse::Created().json(reaction))
         }
-        None => Ok(HttpResponse::Ok()
-            .json(serde_json::json!({ "post_id": post.id, "user_id": caller.id(), "emoji_name": emoji }))),
+        None => Ok(HttpResponse::Ok().json(ReactionKept {
+            post_id: post.id,
+            user_id: caller.id(),
+            emoji_name: emoji.into_inner(),
+        })),
     }
 }
 
 /// Remove your reaction.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id."), ("emoji_name" = String, Path, description = "The emoji name, e.g. `thumbsup` or `+1`.")), responses((status = 204), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/reactions/{emoji_name}")]
 pub async fn remove_reaction(
     state: web::Data<AppState>,
@@ -273,14 +284,14 @@ pub async fn remove_reaction(
 }
 
 /// Pin a post to its channel (channel members).
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/pin")]
 pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), true).await
 }
 
 /// Unpin a post.
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/pin")]
 pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), false).await

@@ -37,6 +37,13 @@ pub struct CreateInvite {
     pub expires_in_hours: Option<u32>,
 }
 
+/// A user's membership of a team, as adding them answers.
+#[derive(Serialize, ToSchema)]
+pub struct Membership {
+    pub team_id: TeamId,
+    pub user_id: UserId,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Invite {
     /// Shown once; only its hash is stored.
@@ -76,7 +83,7 @@ pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -
 }
 
 /// A team the caller belongs to, or an open team.
-#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
 pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
@@ -84,7 +91,7 @@ pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<T
 }
 
 /// Join an open team.
-#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/join")]
 pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let team = state.store.team(path.into_inner()).await?.ok_or_else(|| Error::not_found("team"))?;
@@ -97,7 +104,7 @@ pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: Path<
 }
 
 /// The team's members (members only).
-#[utoipa::path(tag = "teams", responses((status = 200, body = Vec<TeamMember>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Vec<TeamMember>), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}/members")]
 pub async fn list_team_members(
     state: web::Data<AppState>,
@@ -109,7 +116,7 @@ pub async fn list_team_members(
 }
 
 /// Add a user to the team (team admins and system admins).
-#[utoipa::path(tag = "teams", request_body = AddMember, responses((status = 201), (status = 200), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = AddMember, responses((status = 201, body = Membership, description = "added"), (status = 200, body = Membership, description = "already a member"), (status = 403)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/members")]
 pub async fn add_team_member(
     state: web::Data<AppState>,
@@ -123,12 +130,12 @@ pub async fn add_team_member(
     }
     let user = state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
     let added = state.store.add_team_member(team.id, user.id, Role::Member).await?;
-    let body = serde_json::json!({ "team_id": team.id, "user_id": user.id });
+    let body = Membership { team_id: team.id, user_id: user.id };
     Ok(if added { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
 /// Remove a member (team admins), or leave (yourself). They also leave the team's channels.
-#[utoipa::path(tag = "teams", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id."), ("user_id" = UserId, Path, description = "The user's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/teams/{team_id}/members/{user_id}")]
 pub async fn remove_team_member(
     state: web::Data<AppState>,
@@ -147,7 +154,7 @@ pub async fn remove_team_member(
 }
 
 /// Create an invite code that registers accounts into this team (team admins).
-#[utoipa::path(tag = "teams", request_body = CreateInvite, responses((status = 201, body = Invite), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = CreateInvite, responses((status = 201, body = Invite), (status = 403)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/invites")]
 pub async fn create_team_invite(
     state: web::Data<AppState>,

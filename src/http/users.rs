@@ -113,7 +113,7 @@ pub async fn user_statuses(
 }
 
 /// One user, as other users see them.
-#[utoipa::path(tag = "users", responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
 #[get("/users/{user_id}")]
 pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     let user = state.store.user(path.into_inner()).await?.ok_or_else(|| Error::not_found("user"))?;
@@ -121,14 +121,14 @@ pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: Path<
 }
 
 /// Deactivate an account (system admins): its sessions end at once.
-#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/deactivate")]
 pub async fn deactivate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), false).await
 }
 
 /// Reactivate an account (system admins).
-#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/activate")]
 pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), true).await

@@ -107,10 +107,33 @@ async fn a_nul_character_anywhere_a_client_sends_text_is_refused_naming_the_fiel
     // A key is text too; and nothing above was stored.
     let reply = admin.patch("/api/v1/admin/config/site", json!({"site\u{0}name": "x"})).await;
     assert_eq!((reply.status, reply.code()), (400, "validation_failed"), "{}", reply.body);
+    assert_eq!(reply.body["error"]["message"], "key: must not contain the NUL character (\\u0000)");
     assert_eq!(admin.get("/api/v1/admin/config/site").await.expect(200)["site_name"], "RustChat");
     let page = admin.get(&format!("/api/v1/channels/{channel}/posts")).await.expect(200);
     assert_eq!(page["posts"].as_array().unwrap().len(), 1, "{page}");
     assert_eq!(page["posts"][0]["message"], "hello");
+}
+
+/// Found by schemathesis: serde fills a struct from an array by position, so `[null, null]` passed for
+/// `{}` and created an invite. A record is an object.
+#[tokio::test]
+async fn a_body_that_should_be_an_object_is_refused_as_an_array() {
+    let Some(app) = spawn_app(Db::Postgres, &[]).await else { return };
+    let admin = Api::register(&app.address, "admin").await;
+    let team = admin.create_team("acme", false).await;
+    for (path, body) in [
+        ("/api/v1/users/me".to_string(), json!([null, null])),
+        (format!("/api/v1/teams/{team}/invites"), json!([null, null])),
+        ("/api/v1/teams".to_string(), json!(["array-team"])),
+    ] {
+        let reply = if path.ends_with("/me") { admin.patch(&path, body).await } else { admin.post(&path, body).await };
+        assert_eq!((reply.status, reply.code()), (400, "validation_failed"), "{path}: {}", reply.body);
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("expected an object"), "{path}: {message}");
+    }
+    // Bodies that are arrays by definition still are.
+    let ids = admin.post("/api/v1/users/status/ids", json!([admin.user_id])).await.expect(200);
+    assert_eq!(ids[0]["user_id"], admin.user_id.as_str());
 }
 
 #[tokio::test]
