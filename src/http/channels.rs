@@ -17,19 +17,28 @@ use crate::store::{ChannelPatch, NewChannel};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateChannel {
+    /// URL name: 2–64 characters of a-z, 0-9, '-', '_'.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
     /// `public` (default) or `private`.
     pub kind: Option<ChannelKind>,
+    #[schema(max_length = 250)]
     pub purpose: Option<String>,
+    #[schema(max_length = 1024)]
     pub header: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateChannel {
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(max_length = 250)]
     pub purpose: Option<String>,
+    #[schema(max_length = 1024)]
     pub header: Option<String>,
 }
 
@@ -52,6 +61,7 @@ pub struct DirectRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct GroupRequest {
     /// The other members: 2–7 users (the group has 3–8 with the caller).
+    #[schema(min_items = 2, max_items = 7)]
     pub user_ids: Vec<UserId>,
 }
 
@@ -66,7 +76,9 @@ pub struct MembershipChange {
 #[derive(Deserialize, IntoParams)]
 pub struct EventsQuery {
     /// Return events with a greater seq (default 0: from the start of the retained log).
+    #[param(minimum = 0)]
     pub after_seq: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -18,6 +18,8 @@ use crate::store::{NewPost, PostCursor};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreatePost {
+    /// 1–16 000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 16000)]
     pub message: String,
     /// Reply in the thread of this post.
     pub root_id: Option<PostId>,
@@ -25,11 +27,14 @@ pub struct CreatePost {
 
 #[derive(Deserialize, ToSchema)]
 pub struct EditPost {
+    #[schema(min_length = 1, max_length = 16000)]
     pub message: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct AddReaction {
+    /// e.g. `thumbsup` or `+1` (surrounding colons are dropped).
+    #[schema(pattern = "^:?[A-Za-z0-9_+-]{1,64}:?$")]
     pub emoji_name: String,
 }
 
@@ -40,6 +45,7 @@ pub struct PageQuery {
     /// Posts newer than this post.
     pub after: Option<PostId>,
     /// 1–200, default 60.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -15,14 +15,18 @@ use crate::store::models::Post;
 #[derive(Deserialize, IntoParams)]
 pub struct SearchParams {
     /// Words that must all appear.
+    #[param(max_length = 512)]
     pub q: String,
     pub channel_id: Option<ChannelId>,
     /// Author.
     pub user_id: Option<UserId>,
     /// RFC 3339: only posts created before.
+    #[param(format = DateTime)]
     pub before: Option<String>,
     /// RFC 3339: only posts created after.
+    #[param(format = DateTime)]
     pub after: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

@@ -16,8 +16,11 @@ use crate::store::models::{Role, Team, TeamMember};
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTeam {
     /// URL name: 2–64 characters of a-z, 0-9, '-', '_'.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(max_length = 255)]
     pub description: Option<String>,
     /// Anyone on the site may join an open team.
     #[serde(default)]
@@ -32,8 +35,10 @@ pub struct AddMember {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateInvite {
     /// How many accounts may register with the code (default 1, at most 1000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_uses: Option<i32>,
     /// Hours until the code expires (default 72, at most 720).
+    #[schema(minimum = 1, maximum = 720)]
     pub expires_in_hours: Option<u32>,
 }
 

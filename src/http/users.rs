@@ -16,14 +16,18 @@ use crate::store::models::{MyChannel, PublicUser, User};
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProfile {
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct UserSearch {
     /// Prefix of a username or display name.
+    #[param(max_length = 64)]
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
