@@ -66,10 +66,11 @@ async fn every_operation_declares_its_parameters_its_body_and_its_answers() {
     let admin = crate::common::Api::register(&app.address, "admin").await;
     let (_, doc) = app.get_json("/api/v1/openapi.json").await;
     let error_body = serde_json::json!({"$ref": "#/components/schemas/ErrorBody"});
-    let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
-    assert!(codes.as_array().is_some_and(|c| c.contains(&"validation_failed".into())), "ErrorCode: {codes}");
-
     let mut problems = Vec::new();
+    let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    if !codes.as_array().is_some_and(|c| c.contains(&"validation_failed".into())) {
+        problems.push(format!("the ErrorCode schema does not list the codes: {codes}"));
+    }
     let mut operations = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         let in_path: std::collections::BTreeSet<&str> =
