@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 /// Stable, documented error codes. Clients switch on these; never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
@@ -188,20 +188,22 @@ pub fn report(e: &anyhow::Error) -> String {
     out
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: BodyInner<'a>,
+/// The body of every error answer: `{"error":{"code","message"}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct BodyInner<'a> {
-    code: &'a str,
-    message: &'a str,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    pub code: ErrorCode,
+    /// For people: what was wrong, naming the field; opaque for server errors.
+    pub message: &'a str,
 }
 
 /// The JSON error body, for callers outside a handler (middleware, default routes).
 pub fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
-    HttpResponse::build(code.status()).json(Body { error: BodyInner { code: code.as_str(), message } })
+    HttpResponse::build(code.status()).json(ErrorBody { error: ErrorDetail { code, message } })
 }
 
 impl ResponseError for Error {

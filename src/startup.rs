@@ -116,7 +116,7 @@ impl Node {
             store,
             tokens,
             site,
-            openapi_json: http::openapi_document(),
+            openapi_json: http::openapi::document(),
             redis,
             realtime,
             metrics,

@@ -3,10 +3,11 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 
 use super::json::Json;
+use super::params::Path;
 use super::teams::{CreateInvite, Invite, issue_invite};
 use crate::auth::AuthUser;
 use crate::domain::SiteConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
 
 fn require_admin(caller: &AuthUser) -> Result<()> {
@@ -66,7 +67,10 @@ pub async fn create_invite(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct NewProvider {
     /// URL name, 1–32 characters of a-z, 0-9 and '-'.
+    #[schema(pattern = "^[a-z0-9-]{1,32}$")]
     pub id: String,
+    /// The provider's https URL (http allowed outside production).
+    #[schema(pattern = "^https?://")]
     pub issuer: String,
     pub client_id: String,
     /// Stored sealed with RUSTCHAT_ENCRYPTION_KEY; never returned.
@@ -129,8 +133,9 @@ pub async fn list_oidc_providers(state: web::Data<AppState>, caller: AuthUser) -
     Ok(HttpResponse::Ok().json(out))
 }
 
-/// Add an identity provider (system admins); its client secret is sealed before it is stored.
-#[utoipa::path(tag = "admin", request_body = NewProvider, responses((status = 201, body = ProviderView), (status = 400), (status = 403), (status = 409)), security(("bearer" = [])))]
+/// Add an identity provider (system admins); its client secret is sealed before it is stored. The
+/// issuer must answer OpenID Connect discovery (else 422).
+#[utoipa::path(tag = "admin", request_body = NewProvider, responses((status = 201, body = ProviderView), (status = 400), (status = 403), (status = 409), (status = 422, description = "the issuer does not answer OpenID Connect discovery")), security(("bearer" = [])))]
 #[post("/admin/oidc/providers")]
 pub async fn create_oidc_provider(
     state: web::Data<AppState>,
@@ -154,6 +159,14 @@ pub async fn create_oidc_provider(
     }
     if body.client_id.trim().is_empty() || body.client_secret.is_empty() || body.client_secret.len() > 4096 {
         return Err(Error::validation("client_id and client_secret are required (secret at most 4096 bytes)"));
+    }
+    // A typo in the issuer is refused now, not found out by every login failing with 503.
+    if let Err(why) = crate::oidc::check_discovery(&issuer).await {
+        tracing::info!(provider = %id, %issuer, reason = %why, "identity provider refused: discovery failed");
+        return Err(Error::new(
+            ErrorCode::Unprocessable,
+            format!("issuer {issuer} does not answer OpenID Connect discovery ({why}); check the URL"),
+        ));
     }
     let stored = crate::store::StoredProvider {
         id: id.clone(),
@@ -179,12 +192,12 @@ pub async fn create_oidc_provider(
 }
 
 /// Remove an identity provider added through the API (system admins).
-#[utoipa::path(tag = "admin", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "admin", params(("id" = String, Path, description = "The identity provider's URL name.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/admin/oidc/providers/{id}")]
 pub async fn delete_oidc_provider(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<String>,
+    path: Path<String>,
 ) -> Result<HttpResponse> {
     require_admin(&caller)?;
     if !state.store.delete_oidc_provider(&path).await? {

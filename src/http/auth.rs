@@ -18,9 +18,15 @@ use crate::store::models::{Role, User};
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// 3–22 characters of a-z, 0-9, '.', '_' or '-', starting with a letter (stored lower-case).
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9._-]{2,21}$")]
     pub username: String,
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 8–256 bytes.
+    #[schema(min_length = 8)]
     pub password: String,
+    #[schema(max_length = 64)]
     pub display_name: Option<String>,
     /// Required when registration is invite-only.
     pub invite_code: Option<String>,
@@ -42,6 +48,8 @@ pub struct RefreshRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8–256 bytes.
+    #[schema(min_length = 8)]
     pub new_password: String,
 }
 

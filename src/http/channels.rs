@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
+use super::params::{Path, Query};
 use crate::access::{member_channel, member_team, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, DisplayName, Slug, TeamId, Text, UserId};
@@ -16,19 +17,28 @@ use crate::store::{ChannelPatch, NewChannel};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateChannel {
+    /// URL name: 2–64 characters of a-z, 0-9, '-', '_'.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
     /// `public` (default) or `private`.
     pub kind: Option<ChannelKind>,
+    #[schema(max_length = 250)]
     pub purpose: Option<String>,
+    #[schema(max_length = 1024)]
     pub header: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateChannel {
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: Option<String>,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(max_length = 250)]
     pub purpose: Option<String>,
+    #[schema(max_length = 1024)]
     pub header: Option<String>,
 }
 
@@ -51,6 +61,7 @@ pub struct DirectRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct GroupRequest {
     /// The other members: 2–7 users (the group has 3–8 with the caller).
+    #[schema(min_items = 2, max_items = 7)]
     pub user_ids: Vec<UserId>,
 }
 
@@ -65,7 +76,9 @@ pub struct MembershipChange {
 #[derive(Deserialize, IntoParams)]
 pub struct EventsQuery {
     /// Return events with a greater seq (default 0: from the start of the retained log).
+    #[param(minimum = 0)]
     pub after_seq: Option<i64>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -73,12 +86,12 @@ const PURPOSE_MAX: usize = 250;
 const HEADER_MAX: usize = 1024;
 
 /// Create a public or private channel in a team (team members).
-#[utoipa::path(tag = "channels", request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/channels")]
 pub async fn create_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<CreateChannel>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
@@ -109,36 +122,32 @@ pub async fn create_channel(
 }
 
 /// The team's channels the caller may see: all public ones, and private ones they belong to.
-#[utoipa::path(tag = "channels", params(ListChannels), responses((status = 200, body = Vec<Channel>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("team_id" = TeamId, Path, description = "The team's id."), ListChannels), responses((status = 200, body = Vec<Channel>), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}/channels")]
 pub async fn list_team_channels(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
-    query: web::Query<ListChannels>,
+    path: Path<TeamId>,
+    query: Query<ListChannels>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.team_channels(team.id, caller.id(), query.include_archived).await?))
 }
 
 /// One channel.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Channel), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}")]
-pub async fn get_channel(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn get_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_channel(&state.store, &caller, path.into_inner()).await?.channel))
 }
 
 /// Rename (channel/team admins) or change the purpose and header (members) of a team channel.
-#[utoipa::path(tag = "channels", request_body = UpdateChannel, responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = UpdateChannel, responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[patch("/channels/{channel_id}")]
 pub async fn update_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<UpdateChannel>,
 ) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
@@ -164,12 +173,12 @@ pub async fn update_channel(
 }
 
 /// Archive a team channel (channel/team admins): it becomes read-only.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Channel), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/channels/{channel_id}")]
 pub async fn archive_channel(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
     if !access.can_manage(&caller) {
@@ -181,24 +190,24 @@ pub async fn archive_channel(
 }
 
 /// The channel's members.
-#[utoipa::path(tag = "channels", responses((status = 200, body = Vec<ChannelMember>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Vec<ChannelMember>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/members")]
 pub async fn list_channel_members(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.channel_members(access.channel.id).await?))
 }
 
 /// Join a public channel (your own id), or add a team member to a channel you belong to.
-#[utoipa::path(tag = "channels", request_body = AddChannelMember, responses((status = 201, body = MembershipChange), (status = 200, body = MembershipChange), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = AddChannelMember, responses((status = 201, body = MembershipChange), (status = 200, body = MembershipChange), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/members")]
 pub async fn add_channel_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<AddChannelMember>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
@@ -224,12 +233,12 @@ pub async fn add_channel_member(
 }
 
 /// Leave a channel (yourself), or remove a member (channel/team admins).
-#[utoipa::path(tag = "channels", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), ("user_id" = UserId, Path, description = "The user's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/channels/{channel_id}/members/{user_id}")]
 pub async fn remove_channel_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(ChannelId, UserId)>,
+    path: Path<(ChannelId, UserId)>,
 ) -> Result<HttpResponse> {
     let (channel_id, target) = path.into_inner();
     let access = member_channel(&state.store, &caller, channel_id).await?;
@@ -291,13 +300,9 @@ pub async fn open_group(
 }
 
 /// Mark everything in the channel read.
-#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/view")]
-pub async fn view_channel(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
     let read = state.store.view_channel(access.channel.id, caller.id()).await?;
     state.realtime.publish_to_user(
@@ -308,25 +313,21 @@ pub async fn view_channel(
 }
 
 /// The caller's unread and mention counts in the channel.
-#[utoipa::path(tag = "channels", responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/read")]
-pub async fn read_state(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = member_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.read_state(access.channel.id, caller.id()).await?))
 }
 
 /// The channel's events after a seq, oldest first: what a client that was away missed.
-#[utoipa::path(tag = "channels", params(EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
-    query: web::Query<EventsQuery>,
+    path: Path<ChannelId>,
+    query: Query<EventsQuery>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     let limit = super::page_limit(query.limit, 100)?;

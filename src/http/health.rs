@@ -12,15 +12,16 @@ use crate::state::AppState;
 /// How long one readiness probe waits for a dependency.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Live {
+    /// Always `ok`.
     status: &'static str,
     version: &'static str,
     uptime_seconds: u64,
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "health", responses((status = 200, description = "{\"status\":\"ok\",\"version\",\"uptime_seconds\"}")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "the process answers", body = Live)))]
 #[get("/health/live")]
 pub async fn live(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(Live {
@@ -30,8 +31,9 @@ pub async fn live(state: web::Data<AppState>) -> HttpResponse {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Check {
+    /// `ok` or `error`.
     status: &'static str,
     latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,8 +49,9 @@ impl Check {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ready {
+    /// `ready`, `not_ready` or `draining`.
     status: &'static str,
     node_id: String,
     draining: bool,
@@ -56,7 +59,7 @@ struct Ready {
 }
 
 /// Readiness: every dependency answers and the node is not draining; the body names each check.
-#[utoipa::path(tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "not ready or draining")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "ready", body = Ready), (status = 503, description = "not ready or draining", body = Ready)))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let started = std::time::Instant::now();
@@ -92,7 +95,7 @@ fn millis(d: Duration) -> f64 {
 
 /// Prometheus text exposition of this node's metrics. Open like the other health endpoints: it holds
 /// counts and latencies, never user data.
-#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 #[get("/health/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
@@ -115,7 +118,7 @@ struct Stats {
 
 /// The node at a glance, as JSON: connections, users, pool, breakers and cluster peers. Holds no user
 /// data (counts and node names only).
-#[utoipa::path(tag = "health", responses((status = 200, description = "node statistics")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "node statistics", body = Object)))]
 #[get("/health/stats")]
 pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
     let counts = state.realtime.counts().await;

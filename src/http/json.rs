@@ -1,7 +1,8 @@
 //! `Json<T>`: the request-body extractor every handler uses. Like actix's, but its errors name the
 //! field that failed (`username: invalid type: integer, expected a string`) and map onto our error
 //! codes: 413 over the size limit, 415 without `Content-Type: application/json`, 400 `invalid_json`
-//! for syntax, 400 `validation_failed` for a well-formed body of the wrong shape.
+//! for syntax, 400 `validation_failed` for a well-formed body of the wrong shape or with a NUL
+//! character in any string (see [`super::input`]).
 
 use std::future::Future;
 use std::ops::Deref;
@@ -62,17 +63,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 }
             })?;
             let mut de = serde_json::Deserializer::from_slice(&bytes);
-            let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let code = if inner.is_data() { ErrorCode::ValidationFailed } else { ErrorCode::InvalidJson };
-                let message = if path == "." { inner.to_string() } else { format!("{path}: {inner}") };
-                let message = if code == ErrorCode::InvalidJson {
-                    format!("request body is not valid JSON: {message}")
+            let value = super::input::deserialize(&mut de).map_err(|refused| {
+                if refused.nul || refused.error.is_data() {
+                    Error::new(ErrorCode::ValidationFailed, refused.message())
                 } else {
-                    message
-                };
-                Error::new(code, message)
+                    Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {}", refused.message()))
+                }
             })?;
             de.end().map_err(|e| Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {e}")))?;
             Ok(Json(value))

@@ -1,141 +1,102 @@
-//! The HTTP surface: the route table under `/api/v1` (one module per resource), the OpenAPI document
-//! generated from the same registrations (so no endpoint can be left out of it), and the JSON error
-//! answers for what never reaches a handler (unknown routes, bodies that do not parse).
+//! The HTTP surface: the route table under `/api/v1` (one module per resource), from which the
+//! OpenAPI document is generated ([`openapi`]: no endpoint can be left out of it), the extractors
+//! every handler takes its input through ([`json`], [`params`], both checked by [`input`]), and the
+//! JSON error answer for what no route matched.
 
 pub mod admin;
 pub mod auth;
 pub mod channels;
 pub mod client_ip;
 pub mod health;
+pub mod input;
 pub mod json;
 pub mod oidc;
+pub mod openapi;
+pub mod params;
 pub mod posts;
 pub mod search;
 pub mod teams;
 pub mod users;
 pub mod ws;
 
-use actix_web::{HttpResponse, get, web};
-use utoipa::OpenApi;
+use actix_web::{HttpResponse, web};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::domain::MAX_PAGE;
 use crate::error::{Error, ErrorCode, Result, error_response};
-use crate::state::AppState;
 
 /// Largest JSON body any endpoint accepts (a maximal message in 4-byte characters fits).
 pub const MAX_JSON_BODY: usize = 80 * 1024;
 
 /// Every route. Order matters where a literal segment shares a prefix with a parameter.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.app_data(json_config())
-        .app_data(web::PayloadConfig::new(MAX_JSON_BODY))
-        .app_data(path_config())
-        .app_data(query_config())
-        .service(
-            scope::scope("/api/v1")
-                .service(health::live)
-                .service(health::ready)
-                .service(health::metrics)
-                .service(health::stats)
-                .service(openapi_json)
-                .service(auth::register)
-                .service(auth::login)
-                .service(auth::refresh)
-                .service(auth::logout)
-                .service(auth::change_password)
-                .service(oidc::list_providers)
-                .service(oidc::exchange)
-                .service(oidc::login)
-                .service(oidc::callback)
-                .service(users::get_me)
-                .service(users::update_me)
-                .service(users::my_channels)
-                .service(users::search_users)
-                .service(users::user_statuses)
-                .service(users::get_user)
-                .service(users::deactivate_user)
-                .service(users::activate_user)
-                .service(teams::create_team)
-                .service(teams::list_my_teams)
-                .service(teams::list_joinable_teams)
-                .service(teams::get_team)
-                .service(teams::join_team)
-                .service(teams::list_team_members)
-                .service(teams::add_team_member)
-                .service(teams::remove_team_member)
-                .service(teams::create_team_invite)
-                .service(channels::create_channel)
-                .service(channels::list_team_channels)
-                .service(channels::open_direct)
-                .service(channels::open_group)
-                .service(channels::get_channel)
-                .service(channels::update_channel)
-                .service(channels::archive_channel)
-                .service(channels::list_channel_members)
-                .service(channels::add_channel_member)
-                .service(channels::remove_channel_member)
-                .service(channels::view_channel)
-                .service(channels::read_state)
-                .service(channels::list_events)
-                .service(posts::create_post)
-                .service(posts::list_posts)
-                .service(posts::list_pinned)
-                .service(posts::get_post)
-                .service(posts::edit_post)
-                .service(posts::delete_post)
-                .service(posts::get_thread)
-                .service(posts::add_reaction)
-                .service(posts::remove_reaction)
-                .service(posts::pin_post)
-                .service(posts::unpin_post)
-                .service(search::search_posts)
-                .service(admin::get_site_config)
-                .service(admin::patch_site_config)
-                .service(admin::create_invite)
-                .service(admin::list_oidc_providers)
-                .service(admin::create_oidc_provider)
-                .service(admin::delete_oidc_provider)
-                .service(ws::connect),
-        );
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "RustChat API", description = "Self-hosted team chat. Errors are always {\"error\":{\"code\",\"message\"}}."),
-    modifiers(&BearerAuth)
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
-/// The OpenAPI 3 document of every route above, as JSON.
-pub fn openapi_document() -> String {
-    use utoipa_actix_web::AppExt;
-    let (_, collected) = actix_web::App::new().into_utoipa_app().configure(routes).split_for_parts();
-    let mut doc = ApiDoc::openapi();
-    doc.merge(collected);
-    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-}
-
-/// This API's OpenAPI 3 document.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3 JSON")))]
-#[get("/openapi.json")]
-pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
+    cfg.app_data(web::PayloadConfig::new(MAX_JSON_BODY)).service(
+        scope::scope("/api/v1")
+            .service(health::live)
+            .service(health::ready)
+            .service(health::metrics)
+            .service(health::stats)
+            .service(openapi::openapi_json)
+            .service(auth::register)
+            .service(auth::login)
+            .service(auth::refresh)
+            .service(auth::logout)
+            .service(auth::change_password)
+            .service(oidc::list_providers)
+            .service(oidc::exchange)
+            .service(oidc::login)
+            .service(oidc::callback)
+            .service(users::get_me)
+            .service(users::update_me)
+            .service(users::my_channels)
+            .service(users::search_users)
+            .service(users::user_statuses)
+            .service(users::get_user)
+            .service(users::deactivate_user)
+            .service(users::activate_user)
+            .service(teams::create_team)
+            .service(teams::list_my_teams)
+            .service(teams::list_joinable_teams)
+            .service(teams::get_team)
+            .service(teams::join_team)
+            .service(teams::list_team_members)
+            .service(teams::add_team_member)
+            .service(teams::remove_team_member)
+            .service(teams::create_team_invite)
+            .service(channels::create_channel)
+            .service(channels::list_team_channels)
+            .service(channels::open_direct)
+            .service(channels::open_group)
+            .service(channels::get_channel)
+            .service(channels::update_channel)
+            .service(channels::archive_channel)
+            .service(channels::list_channel_members)
+            .service(channels::add_channel_member)
+            .service(channels::remove_channel_member)
+            .service(channels::view_channel)
+            .service(channels::read_state)
+            .service(channels::list_events)
+            .service(posts::create_post)
+            .service(posts::list_posts)
+            .service(posts::list_pinned)
+            .service(posts::get_post)
+            .service(posts::edit_post)
+            .service(posts::delete_post)
+            .service(posts::get_thread)
+            .service(posts::add_reaction)
+            .service(posts::remove_reaction)
+            .service(posts::pin_post)
+            .service(posts::unpin_post)
+            .service(search::search_posts)
+            .service(admin::get_site_config)
+            .service(admin::patch_site_config)
+            .service(admin::create_invite)
+            .service(admin::list_oidc_providers)
+            .service(admin::create_oidc_provider)
+            .service(admin::delete_oidc_provider)
+            .service(ws::connect),
+    );
 }
 
 /// A page size from a query: default when absent, else 1..=MAX_PAGE.
@@ -150,28 +111,4 @@ pub fn page_limit(limit: Option<u32>, default: u32) -> Result<u32> {
 /// Answers anything no route matched.
 pub async fn not_found() -> HttpResponse {
     error_response(ErrorCode::NotFound, "no such endpoint")
-}
-
-fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(MAX_JSON_BODY).error_handler(|err, _| {
-        use actix_web::error::JsonPayloadError as E;
-        let e = match &err {
-            E::OverflowKnownLength { .. } | E::Overflow { .. } => {
-                Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_JSON_BODY} bytes"))
-            }
-            E::ContentType => Error::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"),
-            E::Deserialize(e) if e.is_data() => Error::new(ErrorCode::ValidationFailed, e.to_string()),
-            other => Error::new(ErrorCode::InvalidJson, format!("request body is not valid JSON: {other}")),
-        };
-        e.into()
-    })
-}
-
-fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|_, _| Error::not_found("resource").into())
-}
-
-fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| Error::new(ErrorCode::ValidationFailed, format!("invalid query: {err}")).into())
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
+use super::params::{Path, Query};
 use crate::auth::TokenPair;
 use crate::config::TokenDelivery;
 use crate::domain::{DisplayName, Email, Registration, Username};
@@ -65,9 +66,9 @@ pub async fn list_providers(state: web::Data<AppState>) -> Result<HttpResponse> 
 }
 
 /// Start a login: redirects to the provider.
-#[utoipa::path(tag = "auth", responses((status = 302, description = "to the provider"), (status = 404), (status = 503)))]
+#[utoipa::path(tag = "auth", params(("provider" = String, Path, description = "The identity provider's URL name, e.g. `sso`.")), responses((status = 302, description = "to the provider"), (status = 404), (status = 503)))]
 #[get("/auth/oidc/{provider}/login")]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, path: Path<String>) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     state.rate_limit(crate::ratelimit::Limit::Auth, &ip, &ip).await?;
     let oidc = provider(&state, &path).await?;
@@ -83,13 +84,13 @@ fn refuse_state(why: &str, ip: &str) -> Error {
 }
 
 /// The provider sends the browser back here.
-#[utoipa::path(tag = "auth", params(CallbackQuery), responses((status = 302, description = "logged in"), (status = 400), (status = 401), (status = 503)))]
+#[utoipa::path(tag = "auth", params(("provider" = String, Path, description = "The identity provider's URL name, e.g. `sso`."), CallbackQuery), responses((status = 302, description = "logged in"), (status = 400), (status = 401), (status = 503)))]
 #[get("/auth/oidc/{provider}/callback")]
 pub async fn callback(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<CallbackQuery>,
+    path: Path<String>,
+    query: Query<CallbackQuery>,
 ) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     let oidc = provider(&state, &path).await?;

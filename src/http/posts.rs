@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
+use super::params::{Path, Query};
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::{AuthUser, token_claims};
 use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, SessionId, UserId};
@@ -17,6 +18,8 @@ use crate::store::{NewPost, PostCursor};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreatePost {
+    /// 1–16 000 characters, not only whitespace.
+    #[schema(min_length = 1, max_length = 16000)]
     pub message: String,
     /// Reply in the thread of this post.
     pub root_id: Option<PostId>,
@@ -24,11 +27,14 @@ pub struct CreatePost {
 
 #[derive(Deserialize, ToSchema)]
 pub struct EditPost {
+    #[schema(min_length = 1, max_length = 16000)]
     pub message: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct AddReaction {
+    /// e.g. `thumbsup` or `+1` (surrounding colons are dropped).
+    #[schema(pattern = "^:?[A-Za-z0-9_+-]{1,64}:?$")]
     pub emoji_name: String,
 }
 
@@ -39,6 +45,7 @@ pub struct PageQuery {
     /// Posts newer than this post.
     pub after: Option<PostId>,
     /// 1–200, default 60.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -50,6 +57,14 @@ pub struct PostWithSeq {
     pub seq: i64,
 }
 
+/// The answer when the caller had already reacted with that emoji: nothing changed.
+#[derive(Serialize, ToSchema)]
+pub struct ReactionKept {
+    pub post_id: PostId,
+    pub user_id: UserId,
+    pub emoji_name: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PostPage {
     /// Newest first.
@@ -59,12 +74,12 @@ pub struct PostPage {
 }
 
 /// Post a message (channel members).
-#[utoipa::path(tag = "posts", request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/posts")]
 pub async fn create_post(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<ChannelId>,
+    path: Path<ChannelId>,
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let (session, author) = token_claims(&state.tokens, &req)?;
@@ -132,13 +147,13 @@ async fn post_message(
 }
 
 /// A page of the channel's posts, newest first; page with `before` (older) or `after` (newer).
-#[utoipa::path(tag = "posts", params(PageQuery), responses((status = 200, body = PostPage), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id."), PageQuery), responses((status = 200, body = PostPage), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/posts")]
 pub async fn list_posts(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<ChannelId>,
-    query: web::Query<PageQuery>,
+    path: Path<ChannelId>,
+    query: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     let limit = super::page_limit(query.limit, 60)?;
@@ -155,13 +170,9 @@ pub async fn list_posts(
 }
 
 /// The channel's pinned posts.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/pinned")]
-pub async fn list_pinned(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<ChannelId>,
-) -> Result<HttpResponse> {
+pub async fn list_pinned(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
     let access = readable_channel(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.pinned_posts(access.channel.id).await?))
 }
@@ -188,19 +199,19 @@ async fn writable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Resul
 }
 
 /// One post.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}")]
-pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
 }
 
 /// Edit your own post.
-#[utoipa::path(tag = "posts", request_body = EditPost, responses((status = 200, body = PostWithSeq), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), request_body = EditPost, responses((status = 200, body = PostWithSeq), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[patch("/posts/{post_id}")]
 pub async fn edit_post(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<PostId>,
+    path: Path<PostId>,
     body: Json<EditPost>,
 ) -> Result<HttpResponse> {
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
@@ -214,13 +225,9 @@ pub async fn edit_post(
 }
 
 /// Delete a post: your own, or any as a channel/team/system admin.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}")]
-pub async fn delete_post(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<PostId>,
-) -> Result<HttpResponse> {
+pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
     if post.user_id != caller.id() && !access.can_manage(&caller) {
         return Err(Error::forbidden("only the author or an admin can delete a post"));
@@ -231,20 +238,20 @@ pub async fn delete_post(
 }
 
 /// A thread: its root and replies, oldest first.
-#[utoipa::path(tag = "posts", responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}/thread")]
-pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.thread(post.root_id.unwrap_or(post.id)).await?))
 }
 
 /// React to a post with an emoji (once per user and emoji).
-#[utoipa::path(tag = "posts", request_body = AddReaction, responses((status = 201, body = Reaction), (status = 200), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), request_body = AddReaction, responses((status = 201, body = Reaction), (status = 200, body = ReactionKept, description = "the caller had already reacted so"), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/reactions")]
 pub async fn add_reaction(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<PostId>,
+    path: Path<PostId>,
     body: Json<AddReaction>,
 ) -> Result<HttpResponse> {
     let emoji = EmojiName::parse(&body.emoji_name)?;
@@ -254,18 +261,21 @@ pub async fn add_reaction(
             state.realtime.publish_events(post.channel_id, seq, seq).await;
             Ok(HttpResponse::Created().json(reaction))
         }
-        None => Ok(HttpResponse::Ok()
-            .json(serde_json::json!({ "post_id": post.id, "user_id": caller.id(), "emoji_name": emoji }))),
+        None => Ok(HttpResponse::Ok().json(ReactionKept {
+            post_id: post.id,
+            user_id: caller.id(),
+            emoji_name: emoji.into_inner(),
+        })),
     }
 }
 
 /// Remove your reaction.
-#[utoipa::path(tag = "posts", responses((status = 204), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id."), ("emoji_name" = String, Path, description = "The emoji name, e.g. `thumbsup` or `+1`.")), responses((status = 204), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/reactions/{emoji_name}")]
 pub async fn remove_reaction(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(PostId, String)>,
+    path: Path<(PostId, String)>,
 ) -> Result<HttpResponse> {
     let (post_id, emoji) = path.into_inner();
     let emoji = EmojiName::parse(&emoji)?;
@@ -280,16 +290,16 @@ pub async fn remove_reaction(
 }
 
 /// Pin a post to its channel (channel members).
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[post("/posts/{post_id}/pin")]
-pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn pin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), true).await
 }
 
 /// Unpin a post.
-#[utoipa::path(tag = "posts", responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = PostWithSeq), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}/pin")]
-pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: web::Path<PostId>) -> Result<HttpResponse> {
+pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
     set_pinned(&state, &caller, path.into_inner(), false).await
 }
 

@@ -4,6 +4,7 @@ use actix_web::{HttpResponse, get, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::params::Query;
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -14,14 +15,18 @@ use crate::store::models::Post;
 #[derive(Deserialize, IntoParams)]
 pub struct SearchParams {
     /// Words that must all appear.
+    #[param(max_length = 512)]
     pub q: String,
     pub channel_id: Option<ChannelId>,
     /// Author.
     pub user_id: Option<UserId>,
     /// RFC 3339: only posts created before.
+    #[param(format = DateTime)]
     pub before: Option<String>,
     /// RFC 3339: only posts created after.
+    #[param(format = DateTime)]
     pub after: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -40,7 +45,7 @@ fn instant(field: &str, value: Option<&str>) -> Result<Option<Timestamp>> {
 pub async fn search_posts(
     state: web::Data<AppState>,
     caller: AuthUser,
-    params: web::Query<SearchParams>,
+    params: Query<SearchParams>,
 ) -> Result<HttpResponse> {
     if params.q.chars().count() > 512 {
         return Err(Error::validation("q must be at most 512 characters"));

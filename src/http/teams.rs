@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::json::Json;
+use super::params::Path;
 use crate::access::{member_team, visible_team};
 use crate::auth::{AuthUser, generate_invite_code, hash_invite};
 use crate::domain::{DisplayName, Slug, TeamId, Text, Timestamp, UserId};
@@ -15,8 +16,11 @@ use crate::store::models::{Role, Team, TeamMember};
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTeam {
     /// URL name: 2–64 characters of a-z, 0-9, '-', '_'.
+    #[schema(pattern = "^[A-Za-z0-9_-]{2,64}$")]
     pub name: String,
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(max_length = 255)]
     pub description: Option<String>,
     /// Anyone on the site may join an open team.
     #[serde(default)]
@@ -31,9 +35,18 @@ pub struct AddMember {
 #[derive(Deserialize, ToSchema)]
 pub struct CreateInvite {
     /// How many accounts may register with the code (default 1, at most 1000).
+    #[schema(minimum = 1, maximum = 1000)]
     pub max_uses: Option<i32>,
     /// Hours until the code expires (default 72, at most 720).
+    #[schema(minimum = 1, maximum = 720)]
     pub expires_in_hours: Option<u32>,
+}
+
+/// A user's membership of a team, as adding them answers.
+#[derive(Serialize, ToSchema)]
+pub struct Membership {
+    pub team_id: TeamId,
+    pub user_id: UserId,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -75,17 +88,17 @@ pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -
 }
 
 /// A team the caller belongs to, or an open team.
-#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
-pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
+pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(team))
 }
 
 /// Join an open team.
-#[utoipa::path(tag = "teams", responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/join")]
-pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: web::Path<TeamId>) -> Result<HttpResponse> {
+pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
     let team = state.store.team(path.into_inner()).await?.ok_or_else(|| Error::not_found("team"))?;
     let member = state.store.team_role(team.id, caller.id()).await?.is_some();
     if !team.open && !member {
@@ -96,24 +109,24 @@ pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: web::
 }
 
 /// The team's members (members only).
-#[utoipa::path(tag = "teams", responses((status = 200, body = Vec<TeamMember>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Vec<TeamMember>), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}/members")]
 pub async fn list_team_members(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
 ) -> Result<HttpResponse> {
     let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.team_members(team.id).await?))
 }
 
 /// Add a user to the team (team admins and system admins).
-#[utoipa::path(tag = "teams", request_body = AddMember, responses((status = 201), (status = 200), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = AddMember, responses((status = 201, body = Membership, description = "added"), (status = 200, body = Membership, description = "already a member"), (status = 403)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/members")]
 pub async fn add_team_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<AddMember>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
@@ -122,17 +135,17 @@ pub async fn add_team_member(
     }
     let user = state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
     let added = state.store.add_team_member(team.id, user.id, Role::Member).await?;
-    let body = serde_json::json!({ "team_id": team.id, "user_id": user.id });
+    let body = Membership { team_id: team.id, user_id: user.id };
     Ok(if added { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
 /// Remove a member (team admins), or leave (yourself). They also leave the team's channels.
-#[utoipa::path(tag = "teams", responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id."), ("user_id" = UserId, Path, description = "The user's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/teams/{team_id}/members/{user_id}")]
 pub async fn remove_team_member(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<(TeamId, UserId)>,
+    path: Path<(TeamId, UserId)>,
 ) -> Result<HttpResponse> {
     let (team_id, user_id) = path.into_inner();
     let (team, role) = member_team(&state.store, &caller, team_id).await?;
@@ -146,12 +159,12 @@ pub async fn remove_team_member(
 }
 
 /// Create an invite code that registers accounts into this team (team admins).
-#[utoipa::path(tag = "teams", request_body = CreateInvite, responses((status = 201, body = Invite), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = CreateInvite, responses((status = 201, body = Invite), (status = 403)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/invites")]
 pub async fn create_team_invite(
     state: web::Data<AppState>,
     caller: AuthUser,
-    path: web::Path<TeamId>,
+    path: Path<TeamId>,
     body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
     let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use super::page_limit;
+use super::params::{Path, Query};
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Email, UserId};
 use crate::error::{Error, Result};
@@ -15,14 +16,18 @@ use crate::store::models::{MyChannel, PublicUser, User};
 
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProfile {
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct UserSearch {
     /// Prefix of a username or display name.
+    #[param(max_length = 64)]
     pub q: Option<String>,
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -61,7 +66,7 @@ pub async fn my_channels(state: web::Data<AppState>, caller: AuthUser) -> Result
 pub async fn search_users(
     state: web::Data<AppState>,
     _caller: AuthUser,
-    query: web::Query<UserSearch>,
+    query: Query<UserSearch>,
 ) -> Result<HttpResponse> {
     let limit = page_limit(query.limit, 50)?;
     let q = query.q.as_deref().unwrap_or("");
@@ -112,32 +117,24 @@ pub async fn user_statuses(
 }
 
 /// One user, as other users see them.
-#[utoipa::path(tag = "users", responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
 #[get("/users/{user_id}")]
-pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: web::Path<UserId>) -> Result<HttpResponse> {
+pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     let user = state.store.user(path.into_inner()).await?.ok_or_else(|| Error::not_found("user"))?;
     Ok(HttpResponse::Ok().json(PublicUser::from(user)))
 }
 
 /// Deactivate an account (system admins): its sessions end at once.
-#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/deactivate")]
-pub async fn deactivate_user(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<UserId>,
-) -> Result<HttpResponse> {
+pub async fn deactivate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), false).await
 }
 
 /// Reactivate an account (system admins).
-#[utoipa::path(tag = "users", responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
+#[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = User), (status = 403)), security(("bearer" = [])))]
 #[post("/users/{user_id}/activate")]
-pub async fn activate_user(
-    state: web::Data<AppState>,
-    caller: AuthUser,
-    path: web::Path<UserId>,
-) -> Result<HttpResponse> {
+pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
     set_active(&state, &caller, path.into_inner(), true).await
 }
 

@@ -14,6 +14,7 @@ use rustchat_actors::ports::EventLog;
 use rustchat_actors::session::SessionParts;
 use tracing::Instrument;
 
+use super::params::Query;
 use crate::auth::{AuthUser, bearer};
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
@@ -32,7 +33,7 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     parts.next().filter(|t| !t.is_empty()).map(str::to_string)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
 pub struct ConnectQuery {
     /// The client's first frame will be a `resume`: hold channel events until it comes.
     #[serde(default)]
@@ -40,12 +41,12 @@ pub struct ConnectQuery {
 }
 
 /// Open a WebSocket (see docs/websocket.md for the protocol).
-#[utoipa::path(tag = "realtime", responses((status = 101, description = "switching protocols"), (status = 401)), security(("bearer" = [])))]
+#[utoipa::path(tag = "realtime", params(ConnectQuery), responses((status = 101, description = "switching protocols"), (status = 401)), security(("bearer" = [])))]
 #[get("/ws")]
 pub async fn connect(
     state: web::Data<AppState>,
     req: HttpRequest,
-    query: web::Query<ConnectQuery>,
+    query: Query<ConnectQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse> {
     let conn = uuid::Uuid::now_v7();

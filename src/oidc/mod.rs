@@ -61,6 +61,21 @@ fn unavailable(detail: impl std::fmt::Display) -> Error {
         .with_cause(anyhow::anyhow!("{detail}"))
 }
 
+/// Reads `issuer`'s discovery document once, outside the cache and the breaker: whether logins through
+/// a provider being added could work at all. The error says why not.
+pub async fn check_discovery(issuer: &url::Url) -> std::result::Result<(), String> {
+    let http = openidconnect::reqwest::ClientBuilder::new()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(3))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let issuer = IssuerUrl::new(issuer.as_str().trim_end_matches('/').to_string()).map_err(|e| e.to_string())?;
+    match CoreProviderMetadata::discover_async(issuer, &http).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("{:#}", anyhow::Error::new(e))),
+    }
+}
+
 impl Oidc {
     pub fn new(settings: OidcProviderSettings, site_url: &url::Url, breaker: Arc<Breaker>) -> anyhow::Result<Self> {
         let redirect = site_url.join(&format!("api/v1/auth/oidc/{}/callback", settings.id))?;

@@ -15,6 +15,7 @@ mod cluster;
 mod config;
 mod deploy;
 mod health;
+mod input;
 mod logins;
 mod logs;
 mod openapi;

@@ -361,3 +361,26 @@ async fn expired_id_tokens_and_tokens_for_another_audience_are_refused() {
     let callback = browser.login_until_callback(&app.address, "mallory", &provider).await;
     assert_eq!(browser.get(&callback).await.status(), 302);
 }
+
+/// Found by schemathesis: a provider added with an issuer that answers nothing made every login through
+/// it a 503. It is refused when it is added (422, naming the issuer), and nothing is stored.
+#[tokio::test]
+async fn a_provider_whose_issuer_does_not_answer_discovery_is_refused_when_added() {
+    let Some(app) = spawn_app(Db::Postgres, &[("RUSTCHAT_SITE_URL", "https://chat.example.com")]).await else {
+        return;
+    };
+    let admin = Api::register(&app.address, "root").await;
+    // A port nothing listens on.
+    let issuer = format!("http://127.0.0.1:{}", crate::common::process::free_port());
+    let reply = admin
+        .post(
+            "/api/v1/admin/oidc/providers",
+            json!({"id": "corp", "issuer": issuer, "client_id": "rustchat", "client_secret": "s3cret"}),
+        )
+        .await;
+    assert_eq!((reply.status, reply.code()), (422, "unprocessable"), "{}", reply.body);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&issuer) && message.contains("discovery"), "{message}");
+    assert_eq!(admin.get("/api/v1/admin/oidc/providers").await.expect(200), json!([]));
+    assert_eq!(admin.get("/api/v1/auth/oidc/corp/login").await.status, 404);
+}
