@@ -15,6 +15,7 @@
 //! - [`error`]: the one error type and its JSON body.
 
 pub mod access;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod cluster;

@@ -10,11 +10,11 @@ use super::json::Json;
 use super::params::{Path, Query};
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::{AuthUser, token_claims};
-use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, SessionId, UserId};
+use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::models::{ChannelEvent, Post, Reaction};
-use crate::store::{NewPost, PostCursor};
+use crate::store::PostCursor;
+use crate::store::models::{Post, Reaction};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreatePost {
@@ -84,66 +84,19 @@ pub async fn create_post(
 ) -> Result<HttpResponse> {
     let (session, author) = token_claims(&state.tokens, &req)?;
     let presence = state.realtime.slots.as_ref();
-    let (post, event) =
-        post_as(&state.store, presence, session, author, path.into_inner(), &body.message, body.root_id).await?;
+    let (post, event) = crate::app::posts::post_as(
+        &state.store,
+        presence,
+        session,
+        author,
+        path.into_inner(),
+        &body.message,
+        body.root_id,
+    )
+    .await?;
     state.metrics.posts_created.add(1, &[]);
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Created().json(PostWithSeq { post, seq: event.seq }))
-}
-
-/// Posts `message` in the name of a login `session` (whose token was verified): shared by REST and the
-/// WebSocket `post` action; returns the post and its `posted` event, for the caller to publish. Most
-/// posts are plain text from a member, authenticated, authorized and written in one round trip;
-/// anything else, and every refusal, goes step by step, which answers why.
-pub async fn post_as(
-    store: &crate::store::Store,
-    presence: &dyn rustchat_actors::ports::Connections,
-    session: SessionId,
-    author: UserId,
-    channel: ChannelId,
-    message: &str,
-    root: Option<PostId>,
-) -> Result<(Post, ChannelEvent)> {
-    if root.is_none()
-        && let Ok(body) = MessageBody::parse(message)
-        && let Some(posted) = store.create_plain_post_as(session, author, channel, &body).await?
-    {
-        return Ok(posted);
-    }
-    let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, message, root).await
-}
-
-/// Posts `message` as `caller`, step by step: membership, archive and size checks, then one transaction.
-async fn post_message(
-    store: &crate::store::Store,
-    presence: &dyn rustchat_actors::ports::Connections,
-    caller: &AuthUser,
-    channel: ChannelId,
-    message: &str,
-    root: Option<PostId>,
-) -> Result<(Post, ChannelEvent)> {
-    let access = member_channel(store, caller, channel).await?.writable()?;
-    let message = MessageBody::parse(message)?;
-    // `@here` mentions the members online right now, anywhere in the cluster.
-    let mut online = Vec::new();
-    if crate::domain::Mentions::parse(message.as_str()).here {
-        let members: Vec<uuid::Uuid> = store.channel_member_ids(channel).await?.into_iter().map(|u| u.0).collect();
-        match presence.online(members).await {
-            Ok(ids) => online = ids.into_iter().map(crate::domain::UserId).collect(),
-            Err(e) => tracing::warn!(error = %e, "cannot tell who is online; @here counts no one"),
-        }
-    }
-    store
-        .create_post(NewPost {
-            channel: access.channel.id,
-            kind: access.channel.kind,
-            author: caller.id(),
-            message: &message,
-            root,
-            online: &online,
-        })
-        .await
 }
 
 /// A page of the channel's posts, newest first; page with `before` (older) or `after` (newer).

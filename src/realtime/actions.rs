@@ -27,7 +27,7 @@ impl Actions for ChatActions {
         let presence = self.presence.clone();
         let metrics = self.metrics.clone();
         Box::pin(async move {
-            let (post, event) = crate::http::posts::post_as(
+            let (post, event) = crate::app::posts::post_as(
                 &store,
                 presence.as_ref(),
                 SessionId(login),

@@ -20,6 +20,7 @@ mod logins;
 mod logs;
 mod openapi;
 mod operability;
+mod post_rules;
 mod posts;
 mod ratelimit;
 mod realtime;
