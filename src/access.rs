@@ -3,10 +3,10 @@
 //! caller may not see answers exactly like a missing id (404).
 
 use crate::auth::AuthUser;
-use crate::domain::{ChannelId, TeamId};
+use crate::domain::{ChannelId, ChannelKind, Role, TeamId};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::models::{Channel, ChannelKind, Role, Team};
+use crate::store::models::{Channel, Team};
 
 /// A channel the caller may read, and the caller's standing in it.
 pub struct ChannelAccess {

@@ -18,7 +18,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::cluster::RedisLink;
+use crate::cluster::{Keys, RedisLink};
 use crate::config::RateLimitSettings;
 use crate::error::{Error, ErrorCode};
 
@@ -124,7 +124,7 @@ impl<C: Clock> Local<C> {
 
 pub struct RateLimits {
     redis: Option<Arc<RedisLink>>,
-    prefix: String,
+    keys: Keys,
     auth: Local,
     login: Local,
     ws: Local,
@@ -134,7 +134,7 @@ impl RateLimits {
     pub fn new(settings: &RateLimitSettings, redis: Option<Arc<RedisLink>>, prefix: &str) -> Self {
         Self {
             redis,
-            prefix: prefix.to_string(),
+            keys: Keys::new(prefix),
             auth: Local::new(settings.auth_per_minute),
             login: Local::new(settings.auth_per_minute),
             ws: Local::new(settings.ws_per_minute),
@@ -156,7 +156,7 @@ impl RateLimits {
         let interval_ms = 60_000.0 / f64::from(local.per_minute.max(1));
         let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         let now_ms = format!("{}.{:03}", now_us / 1000, now_us % 1000);
-        let redis_key = format!("{}:rl:{}:{key}", self.prefix, limit.as_str());
+        let redis_key = self.keys.rate_limit(limit.as_str(), key);
         let attempt = async {
             let mut c = link.connection().await?;
             redis::Script::new(GCRA)

@@ -14,10 +14,10 @@ use crate::session::WsSession;
 #[rtype(result = "()")]
 pub struct Publish(pub BusMessage);
 
-/// A message that arrived from the bus.
+/// A message that arrived from the bus (published by any node, this one included).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Inbound(pub BusMessage);
+pub struct BusReceived(pub BusMessage);
 
 /// The bus lost and regained its connection: anything published meanwhile must be read back.
 #[derive(Message)]

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::client::PostAction;
 use crate::frame::Frame;
 use crate::login::{Credential, LoginsEnded};
-use crate::messages::{BusReconnected, Inbound};
+use crate::messages::{BusReceived, BusReconnected};
 
 pub type LocalFut<T> = LocalBoxFuture<'static, T>;
 
@@ -87,8 +87,8 @@ pub enum BusMessage {
 
 /// The cross-node transport: at-most-once pub/sub. Guarantees come from `seq` and the event log.
 pub trait Bus: Send + Sync + 'static {
-    /// Where inbound messages and reconnect notices go. Called once, when the supervisor starts.
-    fn attach(&self, inbound: Recipient<Inbound>, reconnected: Recipient<BusReconnected>);
+    /// Where received messages and reconnect notices go. Called once, when the supervisor starts.
+    fn attach(&self, received: Recipient<BusReceived>, reconnected: Recipient<BusReconnected>);
     /// Queues a publish; never blocks.
     fn publish(&self, message: BusMessage);
     /// Resolves once the subscription is active (so nothing published after it is missed).

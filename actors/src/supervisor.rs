@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::channel::{ChannelActor, StopChannel};
 use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
-    BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Inbound, LoginEnded,
+    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, LoginEnded,
     MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, Subscribe, Unsubscribe,
 };
 use crate::outbox::Outbox;
@@ -202,9 +202,9 @@ impl Handler<Publish> for Supervisor {
     }
 }
 
-impl Handler<Inbound> for Supervisor {
+impl Handler<BusReceived> for Supervisor {
     type Result = ();
-    fn handle(&mut self, Inbound(message): Inbound, _: &mut Context<Self>) {
+    fn handle(&mut self, BusReceived(message): BusReceived, _: &mut Context<Self>) {
         self.route(message);
     }
 }

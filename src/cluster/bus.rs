@@ -17,7 +17,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use rustchat_actors::Frame;
 use rustchat_actors::login::LoginsEnded;
-use rustchat_actors::messages::{BusReconnected, Inbound};
+use rustchat_actors::messages::{BusReceived, BusReconnected};
 use rustchat_actors::ports::{Bus, BusMessage, LocalFut, Topic};
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,7 +39,7 @@ pub struct BusStats {
 pub struct LocalBus;
 
 impl Bus for LocalBus {
-    fn attach(&self, _: Recipient<Inbound>, _: Recipient<BusReconnected>) {}
+    fn attach(&self, _: Recipient<BusReceived>, _: Recipient<BusReconnected>) {}
     fn publish(&self, _: BusMessage) {}
     fn subscribe(&self, _: Topic) -> LocalFut<Result<(), String>> {
         Box::pin(async { Ok(()) })
@@ -57,7 +57,7 @@ enum Command {
 }
 
 struct Targets {
-    inbound: Recipient<Inbound>,
+    received: Recipient<BusReceived>,
     reconnected: Recipient<BusReconnected>,
 }
 
@@ -89,8 +89,8 @@ impl RedisBus {
 }
 
 impl Bus for RedisBus {
-    fn attach(&self, inbound: Recipient<Inbound>, reconnected: Recipient<BusReconnected>) {
-        let _ = self.targets.set(Targets { inbound, reconnected });
+    fn attach(&self, received: Recipient<BusReceived>, reconnected: Recipient<BusReconnected>) {
+        let _ = self.targets.set(Targets { received, reconnected });
     }
 
     fn publish(&self, message: BusMessage) {
@@ -304,6 +304,6 @@ impl BusTask {
             None => return,
         };
         self.stats.received.fetch_add(1, Ordering::Relaxed);
-        targets.inbound.do_send(Inbound(message));
+        targets.received.do_send(BusReceived(message));
     }
 }

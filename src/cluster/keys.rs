@@ -8,10 +8,31 @@
 //! rustchat:nodes                    zset: node id → last heartbeat (unix seconds)
 //! rustchat:node:<node id>           string (TTL): the node's announcement, JSON
 //! rustchat:conns:<user id>          zset: connection id → expiry (unix ms), the per-user limit
+//! rustchat:rl:<limit>:<client>      string (TTL): a rate limit's GCRA state for one client
+//! rustchat:oauth:state:<state>      string (TTL): an OAuth login in progress, taken once
+//! rustchat:oauth:code:<code>        string (TTL): a one-time exchange code, taken once
 //! ```
 
 use rustchat_actors::ports::Topic;
 use uuid::Uuid;
+
+/// Which single-use OAuth value a key holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthKind {
+    /// The `state` of a login in progress.
+    State,
+    /// A one-time exchange code.
+    Code,
+}
+
+impl OAuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthKind::State => "state",
+            OAuthKind::Code => "code",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -57,6 +78,15 @@ impl Keys {
     pub fn conns(&self, user: Uuid) -> String {
         format!("{}:conns:{user}", self.prefix)
     }
+
+    /// `limit` is the limit's name (`auth`, `login`, `ws`), `client` whatever it counts by.
+    pub fn rate_limit(&self, limit: &str, client: &str) -> String {
+        format!("{}:rl:{limit}:{client}", self.prefix)
+    }
+
+    pub fn oauth(&self, kind: OAuthKind, id: &str) -> String {
+        format!("{}:oauth:{}:{id}", self.prefix, kind.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +103,33 @@ mod tests {
         assert_eq!(keys.topic(Topic::Channel(id)), format!("rustchat:ch:{id}"));
         assert_eq!(keys.parse_topic(&format!("other:ch:{id}")), None);
         assert_eq!(keys.parse_topic("rustchat:ch:not-a-uuid"), None);
+    }
+
+    /// Every key shape, spelled out: the runbook's `redis-cli` commands match these prefixes, so a
+    /// change here is a change to the operators' contract.
+    #[test]
+    fn every_key_shape_is_the_documented_one() {
+        let keys = Keys::new("rustchat");
+        let id = Uuid::parse_str("0190f3c8-5b2a-7c3d-8e4f-a1b2c3d4e5f6").expect("a valid uuid");
+        let shapes = [
+            (keys.topic(Topic::Channel(id)), "rustchat:ch:0190f3c8-5b2a-7c3d-8e4f-a1b2c3d4e5f6"),
+            (keys.topic(Topic::User(id)), "rustchat:user:0190f3c8-5b2a-7c3d-8e4f-a1b2c3d4e5f6"),
+            (keys.nodes(), "rustchat:nodes"),
+            (keys.node("node-a"), "rustchat:node:node-a"),
+            (keys.conns(id), "rustchat:conns:0190f3c8-5b2a-7c3d-8e4f-a1b2c3d4e5f6"),
+            (keys.rate_limit("auth", "203.0.113.7"), "rustchat:rl:auth:203.0.113.7"),
+            (keys.rate_limit("login", "alice"), "rustchat:rl:login:alice"),
+            (keys.rate_limit("ws", "2001:db8::1"), "rustchat:rl:ws:2001:db8::1"),
+            (keys.oauth(OAuthKind::State, "s3cr3t-state"), "rustchat:oauth:state:s3cr3t-state"),
+            (keys.oauth(OAuthKind::Code, "c0de"), "rustchat:oauth:code:c0de"),
+        ];
+        for (built, expected) in &shapes {
+            assert_eq!(built, expected);
+        }
+        // A test's own prefix replaces `rustchat` and nothing else.
+        let other = Keys::new("t-42");
+        assert_eq!(other.rate_limit("ws", "x"), "t-42:rl:ws:x");
+        assert_eq!(other.oauth(OAuthKind::Code, "c"), "t-42:oauth:code:c");
+        assert_eq!(other.conns(id), format!("t-42:conns:{id}"));
     }
 }

@@ -9,5 +9,5 @@ mod link;
 pub mod registry;
 pub mod slots;
 
-pub use keys::Keys;
+pub use keys::{Keys, OAuthKind};
 pub use link::RedisLink;

@@ -3,12 +3,14 @@
 //! Plain data from here inward; the rules live in these constructors.
 
 mod ids;
+mod kinds;
 mod mentions;
 mod names;
 mod site;
 mod timestamp;
 
 pub use ids::{ChannelId, PostId, SessionId, TeamId, UserId};
+pub use kinds::{ChannelKind, Role};
 pub use mentions::Mentions;
 pub use names::{DisplayName, Email, EmojiName, MessageBody, Password, Slug, Text, Username};
 pub use site::{Registration, SiteConfig};

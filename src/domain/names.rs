@@ -103,11 +103,6 @@ impl Username {
         }
         Ok(Self(s))
     }
-
-    /// A stored username, trusted as is.
-    pub fn from_db(s: String) -> Self {
-        Self(s)
-    }
 }
 
 impl Email {

@@ -36,10 +36,6 @@ impl Timestamp {
         Self::from(self.0 + d)
     }
 
-    pub fn minus(self, d: std::time::Duration) -> Self {
-        Self::from(self.0 - d)
-    }
-
     fn sqlite_text(&self) -> String {
         // unwrap: formatting a UTC datetime with a fixed description cannot fail
         #[allow(clippy::unwrap_used)]

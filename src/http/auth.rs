@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 
 use super::json::Json;
 use crate::auth::{AuthUser, REFRESH_TTL, RefreshToken, TokenPair, hash_password, verify_password};
-use crate::domain::{DisplayName, Email, Password, Registration, Timestamp, Username};
+use crate::domain::{DisplayName, Email, Password, Registration, Role, Timestamp, Username};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ratelimit::Limit;
 use crate::state::AppState;
 use crate::store::RefreshOutcome;
-use crate::store::models::{Role, User};
+use crate::store::models::User;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {

@@ -9,10 +9,10 @@ use super::json::Json;
 use super::params::{Path, Query};
 use crate::access::{member_channel, member_team, readable_channel};
 use crate::auth::AuthUser;
-use crate::domain::{ChannelId, DisplayName, Slug, TeamId, Text, UserId};
+use crate::domain::{ChannelId, ChannelKind, DisplayName, Slug, TeamId, Text, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::models::{Channel, ChannelEvent, ChannelKind, ChannelMember, ReadState};
+use crate::store::models::{Channel, ChannelEvent, ChannelMember, ReadState};
 use crate::store::{ChannelPatch, NewChannel};
 
 #[derive(Deserialize, ToSchema)]

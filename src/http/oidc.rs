@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::Json;
 use super::params::{Path, Query};
 use crate::auth::TokenPair;
+use crate::cluster::OAuthKind;
 use crate::config::TokenDelivery;
 use crate::domain::{DisplayName, Email, Registration, Username};
 use crate::error::{Error, ErrorCode, Result};
@@ -74,7 +75,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, path: Path<Stri
     let oidc = provider(&state, &path).await?;
     let (url, csrf, keep) = oidc.begin().await?;
     let value = serde_json::to_string(&keep).map_err(Error::internal)?;
-    state.one_time.put("state", &csrf, &value, STATE_TTL).await?;
+    state.one_time.put(OAuthKind::State, &csrf, &value, STATE_TTL).await?;
     Ok(HttpResponse::Found().insert_header((header::LOCATION, url)).finish())
 }
 
@@ -110,7 +111,7 @@ pub async fn callback(
         ));
     }
     let Some(csrf) = query.state.as_deref().filter(|s| !s.is_empty()) else { return Err(refuse_state("missing", &ip)) };
-    let Some(kept) = state.one_time.take("state", csrf).await? else {
+    let Some(kept) = state.one_time.take(OAuthKind::State, csrf).await? else {
         return Err(refuse_state("unknown, expired or already used", &ip));
     };
     let kept: LoginState = serde_json::from_str(&kept).map_err(Error::internal)?;
@@ -198,7 +199,7 @@ async fn deliver(state: &AppState, pair: TokenPair) -> Result<HttpResponse> {
         TokenDelivery::Code => {
             let code = crate::auth::generate_invite_code();
             let value = serde_json::to_string(&pair).map_err(Error::internal)?;
-            state.one_time.put("code", &code, &value, EXCHANGE_CODE_TTL).await?;
+            state.one_time.put(OAuthKind::Code, &code, &value, EXCHANGE_CODE_TTL).await?;
             let mut target = url::Url::parse(&site).map_err(Error::internal)?;
             target.query_pairs_mut().append_pair("sso_code", &code);
             Ok(HttpResponse::Found().insert_header((header::LOCATION, target.to_string())).finish())
@@ -216,7 +217,7 @@ pub async fn exchange(
 ) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     state.rate_limit(crate::ratelimit::Limit::Auth, &ip, &ip).await?;
-    match state.one_time.take("code", body.code.trim()).await? {
+    match state.one_time.take(OAuthKind::Code, body.code.trim()).await? {
         Some(pair) => Ok(HttpResponse::Ok().content_type("application/json").body(pair)),
         None => {
             tracing::warn!(ip, "OAuth exchange code unknown, expired or already used");

@@ -8,10 +8,10 @@ use super::json::Json;
 use super::params::Path;
 use crate::access::{member_team, visible_team};
 use crate::auth::{AuthUser, generate_invite_code, hash_invite};
-use crate::domain::{DisplayName, Slug, TeamId, Text, Timestamp, UserId};
+use crate::domain::{DisplayName, Role, Slug, TeamId, Text, Timestamp, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::models::{Role, Team, TeamMember};
+use crate::store::models::{Team, TeamMember};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateTeam {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::RedisLink;
+use crate::cluster::{Keys, OAuthKind, RedisLink};
 use crate::domain::Timestamp;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -13,20 +13,16 @@ use crate::store::Store;
 pub struct OneTime {
     redis: Option<Arc<RedisLink>>,
     store: Store,
-    prefix: String,
+    keys: Keys,
 }
 
 impl OneTime {
     pub fn new(redis: Option<Arc<RedisLink>>, store: Store, prefix: &str) -> Self {
-        Self { redis, store, prefix: prefix.to_string() }
+        Self { redis, store, keys: Keys::new(prefix) }
     }
 
-    fn key(&self, kind: &str, id: &str) -> String {
-        format!("{}:oauth:{kind}:{id}", self.prefix)
-    }
-
-    pub async fn put(&self, kind: &str, id: &str, value: &str, ttl: Duration) -> Result<()> {
-        let key = self.key(kind, id);
+    pub async fn put(&self, kind: OAuthKind, id: &str, value: &str, ttl: Duration) -> Result<()> {
+        let key = self.keys.oauth(kind, id);
         match &self.redis {
             Some(link) => {
                 let mut c =
@@ -45,8 +41,8 @@ impl OneTime {
     }
 
     /// The value, once; `None` when unknown, expired or already taken.
-    pub async fn take(&self, kind: &str, id: &str) -> Result<Option<String>> {
-        let key = self.key(kind, id);
+    pub async fn take(&self, kind: OAuthKind, id: &str) -> Result<Option<String>> {
+        let key = self.keys.oauth(kind, id);
         match &self.redis {
             Some(link) => {
                 let mut c =

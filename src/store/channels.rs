@@ -2,9 +2,9 @@
 //! Membership changes and channel updates append to the channel's event log in the same transaction.
 
 use super::events::append_event;
-use super::models::{Channel, ChannelKind, ChannelMember, MyChannel, ReadState, Role};
+use super::models::{Channel, ChannelMember, MyChannel, ReadState};
 use super::{Store, with_pool, with_tx};
-use crate::domain::{ChannelId, Slug, TeamId, Timestamp, UserId};
+use crate::domain::{ChannelId, ChannelKind, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
 /// A channel and where one user stands in it.

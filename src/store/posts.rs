@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 
 use super::events::{append_event, insert_event};
-use super::models::{ChannelEvent, ChannelKind, Post, Reaction, ReactionSummary};
+use super::models::{ChannelEvent, Post, Reaction, ReactionSummary};
 use super::{Store, with_pool, with_tx};
-use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
+use crate::domain::{ChannelId, ChannelKind, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
 macro_rules! post_columns {

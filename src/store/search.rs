@@ -3,7 +3,7 @@
 //! Both match posts containing every term of the query.
 
 use super::models::Post;
-use super::{Pool, Store};
+use super::{Backend, Store, with_pool};
 use crate::domain::{ChannelId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
@@ -42,34 +42,26 @@ impl Store {
         if words.is_empty() {
             return Err(Error::validation("q must contain at least one word"));
         }
-        let posts = match &self.pool {
-            Pool::Pg(pool) => {
-                sqlx::query_as::<_, Post>(PG_SEARCH)
-                    .bind(searcher)
-                    .bind(words.join(" "))
-                    .bind(q.channel)
-                    .bind(q.author)
-                    .bind(q.before)
-                    .bind(q.after)
-                    .bind(i64::from(q.limit))
-                    .fetch_all(pool)
-                    .await?
-            }
-            Pool::Sqlite(pool) => {
-                // Each word becomes a quoted FTS5 string, so user input is never FTS5 syntax.
+        let (sql, terms) = match self.backend() {
+            Backend::Postgres => (PG_SEARCH, words.join(" ")),
+            // Each word becomes a quoted FTS5 string, so user input is never FTS5 syntax.
+            Backend::Sqlite => {
                 let fts: Vec<String> = words.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
-                sqlx::query_as::<_, Post>(SQLITE_SEARCH)
-                    .bind(searcher)
-                    .bind(fts.join(" "))
-                    .bind(q.channel)
-                    .bind(q.author)
-                    .bind(q.before)
-                    .bind(q.after)
-                    .bind(i64::from(q.limit))
-                    .fetch_all(pool)
-                    .await?
+                (SQLITE_SEARCH, fts.join(" "))
             }
         };
+        let posts = with_pool!(self, |pool| {
+            sqlx::query_as::<_, Post>(sql)
+                .bind(searcher)
+                .bind(&terms)
+                .bind(q.channel)
+                .bind(q.author)
+                .bind(q.before)
+                .bind(q.after)
+                .bind(i64::from(q.limit))
+                .fetch_all(pool)
+                .await?
+        });
         self.with_reactions(posts).await
     }
 }

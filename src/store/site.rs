@@ -1,7 +1,7 @@
 //! The `server_config` row `id='default'`: read and patch the `site` document. Operators may also
 //! edit it in SQL (the runbook does); [`crate::site::SiteCache`] polls it so every node follows.
 
-use super::{Backend, Pool, Store, with_pool};
+use super::{Backend, Store, with_pool};
 use crate::domain::SiteConfig;
 use crate::error::{Error, Result};
 
@@ -24,24 +24,15 @@ impl Store {
     pub async fn patch_site_config(&self, patch: &serde_json::Map<String, serde_json::Value>) -> Result<SiteConfig> {
         let text = serde_json::to_string(patch).map_err(Error::internal)?;
         let now = crate::domain::Timestamp::now();
-        match &self.pool {
-            Pool::Pg(pool) => {
-                sqlx::query("UPDATE server_config SET site = site || $1::jsonb, updated_at = $2 WHERE id = 'default'")
-                    .bind(text)
-                    .bind(now)
-                    .execute(pool)
-                    .await?;
+        let sql = match self.backend() {
+            Backend::Postgres => {
+                "UPDATE server_config SET site = site || $1::jsonb, updated_at = $2 WHERE id = 'default'"
             }
-            Pool::Sqlite(pool) => {
-                sqlx::query(
-                    "UPDATE server_config SET site = json_patch(site, $1), updated_at = $2 WHERE id = 'default'",
-                )
-                .bind(text)
-                .bind(now)
-                .execute(pool)
-                .await?;
+            Backend::Sqlite => {
+                "UPDATE server_config SET site = json_patch(site, $1), updated_at = $2 WHERE id = 'default'"
             }
-        }
+        };
+        with_pool!(self, |pool| sqlx::query(sql).bind(&text).bind(now).execute(pool).await?.rows_affected());
         self.site_config().await
     }
 }

@@ -2,9 +2,9 @@
 //! channel of that team (with a `member_removed` event in each).
 
 use super::events::append_event;
-use super::models::{Role, Team, TeamMember};
+use super::models::{Team, TeamMember};
 use super::{Store, with_pool, with_tx};
-use crate::domain::{ChannelId, Slug, TeamId, Timestamp, UserId};
+use crate::domain::{ChannelId, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
 macro_rules! team_columns {

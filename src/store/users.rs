@@ -113,15 +113,6 @@ impl Store {
         }))
     }
 
-    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, User>(concat!("SELECT ", user_columns!(), " FROM users WHERE username = $1"))
-                .bind(username.trim().to_lowercase())
-                .fetch_optional(pool)
-                .await?
-        }))
-    }
-
     /// Every account, by username, `limit` at a time: the page after `after` (a username).
     pub async fn list_users(&self, after: Option<&str>, limit: u32) -> Result<Vec<User>> {
         Ok(with_pool!(self, |pool| {

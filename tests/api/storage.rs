@@ -141,3 +141,55 @@ async fn an_exhausted_pool_answers_503_and_logs_pool_timed_out() {
     sqlx::raw_sql("ROLLBACK").execute(&mut locker).await.unwrap();
     assert_eq!(blocked.await.unwrap().status, 200, "the waiting request completes once the lock is gone");
 }
+
+crate::on_both_databases!(every_store_query_is_refused_while_the_database_breaker_is_open);
+
+/// Search and the site settings are store queries like any other: an open database breaker refuses
+/// them at once with `database_unavailable` (the 503 every other query gets), and they count towards
+/// closing it again.
+async fn every_store_query_is_refused_while_the_database_breaker_is_open(db: Db) {
+    use std::sync::Arc;
+
+    use rustchat::domain::UserId;
+    use rustchat::error::ErrorCode;
+    use rustchat::store::SearchQuery;
+    use rustchat_actors::breaker::{Breaker, FAILURE_THRESHOLD, State};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_pg, url) = match db {
+        Db::Postgres => {
+            let Some(pg) = TestDb::create().await else { return };
+            let url = pg.url.clone();
+            (Some(pg), url)
+        }
+        Db::Sqlite => (None, format!("sqlite://{}", dir.path().join("x.db").display())),
+    };
+    let breaker = Arc::new(Breaker::new("database", Arc::new(|_, _, _| {})));
+    let store = migrated_store(&url).await.with_breaker(breaker.clone());
+    let query =
+        SearchQuery { terms: "hello".into(), channel: None, author: None, before: None, after: None, limit: 10 };
+    let site_name = |name: &str| serde_json::json!({ "site_name": name }).as_object().unwrap().clone();
+    let searcher = UserId::new();
+
+    for _ in 0..FAILURE_THRESHOLD {
+        breaker.record_failure();
+    }
+    assert_eq!(breaker.state(), State::Open);
+    let refused = [
+        ("user", store.user(searcher).await.err()),
+        ("search_posts", store.search_posts(searcher, &query).await.err()),
+        ("site_config", store.site_config().await.err()),
+        ("patch_site_config", store.patch_site_config(&site_name("Written while open")).await.err()),
+    ];
+    for (call, error) in refused {
+        let code = error.map(|e| e.code);
+        assert_eq!(code, Some(ErrorCode::DatabaseUnavailable), "{call} went past an open breaker");
+    }
+
+    breaker.record_success();
+    assert_ne!(store.site_config().await.unwrap().site_name, "Written while open", "a refused patch was applied");
+    assert!(store.search_posts(searcher, &query).await.unwrap().is_empty());
+    assert_eq!(store.patch_site_config(&site_name("Breaker closed")).await.unwrap().site_name, "Breaker closed");
+    assert_eq!(store.site_config().await.unwrap().site_name, "Breaker closed");
+    store.close().await;
+}
