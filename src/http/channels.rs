@@ -105,7 +105,7 @@ pub async fn create_channel(
     let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
     let purpose = Text::parse(body.purpose.as_deref().unwrap_or(""), "purpose", PURPOSE_MAX)?;
     let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", HEADER_MAX)?;
-    let channel = state
+    let (channel, event) = state
         .store
         .create_channel(NewChannel {
             team: team.id,
@@ -117,7 +117,7 @@ pub async fn create_channel(
             creator: caller.id(),
         })
         .await?;
-    state.realtime.publish_events(channel.id, 1, channel.last_seq).await;
+    state.realtime.publish_event(&event);
     Ok(HttpResponse::Created().json(channel))
 }
 
@@ -167,8 +167,8 @@ pub async fn update_channel(
         purpose: purpose.as_ref().map(Text::as_str),
         header: header.as_ref().map(Text::as_str),
     };
-    let channel = state.store.update_channel(access.channel.id, patch, false).await?;
-    state.realtime.publish_events(channel.id, channel.last_seq, channel.last_seq).await;
+    let (channel, event) = state.store.update_channel(access.channel.id, patch, false).await?;
+    state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -184,8 +184,8 @@ pub async fn archive_channel(
     if !access.can_manage(&caller) {
         return Err(Error::forbidden("only channel or team admins can archive a channel"));
     }
-    let channel = state.store.update_channel(access.channel.id, ChannelPatch::default(), true).await?;
-    state.realtime.publish_events(channel.id, channel.last_seq, channel.last_seq).await;
+    let (channel, event) = state.store.update_channel(access.channel.id, ChannelPatch::default(), true).await?;
+    state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -224,10 +224,11 @@ pub async fn add_channel_member(
     if state.store.team_role(team, target).await?.is_none() {
         return Err(Error::not_found("user"));
     }
-    let seq = state.store.add_channel_member(channel.id, target).await?;
-    if let Some(seq) = seq {
-        state.realtime.publish_events(channel.id, seq, seq).await;
+    let event = state.store.add_channel_member(channel.id, target).await?;
+    if let Some(event) = &event {
+        state.realtime.publish_event(event);
     }
+    let seq = event.map(|e| e.seq);
     let change = MembershipChange { channel_id: channel.id, user_id: target, seq };
     Ok(if seq.is_some() { HttpResponse::Created().json(change) } else { HttpResponse::Ok().json(change) })
 }
@@ -249,8 +250,8 @@ pub async fn remove_channel_member(
         return Err(Error::forbidden("only channel or team admins can remove other members"));
     }
     match state.store.remove_channel_member(channel_id, target).await? {
-        Some(seq) => {
-            state.realtime.publish_events(channel_id, seq, seq).await;
+        Some(event) => {
+            state.realtime.publish_event(&event);
             Ok(HttpResponse::NoContent().finish())
         }
         None => Err(Error::not_found("channel member")),

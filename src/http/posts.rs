@@ -172,9 +172,9 @@ pub async fn edit_post(
         return Err(Error::forbidden("only the author can edit a post"));
     }
     let message = MessageBody::parse(&body.message)?;
-    let (post, seq) = state.store.edit_post(post.id, &message).await?;
-    state.realtime.publish_events(post.channel_id, seq, seq).await;
-    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
+    let (post, event) = state.store.edit_post(post.id, &message).await?;
+    state.realtime.publish_event(&event);
+    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq: event.seq }))
 }
 
 /// Delete a post: your own, or any as a channel/team/system admin.
@@ -185,8 +185,8 @@ pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Pat
     if post.user_id != caller.id() && !access.can_manage(&caller) {
         return Err(Error::forbidden("only the author or an admin can delete a post"));
     }
-    let (post, seq) = state.store.delete_post(post.id).await?;
-    state.realtime.publish_events(post.channel_id, seq, seq).await;
+    let (_, event) = state.store.delete_post(post.id).await?;
+    state.realtime.publish_event(&event);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -210,8 +210,8 @@ pub async fn add_reaction(
     let emoji = EmojiName::parse(&body.emoji_name)?;
     let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
     match state.store.add_reaction(&post, caller.id(), &emoji).await? {
-        Some((reaction, seq)) => {
-            state.realtime.publish_events(post.channel_id, seq, seq).await;
+        Some((reaction, event)) => {
+            state.realtime.publish_event(&event);
             Ok(HttpResponse::Created().json(reaction))
         }
         None => Ok(HttpResponse::Ok().json(ReactionKept {
@@ -234,8 +234,8 @@ pub async fn remove_reaction(
     let emoji = EmojiName::parse(&emoji)?;
     let (post, _) = writable_post(&state, &caller, post_id).await?;
     match state.store.remove_reaction(&post, caller.id(), &emoji).await? {
-        Some(seq) => {
-            state.realtime.publish_events(post.channel_id, seq, seq).await;
+        Some(event) => {
+            state.realtime.publish_event(&event);
             Ok(HttpResponse::NoContent().finish())
         }
         None => Err(Error::not_found("reaction")),
@@ -258,7 +258,7 @@ pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: Path
 
 async fn set_pinned(state: &AppState, caller: &AuthUser, id: PostId, pinned: bool) -> Result<HttpResponse> {
     let (post, _) = writable_post(state, caller, id).await?;
-    let (post, seq) = state.store.pin_post(post.id, pinned).await?;
-    state.realtime.publish_events(post.channel_id, seq, seq).await;
-    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq }))
+    let (post, event) = state.store.pin_post(post.id, pinned).await?;
+    state.realtime.publish_event(&event);
+    Ok(HttpResponse::Ok().json(PostWithSeq { post, seq: event.seq }))
 }

@@ -152,8 +152,8 @@ pub async fn remove_team_member(
     if user_id != caller.id() && role != Role::Admin {
         return Err(Error::forbidden("only team admins can remove other members"));
     }
-    for (channel, seq) in state.store.remove_team_member(team.id, user_id).await? {
-        state.realtime.publish_events(channel, seq, seq).await;
+    for event in state.store.remove_team_member(team.id, user_id).await? {
+        state.realtime.publish_event(&event);
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -113,9 +113,11 @@ impl Realtime {
         })
     }
 
-    /// Publishes the committed events `first..=last` of `channel` to every subscriber on every node,
-    /// and membership grants to the users they concern. Best effort: a failure here loses nothing,
-    /// since subscribers read the log back.
+    /// Reads the committed events `first..=last` of `channel` back from the log and publishes them.
+    /// Only a get-or-create conversation needs it: it re-announces the members' joining on every
+    /// open, whoever committed it. Every other write publishes the events it committed
+    /// ([`Realtime::publish_event`]). Best effort: a failure here loses nothing, since subscribers
+    /// read the log back.
     pub async fn publish_events(&self, channel: ChannelId, first: i64, last: i64) {
         if last < first {
             return;

@@ -1,8 +1,8 @@
 //! Channels (public, private, direct, group), their members and each member's read state.
 //! Membership changes and channel updates append to the channel's event log in the same transaction.
 
-use super::events::append_event;
-use super::models::{Channel, ChannelMember, MyChannel, ReadState};
+use super::events::{append_event, insert_event};
+use super::models::{Channel, ChannelEvent, ChannelMember, MyChannel, ReadState};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, ChannelKind, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -67,11 +67,12 @@ pub struct ChannelPatch<'a> {
 }
 
 impl Store {
-    /// Creates a team channel with its creator as admin member (event `member_added`, seq 1).
-    pub async fn create_channel(&self, new: NewChannel<'_>) -> Result<Channel> {
+    /// Creates a team channel with its creator as admin member; returns it with its first event
+    /// (`member_added`, seq 1) as written.
+    pub async fn create_channel(&self, new: NewChannel<'_>) -> Result<(Channel, ChannelEvent)> {
         let now = Timestamp::now();
         let id = ChannelId::new();
-        with_tx!(self, |tx| {
+        let event = with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO channels (id, team_id, kind, name, display_name, purpose, header, created_by, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
@@ -89,9 +90,9 @@ impl Store {
             .await
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?;
             insert_member!(tx, id, new.creator, Role::Admin, now);
-            append_event!(tx, id, "member_added", serde_json::json!({ "user_id": new.creator }), now);
+            append_event!(tx, id, "member_added", serde_json::json!({ "user_id": new.creator }), now)
         });
-        self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))
+        Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }
 
     /// The direct channel between two users, created on first use (one per pair).
@@ -273,8 +274,8 @@ impl Store {
         }))
     }
 
-    /// Adds a member; returns the `member_added` event's seq, or `None` if already a member.
-    pub async fn add_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<i64>> {
+    /// Adds a member; returns the `member_added` event as written, or `None` if already a member.
+    pub async fn add_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<ChannelEvent>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let added = sqlx::query(
@@ -295,8 +296,8 @@ impl Store {
         }))
     }
 
-    /// Removes a member; returns the `member_removed` event's seq, or `None` if not a member.
-    pub async fn remove_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<i64>> {
+    /// Removes a member; returns the `member_removed` event as written, or `None` if not a member.
+    pub async fn remove_channel_member(&self, channel: ChannelId, user: UserId) -> Result<Option<ChannelEvent>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let removed = sqlx::query("DELETE FROM channel_members WHERE channel_id = $1 AND user_id = $2")
@@ -312,10 +313,16 @@ impl Store {
         }))
     }
 
-    /// Applies `patch` (and/or archives) and appends `channel_updated` with the new channel.
-    pub async fn update_channel(&self, id: ChannelId, patch: ChannelPatch<'_>, archive: bool) -> Result<Channel> {
+    /// Applies `patch` (and/or archives) and appends `channel_updated` with the new channel; returns
+    /// the channel and the event as written.
+    pub async fn update_channel(
+        &self,
+        id: ChannelId,
+        patch: ChannelPatch<'_>,
+        archive: bool,
+    ) -> Result<(Channel, ChannelEvent)> {
         let now = Timestamp::now();
-        with_tx!(self, |tx| {
+        let event = with_tx!(self, |tx| {
             let channel = sqlx::query_as::<_, Channel>(concat!(
                 "UPDATE channels SET name = COALESCE($2, name), display_name = COALESCE($3, display_name),
                    purpose = COALESCE($4, purpose), header = COALESCE($5, header),
@@ -336,15 +343,17 @@ impl Store {
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?
             .ok_or_else(|| Error::not_found("channel"))?;
             // The UPDATE above already took the next seq; record the event under it.
-            sqlx::query("INSERT INTO channel_events (channel_id, seq, kind, data, created_at) VALUES ($1, $2, 'channel_updated', $3, $4)")
-                .bind(id)
-                .bind(channel.last_seq)
-                .bind(sqlx::types::Json(serde_json::to_value(&channel).map_err(Error::internal)?))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            let data = serde_json::to_value(&channel).map_err(Error::internal)?;
+            insert_event!(tx, id, channel.last_seq, "channel_updated", &data, now);
+            ChannelEvent {
+                event: "channel_updated".to_string(),
+                channel_id: id,
+                seq: channel.last_seq,
+                data: sqlx::types::Json(data),
+                created_at: now,
+            }
         });
-        self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))
+        Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }
 
     /// Marks everything in `channel` as read by `user`.

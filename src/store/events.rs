@@ -11,13 +11,20 @@ use crate::error::Result;
 /// Appends one event to `$channel`'s log inside transaction `$tx`; evaluates to its `seq`.
 macro_rules! append_event {
     ($tx:expr, $channel:expr, $kind:expr, $data:expr, $now:expr) => {{
+        let data: serde_json::Value = $data;
         let seq: i64 =
             sqlx::query_scalar("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
                 .bind($channel)
                 .fetch_one(&mut *$tx)
                 .await?;
-        $crate::store::events::insert_event!($tx, $channel, seq, $kind, $data, $now);
-        seq
+        $crate::store::events::insert_event!($tx, $channel, seq, $kind, &data, $now);
+        $crate::store::models::ChannelEvent {
+            event: String::from($kind),
+            channel_id: $channel,
+            seq,
+            data: sqlx::types::Json(data),
+            created_at: $now,
+        }
     }};
 }
 

@@ -343,9 +343,9 @@ impl Store {
     }
 
     /// Replaces a live post's message; appends `post_edited`.
-    pub async fn edit_post(&self, id: PostId, message: &MessageBody) -> Result<(Post, i64)> {
+    pub async fn edit_post(&self, id: PostId, message: &MessageBody) -> Result<(Post, ChannelEvent)> {
         let now = Timestamp::now();
-        let (post, seq) = with_tx!(self, |tx| {
+        let (post, event) = with_tx!(self, |tx| {
             let post = sqlx::query_as::<_, Post>(concat!(
                 "UPDATE posts SET message = $2, edited_at = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
                 post_columns!(bare)
@@ -356,16 +356,16 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
-            (post, seq)
+            let event = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            (post, event)
         });
-        Ok((self.with_reactions_one(post).await?, seq))
+        Ok((self.with_reactions_one(post).await?, event))
     }
 
     /// Pins or unpins a live post; appends `post_edited`.
-    pub async fn pin_post(&self, id: PostId, pinned: bool) -> Result<(Post, i64)> {
+    pub async fn pin_post(&self, id: PostId, pinned: bool) -> Result<(Post, ChannelEvent)> {
         let now = Timestamp::now();
-        let (post, seq) = with_tx!(self, |tx| {
+        let (post, event) = with_tx!(self, |tx| {
             let post = sqlx::query_as::<_, Post>(concat!(
                 "UPDATE posts SET is_pinned = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
                 post_columns!(bare)
@@ -375,14 +375,14 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let seq = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
-            (post, seq)
+            let event = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            (post, event)
         });
-        Ok((self.with_reactions_one(post).await?, seq))
+        Ok((self.with_reactions_one(post).await?, event))
     }
 
     /// Soft-deletes a post (its text is erased); appends `post_deleted`. A reply leaves its thread.
-    pub async fn delete_post(&self, id: PostId) -> Result<(Post, i64)> {
+    pub async fn delete_post(&self, id: PostId) -> Result<(Post, ChannelEvent)> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let post = sqlx::query_as::<_, Post>(concat!(
@@ -406,13 +406,18 @@ impl Store {
             }
             sqlx::query("DELETE FROM reactions WHERE post_id = $1").bind(id).execute(&mut *tx).await?;
             let data = serde_json::json!({ "post_id": id, "root_id": post.root_id });
-            let seq = append_event!(tx, post.channel_id, "post_deleted", data, now);
-            Ok((post, seq))
+            let event = append_event!(tx, post.channel_id, "post_deleted", data, now);
+            Ok((post, event))
         })
     }
 
     /// Adds `user`'s reaction; `None` when it was already there (no event).
-    pub async fn add_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<(Reaction, i64)>> {
+    pub async fn add_reaction(
+        &self,
+        post: &Post,
+        user: UserId,
+        emoji: &EmojiName,
+    ) -> Result<Option<(Reaction, ChannelEvent)>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let added = sqlx::query(
@@ -429,20 +434,20 @@ impl Store {
             } else {
                 let reaction =
                     Reaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string(), created_at: now };
-                let seq = append_event!(
+                let event = append_event!(
                     tx,
                     post.channel_id,
                     "reaction_added",
                     serde_json::json!({ "reaction": &reaction }),
                     now
                 );
-                Ok(Some((reaction, seq)))
+                Ok(Some((reaction, event)))
             }
         })
     }
 
     /// Removes `user`'s reaction; `None` when there was none.
-    pub async fn remove_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<i64>> {
+    pub async fn remove_reaction(&self, post: &Post, user: UserId, emoji: &EmojiName) -> Result<Option<ChannelEvent>> {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let removed = sqlx::query("DELETE FROM reactions WHERE post_id = $1 AND user_id = $2 AND emoji_name = $3")

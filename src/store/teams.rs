@@ -2,7 +2,7 @@
 //! channel of that team (with a `member_removed` event in each).
 
 use super::events::append_event;
-use super::models::{Team, TeamMember};
+use super::models::{ChannelEvent, Team, TeamMember};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -129,9 +129,9 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Removes `user` from `team` and from each of its channels; returns the channels left, with the
-    /// `seq` of each `member_removed` event.
-    pub async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<Vec<(ChannelId, i64)>> {
+    /// Removes `user` from `team` and from each of its channels; returns the `member_removed` event of
+    /// each channel left, as written.
+    pub async fn remove_team_member(&self, team: TeamId, user: UserId) -> Result<Vec<ChannelEvent>> {
         let now = Timestamp::now();
         Ok(with_tx!(self, |tx| {
             let removed = sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
@@ -157,8 +157,7 @@ impl Store {
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                let seq = append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now);
-                left.push((channel, seq));
+                left.push(append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now));
             }
             left
         }))
