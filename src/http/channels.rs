@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::Json;
 use super::params::{Path, Query};
 use crate::access::{member_channel, member_team, readable_channel};
+use crate::app;
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, ChannelKind, DisplayName, Slug, TeamId, Text, UserId};
 use crate::error::{Error, Result};
@@ -210,26 +211,13 @@ pub async fn add_channel_member(
     path: Path<ChannelId>,
     body: Json<AddChannelMember>,
 ) -> Result<HttpResponse> {
-    let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
-    let channel = &access.channel;
-    let Some(team) = channel.team_id else {
-        return Err(Error::forbidden("members of direct and group conversations are fixed"));
-    };
     let target = body.user_id;
-    if target != caller.id() && !access.is_member() {
-        return Err(Error::forbidden("join the channel before adding others"));
-    }
-    // A public channel is joinable by any team member; for anyone else the caller must be a member
-    // (checked above), and the target must belong to the team.
-    if state.store.team_role(team, target).await?.is_none() {
-        return Err(Error::not_found("user"));
-    }
-    let event = state.store.add_channel_member(channel.id, target).await?;
+    let (channel_id, event) = app::channels::add_member(&state.store, &caller, path.into_inner(), target).await?;
     if let Some(event) = &event {
         state.realtime.publish_event(event);
     }
     let seq = event.map(|e| e.seq);
-    let change = MembershipChange { channel_id: channel.id, user_id: target, seq };
+    let change = MembershipChange { channel_id, user_id: target, seq };
     Ok(if seq.is_some() { HttpResponse::Created().json(change) } else { HttpResponse::Ok().json(change) })
 }
 
@@ -242,20 +230,9 @@ pub async fn remove_channel_member(
     path: Path<(ChannelId, UserId)>,
 ) -> Result<HttpResponse> {
     let (channel_id, target) = path.into_inner();
-    let access = member_channel(&state.store, &caller, channel_id).await?;
-    if access.channel.team_id.is_none() {
-        return Err(Error::forbidden("members of direct and group conversations are fixed"));
-    }
-    if target != caller.id() && !access.can_manage(&caller) {
-        return Err(Error::forbidden("only channel or team admins can remove other members"));
-    }
-    match state.store.remove_channel_member(channel_id, target).await? {
-        Some(event) => {
-            state.realtime.publish_event(&event);
-            Ok(HttpResponse::NoContent().finish())
-        }
-        None => Err(Error::not_found("channel member")),
-    }
+    let event = app::channels::remove_member(&state.store, &caller, channel_id, target).await?;
+    state.realtime.publish_event(&event);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The direct-message channel with another user, created on first use.
@@ -266,11 +243,7 @@ pub async fn open_direct(
     caller: AuthUser,
     body: Json<DirectRequest>,
 ) -> Result<HttpResponse> {
-    if body.user_id == caller.id() {
-        return Err(Error::validation("a direct channel needs another user"));
-    }
-    state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
-    let channel = state.store.direct_channel(caller.id(), body.user_id).await?;
+    let channel = app::channels::open_direct(&state.store, &caller, body.user_id).await?;
     // The conversation's first events are its members joining; re-publishing them is harmless
     // (receivers drop seqs they have), and it tells both users' sessions to subscribe.
     state.realtime.publish_events(channel.id, 1, channel.last_seq.min(2)).await;
@@ -285,17 +258,7 @@ pub async fn open_group(
     caller: AuthUser,
     body: Json<GroupRequest>,
 ) -> Result<HttpResponse> {
-    let mut members = body.user_ids.clone();
-    members.push(caller.id());
-    members.sort();
-    members.dedup();
-    if !(3..=8).contains(&members.len()) {
-        return Err(Error::validation("a group has 3 to 8 distinct members, you included"));
-    }
-    for &m in &members {
-        state.store.user(m).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
-    }
-    let channel = state.store.group_channel(caller.id(), &members).await?;
+    let (channel, members) = app::channels::open_group(&state.store, &caller, &body.user_ids).await?;
     state.realtime.publish_events(channel.id, 1, channel.last_seq.min(members.len() as i64)).await;
     Ok(HttpResponse::Ok().json(channel))
 }
