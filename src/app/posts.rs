@@ -1,12 +1,12 @@
-//! Posting a message: the rules every face (REST, the WebSocket `post` action) applies, once.
+//! Posts: writing, editing, deleting, pinning and reacting, with the rules every face applies, once.
 
 use rustchat_actors::ports::Connections;
 
-use crate::access::member_channel;
+use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
-use crate::domain::{ChannelId, Mentions, MessageBody, PostId, SessionId, UserId};
-use crate::error::Result;
-use crate::store::models::{ChannelEvent, Post};
+use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, UserId};
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::models::{ChannelEvent, Post, Reaction};
 use crate::store::{NewPost, Store};
 
 /// Posts `message` in the name of a login `session` (whose token was verified): shared by REST and the
@@ -76,4 +76,68 @@ async fn post_message(
             online: &online,
         })
         .await
+}
+
+/// A post the caller may read, with the channel access that allows it. A post in a channel the
+/// caller cannot see does not exist for them.
+pub async fn readable_post(store: &Store, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
+    let post = store.post(id).await?.ok_or_else(|| Error::not_found("post"))?;
+    let access = readable_channel(store, caller, post.channel_id).await.map_err(|e| match e.code {
+        ErrorCode::NotFound => Error::not_found("post"),
+        _ => e,
+    })?;
+    Ok((post, access))
+}
+
+/// A post the caller may act on: a member of its (unarchived) channel, and the post not deleted.
+async fn writable_post(store: &Store, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
+    let (post, _) = readable_post(store, caller, id).await?;
+    if post.deleted_at.is_some() {
+        return Err(Error::not_found("post"));
+    }
+    let access = member_channel(store, caller, post.channel_id).await?.writable()?;
+    Ok((post, access))
+}
+
+/// Replaces the text of the caller's own post.
+pub async fn edit(store: &Store, caller: &AuthUser, id: PostId, message: &str) -> Result<(Post, ChannelEvent)> {
+    let (post, _) = writable_post(store, caller, id).await?;
+    if post.user_id != caller.id() {
+        return Err(Error::forbidden("only the author can edit a post"));
+    }
+    let message = MessageBody::parse(message)?;
+    store.edit_post(post.id, &message).await
+}
+
+/// Deletes a post: the author's own, or any as a channel, team or system admin.
+pub async fn delete(store: &Store, caller: &AuthUser, id: PostId) -> Result<ChannelEvent> {
+    let (post, access) = writable_post(store, caller, id).await?;
+    if post.user_id != caller.id() && !access.can_manage(caller) {
+        return Err(Error::forbidden("only the author or an admin can delete a post"));
+    }
+    Ok(store.delete_post(post.id).await?.1)
+}
+
+/// Pins or unpins a post (channel members).
+pub async fn pin(store: &Store, caller: &AuthUser, id: PostId, pinned: bool) -> Result<(Post, ChannelEvent)> {
+    let (post, _) = writable_post(store, caller, id).await?;
+    store.pin_post(post.id, pinned).await
+}
+
+/// Adds the caller's reaction; `None` when they had already reacted so.
+pub async fn react(
+    store: &Store,
+    caller: &AuthUser,
+    id: PostId,
+    emoji: &EmojiName,
+) -> Result<(Post, Option<(Reaction, ChannelEvent)>)> {
+    let (post, _) = writable_post(store, caller, id).await?;
+    let added = store.add_reaction(&post, caller.id(), emoji).await?;
+    Ok((post, added))
+}
+
+/// Removes the caller's reaction.
+pub async fn unreact(store: &Store, caller: &AuthUser, id: PostId, emoji: &EmojiName) -> Result<ChannelEvent> {
+    let (post, _) = writable_post(store, caller, id).await?;
+    store.remove_reaction(&post, caller.id(), emoji).await?.ok_or_else(|| Error::not_found("reaction"))
 }

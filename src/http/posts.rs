@@ -8,9 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use super::params::{Path, Query};
-use crate::access::{ChannelAccess, member_channel, readable_channel};
+use crate::access::readable_channel;
+use crate::app;
 use crate::auth::{AuthUser, token_claims};
-use crate::domain::{ChannelId, EmojiName, MessageBody, PostId, UserId};
+use crate::domain::{ChannelId, EmojiName, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::PostCursor;
@@ -130,32 +131,11 @@ pub async fn list_pinned(state: web::Data<AppState>, caller: AuthUser, path: Pat
     Ok(HttpResponse::Ok().json(state.store.pinned_posts(access.channel.id).await?))
 }
 
-/// A post the caller may read, with the channel access that allows it.
-async fn readable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
-    let post = state.store.post(id).await?.ok_or_else(|| Error::not_found("post"))?;
-    // A post in a channel the caller cannot see does not exist for them.
-    let access = readable_channel(&state.store, caller, post.channel_id).await.map_err(|e| match e.code {
-        crate::error::ErrorCode::NotFound => Error::not_found("post"),
-        _ => e,
-    })?;
-    Ok((post, access))
-}
-
-/// A post the caller may act on: a member of its (unarchived) channel, and the post not deleted.
-async fn writable_post(state: &AppState, caller: &AuthUser, id: PostId) -> Result<(Post, ChannelAccess)> {
-    let (post, _) = readable_post(state, caller, id).await?;
-    if post.deleted_at.is_some() {
-        return Err(Error::not_found("post"));
-    }
-    let access = member_channel(&state.store, caller, post.channel_id).await?.writable()?;
-    Ok((post, access))
-}
-
 /// One post.
 #[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Post), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}")]
 pub async fn get_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(readable_post(&state, &caller, path.into_inner()).await?.0))
+    Ok(HttpResponse::Ok().json(app::posts::readable_post(&state.store, &caller, path.into_inner()).await?.0))
 }
 
 /// Edit your own post.
@@ -167,12 +147,7 @@ pub async fn edit_post(
     path: Path<PostId>,
     body: Json<EditPost>,
 ) -> Result<HttpResponse> {
-    let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
-    if post.user_id != caller.id() {
-        return Err(Error::forbidden("only the author can edit a post"));
-    }
-    let message = MessageBody::parse(&body.message)?;
-    let (post, event) = state.store.edit_post(post.id, &message).await?;
+    let (post, event) = app::posts::edit(&state.store, &caller, path.into_inner(), &body.message).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(PostWithSeq { post, seq: event.seq }))
 }
@@ -181,11 +156,7 @@ pub async fn edit_post(
 #[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}")]
 pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
-    let (post, access) = writable_post(&state, &caller, path.into_inner()).await?;
-    if post.user_id != caller.id() && !access.can_manage(&caller) {
-        return Err(Error::forbidden("only the author or an admin can delete a post"));
-    }
-    let (_, event) = state.store.delete_post(post.id).await?;
+    let event = app::posts::delete(&state.store, &caller, path.into_inner()).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::NoContent().finish())
 }
@@ -194,7 +165,7 @@ pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Pat
 #[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 200, body = Vec<Post>), (status = 404)), security(("bearer" = [])))]
 #[get("/posts/{post_id}/thread")]
 pub async fn get_thread(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
-    let (post, _) = readable_post(&state, &caller, path.into_inner()).await?;
+    let (post, _) = app::posts::readable_post(&state.store, &caller, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(state.store.thread(post.root_id.unwrap_or(post.id)).await?))
 }
 
@@ -208,8 +179,8 @@ pub async fn add_reaction(
     body: Json<AddReaction>,
 ) -> Result<HttpResponse> {
     let emoji = EmojiName::parse(&body.emoji_name)?;
-    let (post, _) = writable_post(&state, &caller, path.into_inner()).await?;
-    match state.store.add_reaction(&post, caller.id(), &emoji).await? {
+    let (post, added) = app::posts::react(&state.store, &caller, path.into_inner(), &emoji).await?;
+    match added {
         Some((reaction, event)) => {
             state.realtime.publish_event(&event);
             Ok(HttpResponse::Created().json(reaction))
@@ -232,14 +203,9 @@ pub async fn remove_reaction(
 ) -> Result<HttpResponse> {
     let (post_id, emoji) = path.into_inner();
     let emoji = EmojiName::parse(&emoji)?;
-    let (post, _) = writable_post(&state, &caller, post_id).await?;
-    match state.store.remove_reaction(&post, caller.id(), &emoji).await? {
-        Some(event) => {
-            state.realtime.publish_event(&event);
-            Ok(HttpResponse::NoContent().finish())
-        }
-        None => Err(Error::not_found("reaction")),
-    }
+    let event = app::posts::unreact(&state.store, &caller, post_id, &emoji).await?;
+    state.realtime.publish_event(&event);
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Pin a post to its channel (channel members).
@@ -257,8 +223,7 @@ pub async fn unpin_post(state: web::Data<AppState>, caller: AuthUser, path: Path
 }
 
 async fn set_pinned(state: &AppState, caller: &AuthUser, id: PostId, pinned: bool) -> Result<HttpResponse> {
-    let (post, _) = writable_post(state, caller, id).await?;
-    let (post, event) = state.store.pin_post(post.id, pinned).await?;
+    let (post, event) = app::posts::pin(&state.store, caller, id, pinned).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(PostWithSeq { post, seq: event.seq }))
 }
