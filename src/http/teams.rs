@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 use super::json::Json;
 use super::params::Path;
 use crate::access::{member_team, visible_team};
+use crate::app;
 use crate::auth::{AuthUser, generate_invite_code, hash_invite};
-use crate::domain::{DisplayName, Role, Slug, TeamId, Text, Timestamp, UserId};
+use crate::domain::{Role, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::models::{Team, TeamMember};
@@ -62,14 +63,13 @@ pub struct Invite {
 #[utoipa::path(tag = "teams", request_body = CreateTeam, responses((status = 201, body = Team), (status = 409)), security(("bearer" = [])))]
 #[post("/teams")]
 pub async fn create_team(state: web::Data<AppState>, caller: AuthUser, body: Json<CreateTeam>) -> Result<HttpResponse> {
-    if !state.site.get().allow_team_creation && !caller.is_system_admin() {
-        return Err(Error::forbidden("only system admins may create teams on this site"));
-    }
-    let name = Slug::parse(&body.name, "name")?;
-    let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
-    let description = Text::parse(body.description.as_deref().unwrap_or(""), "description", 255)?;
-    let team =
-        state.store.create_team(&name, display_name.as_str(), description.as_str(), body.open, caller.id()).await?;
+    let new = app::teams::NewTeam {
+        name: &body.name,
+        display_name: body.display_name.as_deref(),
+        description: body.description.as_deref(),
+        open: body.open,
+    };
+    let team = app::teams::create(&state.store, &caller, state.site.get().allow_team_creation, new).await?;
     Ok(HttpResponse::Created().json(team))
 }
 
@@ -99,13 +99,7 @@ pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<T
 #[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/join")]
 pub async fn join_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
-    let team = state.store.team(path.into_inner()).await?.ok_or_else(|| Error::not_found("team"))?;
-    let member = state.store.team_role(team.id, caller.id()).await?.is_some();
-    if !team.open && !member {
-        return Err(Error::not_found("team"));
-    }
-    state.store.add_team_member(team.id, caller.id(), Role::Member).await?;
-    Ok(HttpResponse::Ok().json(team))
+    Ok(HttpResponse::Ok().json(app::teams::join(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// The team's members (members only).
@@ -129,13 +123,9 @@ pub async fn add_team_member(
     path: Path<TeamId>,
     body: Json<AddMember>,
 ) -> Result<HttpResponse> {
-    let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
-    if role != Role::Admin {
-        return Err(Error::forbidden("only team admins can add members"));
-    }
-    let user = state.store.user(body.user_id).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
-    let added = state.store.add_team_member(team.id, user.id, Role::Member).await?;
-    let body = Membership { team_id: team.id, user_id: user.id };
+    let (team_id, user_id, added) =
+        app::teams::add_member(&state.store, &caller, path.into_inner(), body.user_id).await?;
+    let body = Membership { team_id, user_id };
     Ok(if added { HttpResponse::Created().json(body) } else { HttpResponse::Ok().json(body) })
 }
 
@@ -148,11 +138,7 @@ pub async fn remove_team_member(
     path: Path<(TeamId, UserId)>,
 ) -> Result<HttpResponse> {
     let (team_id, user_id) = path.into_inner();
-    let (team, role) = member_team(&state.store, &caller, team_id).await?;
-    if user_id != caller.id() && role != Role::Admin {
-        return Err(Error::forbidden("only team admins can remove other members"));
-    }
-    for event in state.store.remove_team_member(team.id, user_id).await? {
+    for event in app::teams::remove_member(&state.store, &caller, team_id, user_id).await? {
         state.realtime.publish_event(&event);
     }
     Ok(HttpResponse::NoContent().finish())
