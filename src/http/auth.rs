@@ -3,7 +3,7 @@
 //! account all answer the same 401, after the same amount of hashing work.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use rustchat_actors::login::{EndReason, LoginScope};
+use rustchat_actors::login::{EndReason, LoginScope, LoginsEnded};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -184,7 +184,11 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
         }
         RefreshOutcome::Reused(user) => {
             tracing::warn!(session_id = %presented.session, reason = "refresh token reused; session revoked", "Invalid token");
-            state.realtime.end_logins(user, LoginScope::Only(presented.session.0), EndReason::Revoked);
+            state.realtime.end_logins(LoginsEnded {
+                user: user.0,
+                scope: LoginScope::Only(presented.session.0),
+                reason: EndReason::Revoked,
+            });
             Err(invalid())
         }
         RefreshOutcome::Invalid => {
@@ -198,8 +202,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
 #[utoipa::path(tag = "auth", responses((status = 204)), security(("bearer" = [])))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
-    state.store.revoke_session(caller.session).await?;
-    state.realtime.end_logins(caller.id(), LoginScope::Only(caller.session.0), EndReason::LoggedOut);
+    state.realtime.end_logins(crate::app::accounts::logout(&state.store, &caller).await?);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -211,15 +214,9 @@ pub async fn change_password(
     caller: AuthUser,
     body: Json<ChangePasswordRequest>,
 ) -> Result<HttpResponse> {
-    let new = Password::parse(&body.new_password, "new_password")?;
-    let stored = state.store.user_credentials_by_id(caller.id()).await?.and_then(|c| c.password_hash);
-    if !verify_password(&body.current_password, stored).await? {
-        return Err(Error::unauthorized("Unauthorized: current_password is wrong"));
-    }
-    let hash = hash_password(&new).await?;
-    state.store.set_password_hash(caller.id(), &hash).await?;
-    let revoked = state.store.revoke_other_sessions(caller.id(), caller.session).await?;
-    tracing::info!(user_id = %caller.id(), revoked_sessions = revoked, "password changed");
-    state.realtime.end_logins(caller.id(), LoginScope::AllBut(caller.session.0), EndReason::PasswordChanged);
+    let ended =
+        crate::app::accounts::change_password(&state.store, &caller, &body.current_password, &body.new_password)
+            .await?;
+    state.realtime.end_logins(ended);
     Ok(HttpResponse::NoContent().finish())
 }

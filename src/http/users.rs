@@ -1,7 +1,6 @@
 //! Users: my profile, looking others up, and admins (de)activating accounts.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use rustchat_actors::login::{EndReason, LoginScope};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -139,16 +138,9 @@ pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: P
 }
 
 async fn set_active(state: &AppState, caller: &AuthUser, target: UserId, active: bool) -> Result<HttpResponse> {
-    if !caller.is_system_admin() {
-        return Err(Error::forbidden("only system admins can change account status"));
-    }
-    if target == caller.id() && !active {
-        return Err(Error::validation("you cannot deactivate your own account"));
-    }
-    let user = state.store.set_user_active(target, active).await?;
-    tracing::info!(user_id = %target, active, by = %caller.id(), "account status changed");
-    if !active {
-        state.realtime.end_logins(target, LoginScope::All, EndReason::Deactivated);
+    let (user, ended) = crate::app::accounts::set_active(&state.store, caller, target, active).await?;
+    if let Some(ended) = ended {
+        state.realtime.end_logins(ended);
     }
     Ok(HttpResponse::Ok().json(user))
 }

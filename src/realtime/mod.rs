@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use bytestring::ByteString;
 use rustchat_actors::heartbeat::{HEARTBEAT_INTERVAL, Peers};
-use rustchat_actors::login::{EndReason, LoginScope, LoginsEnded};
+use rustchat_actors::login::LoginsEnded;
 use rustchat_actors::messages::{Count, Drain, NodeCounts, Publish};
 use rustchat_actors::ports::{Bus, BusMessage, ClusterRegistry, Connections, Logins, NodeInfo};
 use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
@@ -146,11 +146,11 @@ impl Realtime {
         self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
     }
 
-    /// Closes the sockets of `user`'s logins in `scope` on every node, before anything published after
+    /// Closes the sockets of the logins `ended` names, on every node, before anything published after
     /// this reaches them. Call it after the change is committed (a node that misses the notice finds
     /// the change in the database at its next sweep).
-    pub fn end_logins(&self, user: UserId, scope: LoginScope, reason: EndReason) {
-        self.supervisor.do_send(Publish(BusMessage::LoginsEnded(LoginsEnded { user: user.0, scope, reason })));
+    pub fn end_logins(&self, ended: LoginsEnded) {
+        self.supervisor.do_send(Publish(BusMessage::LoginsEnded(ended)));
     }
 
     /// Sends a non-channel event to every session of `user`, on every node.
