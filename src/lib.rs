@@ -18,6 +18,7 @@ pub mod access;
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod client_ip;
 pub mod cluster;
 pub mod config;
 pub mod crypto;

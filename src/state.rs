@@ -43,9 +43,9 @@ pub struct Lifecycle {
 }
 
 impl AppState {
-    /// The client's address (see [`crate::http::client_ip`]), as text for logs and limit keys.
+    /// The client's address (see [`crate::client_ip`]), as text for logs and limit keys.
     pub fn client_ip(&self, req: &actix_web::HttpRequest) -> String {
-        crate::http::client_ip::client_ip(req, &self.settings.rate_limit.trusted_proxies)
+        crate::client_ip::client_ip(req, &self.settings.rate_limit.trusted_proxies)
             .map(|ip| ip.to_string())
             .unwrap_or_default()
     }

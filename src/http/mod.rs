@@ -6,7 +6,6 @@
 pub mod admin;
 pub mod auth;
 pub mod channels;
-pub mod client_ip;
 pub mod health;
 pub mod input;
 pub mod json;

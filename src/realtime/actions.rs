@@ -17,8 +17,11 @@ pub struct ChatActions {
     pub metrics: std::sync::Arc<crate::telemetry::metrics::Metrics>,
 }
 
-fn refuse(e: Error) -> ActionError {
-    ActionError { code: e.code.as_str().to_string(), message: e.message.clone() }
+/// A refusal as a socket's error reply: the REST error code and message.
+impl From<Error> for ActionError {
+    fn from(e: Error) -> ActionError {
+        ActionError { code: e.code.as_str().to_string(), message: e.message.clone() }
+    }
 }
 
 impl Actions for ChatActions {
@@ -37,7 +40,7 @@ impl Actions for ChatActions {
                 action.root_id.map(PostId),
             )
             .await
-            .map_err(refuse)?;
+            .map_err(ActionError::from)?;
             metrics.posts_created.add(1, &[]);
             let publish = vec![BusMessage::Channel(frame_of(&event))];
             Ok(ActionOutcome { reply: json!({ "post": post, "seq": event.seq }), publish })

@@ -29,9 +29,8 @@ impl Logins for StoreLogins {
     fn authenticate(&self, token: String) -> LocalFut<Result<Credential, ActionError>> {
         let (store, tokens) = (self.store.clone(), self.tokens.clone());
         Box::pin(async move {
-            let (caller, expires_at) = AuthUser::from_token_with_expiry(&store, &tokens, &token)
-                .await
-                .map_err(|e| ActionError { code: e.code.as_str().to_string(), message: e.message.clone() })?;
+            let (caller, expires_at) =
+                AuthUser::from_token_with_expiry(&store, &tokens, &token).await.map_err(ActionError::from)?;
             Ok(Credential { user: caller.id().0, login: caller.session.0, expires_at })
         })
     }
