@@ -11,10 +11,9 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::frame::{Effect, Frame};
-use crate::messages::{CatchUp, Deliver, Joined, Left, Observed, Overflowed, Subscribe, Unsubscribe};
-use crate::outbox::{Outbox, Refused};
+use crate::messages::{CatchUp, Deliver, Joined, Left, Observed, Overflowed, SessionHandle, Subscribe, Unsubscribe};
+use crate::outbox::Refused;
 use crate::ports::{Bus, EventLog, Topic};
-use crate::session::WsSession;
 
 /// Events read back from the log per query.
 const BACKFILL_PAGE: u32 = 500;
@@ -35,8 +34,8 @@ pub struct ChannelActor {
 
 struct Member {
     user: Uuid,
-    session: Addr<WsSession>,
-    outbox: Arc<Outbox>,
+    session: Arc<SessionHandle>,
+    deliver: Recipient<Deliver>,
 }
 
 /// Stop once the supervisor has no sessions left for the channel.
@@ -104,9 +103,9 @@ impl ChannelActor {
         let mut gone = Vec::new();
         for (conn, m) in &self.members {
             // In step: straight into the socket's buffer. Otherwise the session orders it.
-            let full = match m.outbox.push_next(frame, true) {
+            let full = match m.session.outbox.push_next(frame, true) {
                 Ok(()) => false,
-                Err(Refused::NotNext) => match m.session.try_send(Deliver(frame.clone())) {
+                Err(Refused::NotNext) => match m.deliver.try_send(Deliver(frame.clone())) {
                     Ok(()) => false,
                     Err(SendError::Full(_)) => true,
                     Err(SendError::Closed(_)) => {
@@ -228,7 +227,8 @@ impl Handler<Subscribe> for ChannelActor {
         if let Some(last) = self.last_seq {
             msg.session.do_send(Joined { channel: self.channel, last_seq: last });
         }
-        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session, outbox: msg.outbox });
+        let deliver = msg.session.deliverer();
+        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session, deliver });
     }
 }
 

@@ -20,6 +20,8 @@
 pub mod breaker;
 pub mod channel;
 pub mod client;
+pub mod counters;
+pub mod cursor;
 pub mod frame;
 pub mod heartbeat;
 pub mod inbound;

@@ -1,28 +1,24 @@
 //! Messages between actors. Commands are imperative (`Subscribe`, `Deliver`), notices past tense
-//! (`Joined`, `Left`, `BusReconnected`).
+//! (`Joined`, `Left`, `BusReconnected`). A session is reached through its [`SessionHandle`], made of
+//! recipients of the messages it takes, so nothing here (nor the channel actors or the supervisor
+//! that hold handles) depends on the session's type.
 
-use actix::{Addr, Message};
+use std::sync::Arc;
+
+use actix::{Message, Recipient};
 use bytestring::ByteString;
 use uuid::Uuid;
 
 use crate::frame::Frame;
+pub use crate::outbox::Drained;
+use crate::outbox::Outbox;
 use crate::ports::BusMessage;
-use crate::session::WsSession;
+pub use crate::ports::{BusReceived, BusReconnected};
 
 /// A committed (or ephemeral) event to send to every subscriber of its channel, on every node.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Publish(pub BusMessage);
-
-/// A message that arrived from the bus (published by any node, this one included).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct BusReceived(pub BusMessage);
-
-/// The bus lost and regained its connection: anything published meanwhile must be read back.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct BusReconnected;
 
 /// A session opened on this node.
 #[derive(Message)]
@@ -32,9 +28,8 @@ pub struct Connected {
     pub user: Uuid,
     /// The login it was opened with: the socket lives as long as it does.
     pub login: Uuid,
-    pub session: Addr<WsSession>,
-    /// Closed at once when the login ends, before anything routed later can be queued.
-    pub outbox: std::sync::Arc<crate::outbox::Outbox>,
+    /// Its outbox is closed at once when the login ends, before anything routed later can be queued.
+    pub session: Arc<SessionHandle>,
 }
 
 /// A session presented a fresh access token, of `login`.
@@ -69,9 +64,8 @@ pub struct Subscribe {
     pub conn: Uuid,
     pub user: Uuid,
     pub channel: Uuid,
-    pub session: Addr<WsSession>,
-    /// Where the channel actor queues frames directly while the session's lane is live.
-    pub outbox: std::sync::Arc<crate::outbox::Outbox>,
+    /// Its outbox is where the channel actor queues frames directly while the session's lane is live.
+    pub session: Arc<SessionHandle>,
 }
 
 /// Stop sending `channel`'s events to a session.
@@ -81,11 +75,6 @@ pub struct Unsubscribe {
     pub conn: Uuid,
     pub channel: Uuid,
 }
-
-/// The socket writer took the session's outbox buffer: a read-back paused for room may go on.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Drained;
 
 /// One channel frame for one session (when its lane is not live, or the frame is not the next).
 #[derive(Message)]
@@ -159,4 +148,92 @@ pub struct NodeCounts {
     pub connections: usize,
     pub users: usize,
     pub channels: usize,
+}
+
+/// A session as the other actors see it: its outbox (for frames in step, and to close the socket at
+/// once) and a recipient for each message it takes. Built once per session and shared.
+pub struct SessionHandle {
+    pub outbox: Arc<Outbox>,
+    deliver: Recipient<Deliver>,
+    push: Recipient<Push>,
+    joined: Recipient<Joined>,
+    left: Recipient<Left>,
+    granted: Recipient<MembershipGranted>,
+    overflowed: Recipient<Overflowed>,
+    restart: Recipient<CloseForRestart>,
+    login_ended: Recipient<LoginEnded>,
+}
+
+/// What a session actor handles, so a handle can be built from its address.
+pub trait SessionActor:
+    actix::Actor<Context = actix::Context<Self>>
+    + actix::Handler<Deliver>
+    + actix::Handler<Push>
+    + actix::Handler<Joined>
+    + actix::Handler<Left>
+    + actix::Handler<MembershipGranted>
+    + actix::Handler<Overflowed>
+    + actix::Handler<CloseForRestart>
+    + actix::Handler<LoginEnded>
+{
+}
+
+impl<A> SessionActor for A where
+    A: actix::Actor<Context = actix::Context<A>>
+        + actix::Handler<Deliver>
+        + actix::Handler<Push>
+        + actix::Handler<Joined>
+        + actix::Handler<Left>
+        + actix::Handler<MembershipGranted>
+        + actix::Handler<Overflowed>
+        + actix::Handler<CloseForRestart>
+        + actix::Handler<LoginEnded>
+{
+}
+
+impl SessionHandle {
+    pub fn new<A: SessionActor>(session: &actix::Addr<A>, outbox: Arc<Outbox>) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle {
+            outbox,
+            deliver: session.clone().recipient(),
+            push: session.clone().recipient(),
+            joined: session.clone().recipient(),
+            left: session.clone().recipient(),
+            granted: session.clone().recipient(),
+            overflowed: session.clone().recipient(),
+            restart: session.clone().recipient(),
+            login_ended: session.clone().recipient(),
+        })
+    }
+
+    /// Sends `message` whatever the mailbox holds (as `Addr::do_send`).
+    pub fn do_send<M: ToSession>(&self, message: M) {
+        M::recipient(self).do_send(message);
+    }
+
+    /// A sender of `Deliver` of its own: one that finds the mailbox full is parked (its `try_send`
+    /// fails until the session catches up) without parking the other channel actors' senders.
+    pub fn deliverer(&self) -> Recipient<Deliver> {
+        self.deliver.clone()
+    }
+}
+
+/// A message a [`SessionHandle`] carries to its session.
+pub trait ToSession: Message<Result = ()> + Send + Sized + 'static {
+    fn recipient(handle: &SessionHandle) -> &Recipient<Self>;
+}
+
+macro_rules! to_session {
+    ($($message:ty => $field:ident),* $(,)?) => {$(
+        impl ToSession for $message {
+            fn recipient(handle: &SessionHandle) -> &Recipient<Self> {
+                &handle.$field
+            }
+        }
+    )*};
+}
+
+to_session! {
+    Deliver => deliver, Push => push, Joined => joined, Left => left, MembershipGranted => granted,
+    Overflowed => overflowed, CloseForRestart => restart, LoginEnded => login_ended,
 }

@@ -3,7 +3,7 @@
 //! registry. The server crate implements them over PostgreSQL/SQLite and Redis (or in-process for a
 //! single node).
 
-use actix::Recipient;
+use actix::{Message, Recipient};
 use bytestring::ByteString;
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
@@ -12,7 +12,6 @@ use uuid::Uuid;
 use crate::client::PostAction;
 use crate::frame::Frame;
 use crate::login::{Credential, LoginsEnded};
-use crate::messages::{BusReceived, BusReconnected};
 
 pub type LocalFut<T> = LocalBoxFuture<'static, T>;
 
@@ -84,6 +83,16 @@ pub enum BusMessage {
     /// Travels on the user's topic; never reaches a client.
     LoginsEnded(LoginsEnded),
 }
+
+/// A message that arrived from the bus (published by any node, this one included).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BusReceived(pub BusMessage);
+
+/// The bus lost and regained its connection: anything published meanwhile must be read back.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BusReconnected;
 
 /// The cross-node transport: at-most-once pub/sub. Guarantees come from `seq` and the event log.
 pub trait Bus: Send + Sync + 'static {

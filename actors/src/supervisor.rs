@@ -17,11 +17,9 @@ use crate::channel::{ChannelActor, StopChannel};
 use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
     BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, LoginEnded,
-    MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, Subscribe, Unsubscribe,
+    MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, SessionHandle, Subscribe, Unsubscribe,
 };
-use crate::outbox::Outbox;
 use crate::ports::{Bus, BusMessage, Connections, EventLog, Logins, Topic};
-use crate::session::WsSession;
 
 /// How often the supervisor checks that its sockets' logins are still live, then compares its
 /// channels with the log (catches messages the bus lost with no later message to reveal the gap).
@@ -47,8 +45,7 @@ struct ChannelEntry {
 struct ConnEntry {
     user: Uuid,
     login: Uuid,
-    session: Addr<WsSession>,
-    outbox: Arc<Outbox>,
+    session: Arc<SessionHandle>,
     channels: HashSet<Uuid>,
     /// Its login ended; the session is stopping.
     ended: bool,
@@ -62,7 +59,7 @@ impl ConnEntry {
             return;
         }
         let description = reason.describe();
-        self.outbox.close(
+        self.session.outbox.close(
             CloseReason { code: CloseCode::Other(CLOSE_LOGIN_ENDED), description: Some(description.to_string()) },
             true,
         );
@@ -229,7 +226,6 @@ impl Handler<Connected> for Supervisor {
             user: msg.user,
             login: msg.login,
             session: msg.session,
-            outbox: msg.outbox,
             channels: HashSet::new(),
             ended: false,
         };

@@ -51,15 +51,11 @@ impl WsSession {
         let mut unknown = Vec::new();
         for (channel, seq) in since {
             let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-            match self.cursors.get_mut(&channel) {
-                Some(cursor) => {
-                    self.outbox.rewind(channel, seq);
-                    cursor.generation += 1;
-                    cursor.pending.retain(|s, _| *s > seq);
-                    resumed.push(channel);
-                }
+            if self.cursors.rewind(channel, seq) {
+                resumed.push(channel);
+            } else {
                 // Not a member (any more): nothing to resume, and no hint whether the channel exists.
-                None => unknown.push(channel),
+                unknown.push(channel);
             }
         }
         self.reply_ok(id, json!({ "resumed": resumed, "unknown": unknown }), ctx);
@@ -69,7 +65,7 @@ impl WsSession {
     }
 
     fn on_typing(&mut self, id: &RequestId, channel: Uuid, root_id: Option<Uuid>, ctx: &mut Context<Self>) {
-        if !self.cursors.contains_key(&channel) {
+        if !self.cursors.contains(channel) {
             return self.reply_error(id, "not_found", "channel not found", ctx);
         }
         let now = Instant::now();
@@ -149,7 +145,7 @@ impl WsSession {
     }
 
     pub(super) fn presence_channels(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.cursors.iter().filter(|(_, c)| c.presence).map(|(id, _)| *id)
+        self.cursors.presence_channels()
     }
 
     pub(super) fn over_rate(&mut self) -> bool {

@@ -9,11 +9,14 @@
 //! expired (refresh, reconnect and resume); 4003 login ended (log in again); 4008 slow consumer
 //! (the outbound queue overflowed: reconnect and resume with your last seq per channel).
 //!
-//! The client protocol (parsing and answering actions) is in [`actions`].
+//! This file holds the socket's lifecycle (start, pings, close, the client's frames); channel
+//! delivery is in [`delivery`] (the ordering itself in [`crate::cursor`]), the client protocol
+//! (parsing and answering actions) in [`actions`].
 
 mod actions;
+mod delivery;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,13 +27,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::client::RequestId;
-use crate::frame::{Frame, direct};
+pub use crate::counters::SessionCounters;
+use crate::cursor::Cursors;
+use crate::frame::direct;
 use crate::inbound::Inbound;
 use crate::login::Credential;
-use crate::messages::{
-    CloseForRestart, Connected, Deliver, Disconnected, Drained, Joined, Left, LoginEnded, MembershipGranted,
-    Overflowed, Push, Subscribe, Unsubscribe,
-};
+use crate::messages::{CloseForRestart, Connected, Disconnected, LoginEnded, Push, SessionHandle};
 use crate::outbox::{Outbox, Refused};
 use crate::ports::{Actions, EventLog, Logins, Membership};
 use crate::supervisor::Supervisor;
@@ -43,26 +45,6 @@ pub const RESUME_WINDOW: Duration = Duration::from_secs(1);
 /// For a client that announced its resume (`?resume=true`): events wait for its first frame, however
 /// busy the node is, up to this long (a client that announced a resume and sent nothing is broken).
 pub const ANNOUNCED_RESUME_WINDOW: Duration = Duration::from_secs(30);
-/// Events read back per query while catching up.
-const CATCH_UP_PAGE: u32 = 200;
-
-/// Counters every session of a node adds to (read by the metrics).
-#[derive(Default)]
-pub struct SessionCounters {
-    pub received: std::sync::atomic::AtomicU64,
-    pub sent: std::sync::atomic::AtomicU64,
-    pub slow: std::sync::atomic::AtomicU64,
-    /// Event-log reads by sessions catching up (resumes, gaps, joins): what reconnect waves cost the database.
-    pub read_backs: std::sync::atomic::AtomicU64,
-    /// Called with the seconds from a channel frame's arrival on this node to its socket write queue.
-    pub fanout_latency: std::sync::OnceLock<Box<dyn Fn(f64) + Send + Sync>>,
-}
-
-impl std::fmt::Debug for SessionCounters {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionCounters").field("received", &self.received).field("sent", &self.sent).finish()
-    }
-}
 
 /// Limits and identity shared by every session of a node.
 #[derive(Debug, Clone)]
@@ -109,6 +91,8 @@ pub struct WsSession {
     user: Uuid,
     login: Uuid,
     outbox: Arc<Outbox>,
+    /// How the supervisor and channel actors reach this session.
+    handle: Arc<SessionHandle>,
     supervisor: Addr<Supervisor>,
     log: Arc<dyn EventLog>,
     actions: Arc<dyn Actions>,
@@ -119,10 +103,9 @@ pub struct WsSession {
     expiry: Option<SpawnHandle>,
     token_expires_at: SystemTime,
     last_heard: Instant,
-    cursors: HashMap<Uuid, Cursor>,
-    closing: bool,
     /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
-    holding: bool,
+    cursors: Cursors,
+    closing: bool,
     resume_announced: bool,
     /// Subscribed to when the actor starts.
     memberships: Vec<Membership>,
@@ -131,34 +114,18 @@ pub struct WsSession {
     typing_sent: HashMap<Uuid, Instant>,
 }
 
-/// Where a session is in one channel's log, beyond the position its outbox lane keeps.
-#[derive(Default)]
-struct Cursor {
-    catching_up: bool,
-    /// Bumped whenever `delivered` is moved by the client, so stale read-backs are ignored.
-    generation: u64,
-    /// Read-back paused until the outbound queue drains.
-    waiting_for_room: bool,
-    /// The paused read-back stopped at a full page: the log may hold more after `pending`.
-    more_in_log: bool,
-    pending: BTreeMap<i64, Frame>,
-    /// Status changes of this user are announced in the channel (it is small enough).
-    presence: bool,
-    /// The channel actor's newest seq when it took this session on; every later frame reaches the
-    /// session from the actor, so a position at or past it has nothing to read back.
-    joined_at: Option<i64>,
-}
-
 impl WsSession {
     /// Starts the actor, reading client frames from `stream`.
     pub fn start(parts: SessionParts, stream: Inbound) -> Addr<WsSession> {
         WsSession::create(move |ctx| {
             ctx.add_stream(stream);
-            parts.outbox.attach(ctx.address().downgrade());
+            parts.outbox.attach(ctx.address().recipient().downgrade());
             WsSession {
                 conn: parts.conn,
                 user: parts.user,
                 login: parts.login,
+                handle: SessionHandle::new(&ctx.address(), parts.outbox.clone()),
+                cursors: Cursors::new(parts.outbox.clone(), parts.user, parts.config.max_queued_frames),
                 outbox: parts.outbox,
                 supervisor: parts.supervisor,
                 log: parts.log,
@@ -169,9 +136,7 @@ impl WsSession {
                 expiry: None,
                 token_expires_at: parts.token_expires_at,
                 last_heard: Instant::now(),
-                cursors: HashMap::new(),
                 closing: false,
-                holding: true,
                 resume_announced: parts.resume_announced,
                 memberships: parts.memberships,
                 window: (Instant::now(), 0),
@@ -190,288 +155,16 @@ impl WsSession {
         }
     }
 
-    /// Queues a channel frame if it is its lane's next; `false` if it is not (or the socket is closing).
-    /// Queues the channel's next frame; the user's own removal is the last one it gets.
-    fn push_frame(&mut self, frame: &Frame, ctx: &mut Context<Self>) -> bool {
-        match self.outbox.push_next(frame, false) {
-            Ok(()) => {
-                if matches!(frame.effect, crate::frame::Effect::MemberRemoved(u) if u == self.user) {
-                    self.leave(frame.channel);
-                }
-                true
-            }
-            Err(Refused::Full) => {
-                self.overflow(ctx, "channel frame refused");
-                false
-            }
-            Err(Refused::NotNext | Refused::Closed) => false,
-        }
-    }
-
-    /// Read-back fills the outbox only to half its bounds, so live events always fit.
-    fn has_room(&self) -> bool {
-        self.outbox.has_room_or_notify()
-    }
-
-    fn delivered(&self, channel: Uuid) -> Option<i64> {
-        self.outbox.lane(channel).map(|l| l.delivered)
-    }
-
-    /// Lets channel actors queue `channel`'s frames directly again, if nothing is held, pending or
-    /// being read back for it.
-    fn settle(&self, channel: Uuid) {
-        let live = !self.holding
-            && !self.closing
-            && self
-                .cursors
-                .get(&channel)
-                .is_some_and(|c| !c.catching_up && !c.waiting_for_room && c.pending.is_empty());
-        self.outbox.set_live(channel, live);
-    }
-
     /// Queues a close frame (after what is queued, or instead of it with `discard`) and stops.
     fn close(&mut self, ctx: &mut Context<Self>, code: CloseCode, reason: &str, discard: bool) {
         if self.closing {
             return;
         }
         self.closing = true;
+        self.cursors.stop();
         let description = (!reason.is_empty()).then(|| reason.to_string());
         self.outbox.close(CloseReason { code, description }, discard);
         ctx.stop();
-    }
-
-    // ---- channel delivery -------------------------------------------------------------------
-
-    fn deliver(&mut self, frame: Frame, ctx: &mut Context<Self>) {
-        if frame.is_ephemeral() {
-            if let Err(Refused::Full) = self.outbox.push_next(&frame, false) {
-                self.overflow(ctx, "ephemeral frame refused");
-            }
-            return;
-        }
-        let channel = frame.channel;
-        let Some(delivered) = self.delivered(channel) else { return };
-        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-        if self.holding {
-            // Kept even at or below the position read at the handshake: the client's resume may move
-            // the cursor back, and `release` reads nothing back when the channel actor's head at the
-            // join is at or below the cursor, so a frame dropped here would be lost.
-            cursor.pending.insert(frame.seq, frame);
-            return;
-        }
-        if frame.seq <= delivered {
-            return;
-        }
-        if cursor.catching_up || frame.seq != delivered + 1 || !self.push_frame(&frame, ctx) {
-            if self.closing {
-                return;
-            }
-            if let Some(cursor) = self.cursors.get_mut(&channel) {
-                cursor.pending.insert(frame.seq, frame);
-            }
-            self.outbox.set_live(channel, false);
-            self.drain_pending(channel, ctx);
-            return;
-        }
-        self.drain_pending(channel, ctx);
-    }
-
-    fn drain_pending(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
-        if self.holding {
-            return;
-        }
-        loop {
-            if self.closing {
-                return;
-            }
-            let Some(delivered) = self.delivered(channel) else { return };
-            let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-            // Parked read-back pages plus live frames behind them; beyond this the client is too far behind.
-            // A writer that is due to run (this node is busy) gets the outbox's grace here too.
-            if cursor.pending.len() > self.config.max_queued_frames * 4 + CATCH_UP_PAGE as usize
-                && !self.outbox.queued().writer_due
-            {
-                return self.overflow(ctx, "too many frames held behind a gap or read-back");
-            }
-            let Some(entry) = cursor.pending.first_entry() else {
-                if !cursor.catching_up {
-                    self.settle(channel);
-                }
-                return;
-            };
-            let seq = *entry.key();
-            if seq <= delivered {
-                entry.remove();
-                continue;
-            }
-            if seq != delivered + 1 {
-                self.catch_up(channel, ctx);
-                return;
-            }
-            if !self.has_room() {
-                if let Some(cursor) = self.cursors.get_mut(&channel) {
-                    cursor.waiting_for_room = true;
-                }
-                return;
-            }
-            let Some(frame) = self.cursors.get_mut(&channel).and_then(|c| c.pending.remove(&seq)) else { return };
-            self.push_frame(&frame, ctx);
-        }
-    }
-
-    /// Reads the log after the cursor, a page at a time, pausing while the outbound queue is full.
-    fn catch_up(&mut self, channel: Uuid, ctx: &mut Context<Self>) {
-        if self.holding {
-            // `release` reads back every channel once the client's position is known.
-            return;
-        }
-        let room = self.has_room();
-        let Some(from) = self.delivered(channel) else { return };
-        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-        if cursor.catching_up {
-            return;
-        }
-        cursor.catching_up = true;
-        self.outbox.set_live(channel, false);
-        if !room {
-            cursor.waiting_for_room = true;
-            return;
-        }
-        let generation = cursor.generation;
-        self.config.counters.read_backs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let read = self.log.events_after(channel, from, CATCH_UP_PAGE);
-        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| act.caught_up(channel, generation, result, ctx)));
-    }
-
-    fn caught_up(
-        &mut self,
-        channel: Uuid,
-        generation: u64,
-        result: Result<Vec<Frame>, String>,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-        cursor.catching_up = false;
-        if cursor.generation != generation {
-            // The client moved the cursor meanwhile (resume); read again from the new position.
-            self.catch_up(channel, ctx);
-            return;
-        }
-        let frames = match result {
-            Ok(frames) => frames,
-            Err(e) => {
-                let _entered = self.span.enter();
-                tracing::warn!(conn = %self.conn, %channel, error = %e, "read-back failed; retrying");
-                drop(_entered);
-                ctx.run_later(Duration::from_secs(1), move |act, ctx| act.catch_up(channel, ctx));
-                return;
-            }
-        };
-        let full_page = frames.len() == CATCH_UP_PAGE as usize;
-        let mut frames = frames.into_iter();
-        while let Some(frame) = frames.next() {
-            if self.closing {
-                return;
-            }
-            let room = self.has_room();
-            let Some(delivered) = self.delivered(channel) else { return };
-            let Some(cursor) = self.cursors.get_mut(&channel) else { return };
-            if !room {
-                // Park the rest until the socket drains; they are contiguous, so pending holds them.
-                cursor.pending.insert(frame.seq, frame);
-                cursor.pending.extend(frames.map(|f| (f.seq, f)));
-                cursor.waiting_for_room = true;
-                cursor.more_in_log = full_page;
-                return;
-            }
-            if frame.seq == delivered + 1 {
-                // Reaching the user's removal closes the lane: nothing after it is theirs.
-                self.push_frame(&frame, ctx);
-            }
-        }
-        if full_page {
-            self.catch_up(channel, ctx);
-        } else {
-            self.drain_pending(channel, ctx);
-        }
-    }
-
-    /// Closes the session as a slow consumer; `why` says which bound it passed, for the log.
-    fn overflow(&mut self, ctx: &mut Context<Self>, why: &'static str) {
-        self.config.counters.slow.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let queued = self.outbox.queued();
-        let held: usize = self.cursors.values().map(|c| c.pending.len()).sum();
-        let _entered = self.span.enter();
-        tracing::warn!(
-            conn = %self.conn, user = %self.user, why, queued_frames = queued.frames, queued_bytes = queued.bytes,
-            writer_due = queued.writer_due, held_frames = held,
-            "closing slow consumer: too far behind"
-        );
-        drop(_entered);
-        self.close(ctx, CloseCode::Other(CLOSE_SLOW_CONSUMER), "slow consumer: resume with your last seq", true);
-    }
-
-    fn resume_paused_catch_ups(&mut self, ctx: &mut Context<Self>) {
-        if !self.has_room() {
-            return;
-        }
-        let paused: Vec<Uuid> = self.cursors.iter().filter(|(_, c)| c.waiting_for_room).map(|(id, _)| *id).collect();
-        for channel in paused {
-            let Some(c) = self.cursors.get_mut(&channel) else { continue };
-            c.waiting_for_room = false;
-            let more = c.more_in_log;
-            if c.catching_up {
-                // Paused before its first read: start it now.
-                c.catching_up = false;
-                self.catch_up(channel, ctx);
-                continue;
-            }
-            self.drain_pending(channel, ctx);
-            let Some(c) = self.cursors.get_mut(&channel) else { continue };
-            if c.pending.is_empty() && !c.waiting_for_room {
-                c.more_in_log = false;
-                if more {
-                    self.catch_up(channel, ctx);
-                }
-            }
-        }
-    }
-
-    /// Ends the resume window: from here on, channel events flow, starting with whatever the log holds
-    /// past each cursor.
-    fn release(&mut self, ctx: &mut Context<Self>) {
-        if !self.holding {
-            return;
-        }
-        self.holding = false;
-        let channels: Vec<Uuid> = self.cursors.keys().copied().collect();
-        for channel in channels {
-            let joined_at = self.cursors.get(&channel).and_then(|c| c.joined_at);
-            match (joined_at, self.delivered(channel)) {
-                // What was held since arrives in order from `pending`; a gap there still reads back.
-                (Some(head), Some(delivered)) if head <= delivered => self.drain_pending(channel, ctx),
-                _ => self.catch_up(channel, ctx),
-            }
-        }
-    }
-
-    fn subscribe(&mut self, channel: Uuid, delivered: i64, presence: bool, ctx: &mut Context<Self>) {
-        self.cursors.insert(channel, Cursor { presence, ..Cursor::default() });
-        self.outbox.open_lane(channel, delivered);
-        self.supervisor.do_send(Subscribe {
-            conn: self.conn,
-            user: self.user,
-            channel,
-            session: ctx.address(),
-            outbox: self.outbox.clone(),
-        });
-    }
-
-    fn leave(&mut self, channel: Uuid) {
-        self.outbox.close_lane(channel);
-        if self.cursors.remove(&channel).is_some() {
-            self.supervisor.do_send(Unsubscribe { conn: self.conn, channel });
-        }
     }
 }
 
@@ -484,8 +177,7 @@ impl Actor for WsSession {
             conn: self.conn,
             user: self.user,
             login: self.login,
-            session: ctx.address(),
-            outbox: self.outbox.clone(),
+            session: self.handle.clone(),
         });
         let opened_with = Credential { user: self.user, login: self.login, expires_at: self.token_expires_at };
         self.expire_at(opened_with, ctx);
@@ -502,7 +194,7 @@ impl Actor for WsSession {
         // Subscribe to every channel of the user, then say hello: from then on nothing is missed (the
         // release below reads back whatever was committed since the memberships were read).
         for m in std::mem::take(&mut self.memberships) {
-            self.subscribe(m.channel, m.last_seq, m.presence, ctx);
+            self.subscribe(m.channel, m.last_seq, m.presence);
         }
         let window = if self.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
         ctx.run_later(window, |act, ctx| act.release(ctx));
@@ -565,61 +257,10 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
     }
 }
 
-impl Handler<Deliver> for WsSession {
-    type Result = ();
-    fn handle(&mut self, Deliver(frame): Deliver, ctx: &mut Context<Self>) {
-        self.deliver(frame, ctx);
-    }
-}
-
 impl Handler<Push> for WsSession {
     type Result = ();
     fn handle(&mut self, Push(text): Push, ctx: &mut Context<Self>) {
         self.enqueue(text, ctx);
-    }
-}
-
-impl Handler<Joined> for WsSession {
-    type Result = ();
-    fn handle(&mut self, msg: Joined, ctx: &mut Context<Self>) {
-        if let Some(cursor) = self.cursors.get_mut(&msg.channel) {
-            cursor.joined_at = Some(msg.last_seq);
-        }
-        if self.delivered(msg.channel).is_some_and(|d| msg.last_seq > d) {
-            self.catch_up(msg.channel, ctx);
-        }
-    }
-}
-
-impl Handler<Left> for WsSession {
-    type Result = ();
-    fn handle(&mut self, msg: Left, ctx: &mut Context<Self>) {
-        if self.delivered(msg.channel).is_some_and(|d| d >= msg.seq) {
-            self.leave(msg.channel);
-        } else {
-            // The removal is still ahead of this socket (held in the resume window, pending behind a
-            // gap, or in the log): the session leaves once it has delivered it.
-            self.drain_pending(msg.channel, ctx);
-        }
-    }
-}
-
-impl Handler<MembershipGranted> for WsSession {
-    type Result = ();
-    fn handle(&mut self, msg: MembershipGranted, ctx: &mut Context<Self>) {
-        if !self.cursors.contains_key(&msg.channel) {
-            // A channel joined while connected announces presence until the next connect, which
-            // decides by its size.
-            self.subscribe(msg.channel, msg.seq - 1, true, ctx);
-            self.catch_up(msg.channel, ctx);
-        }
-    }
-}
-
-impl Handler<Overflowed> for WsSession {
-    type Result = ();
-    fn handle(&mut self, _: Overflowed, ctx: &mut Context<Self>) {
-        self.overflow(ctx, "live frame refused by the channel's direct path");
     }
 }
 
@@ -634,12 +275,5 @@ impl Handler<LoginEnded> for WsSession {
     type Result = ();
     fn handle(&mut self, msg: LoginEnded, ctx: &mut Context<Self>) {
         self.close(ctx, CloseCode::Other(msg.code), msg.reason, true);
-    }
-}
-
-impl Handler<Drained> for WsSession {
-    type Result = ();
-    fn handle(&mut self, _: Drained, ctx: &mut Context<Self>) {
-        self.resume_paused_catch_ups(ctx);
     }
 }
