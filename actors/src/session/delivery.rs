@@ -21,12 +21,7 @@ impl WsSession {
     /// Follows `channel` from `delivered` and asks the supervisor for its frames.
     pub(super) fn subscribe(&mut self, channel: Uuid, delivered: i64, presence: bool) {
         self.cursors.open(channel, delivered, presence);
-        self.supervisor.do_send(Subscribe {
-            conn: self.conn,
-            user: self.user,
-            channel,
-            session: self.handle.clone(),
-        });
+        self.supervisor.do_send(Subscribe { conn: self.conn, user: self.user, channel, session: self.handle.clone() });
     }
 
     /// Ends the resume window (the client's first frame came, or the window passed).
