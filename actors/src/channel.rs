@@ -265,3 +265,6 @@ impl Handler<StopChannel> for ChannelActor {
         ctx.stop();
     }
 }
+
+#[cfg(test)]
+mod tests;

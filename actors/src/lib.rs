@@ -3,19 +3,25 @@
 //! connections, with a [`Heartbeat`] announcing the node to its peers.
 //!
 //! # Layout
-//! - [`frame`]: a server→client text frame, serialised once and shared by every recipient.
+//! From the bottom up; nothing imports a module above it.
+//! - [`frame`]: a server→client text frame, serialised once and shared by every recipient;
+//!   [`client`]: the actions a client may send, typed; [`login`]: the right to read (notices of ended
+//!   logins, close codes, token expiry); [`counters`]: what every session of a node counts.
+//! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together; a lane
+//!   per channel holding the position delivered); [`inbound`]: its client frames, decoded.
 //! - [`ports`]: what the actors need from the server (event log, actions, bus, cluster registry),
 //!   as traits, so this crate knows nothing of SQL or Redis.
-//! - [`messages`]: the messages actors exchange.
-//! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together);
-//!   [`inbound`]: its client frames, decoded; [`client`]: the actions a client may send, typed.
-//! - [`login`]: the right to read: notices of ended logins, close codes, token expiry.
-//! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
+//! - [`messages`]: the messages actors exchange, and the [`messages::SessionHandle`] (outbox plus
+//!   recipients) through which channel actors and the supervisor reach a session without naming it.
+//! - [`cursor`]: the per-channel ordering of one session (resume window, gaps, read-backs, its own
+//!   removal), a plain type the session actor drives.
+//! - [`channel`], [`session`], [`supervisor`], [`heartbeat`]: the actors.
 //! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
 //!
 //! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
-//! → each session's `Outbox` (directly while the session is in step, else via `WsSession` and
-//! `Deliver`) → the socket, every frame queued since the last write in one `write`.
+//! → each session's `Outbox` (directly while the session is in step, else via its handle's `Deliver`
+//! to `WsSession`, whose `Cursors` order it and read back gaps) → the socket, every frame queued since
+//! the last write in one `write`.
 
 pub mod breaker;
 pub mod channel;
