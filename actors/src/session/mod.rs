@@ -103,7 +103,8 @@ pub struct WsSession {
     expiry: Option<SpawnHandle>,
     token_expires_at: SystemTime,
     last_heard: Instant,
-    /// Channel events are held (not delivered) until the client's first frame or [`RESUME_WINDOW`].
+    /// Where the client is in each channel; they hold channel events until the client's first frame
+    /// or [`RESUME_WINDOW`].
     cursors: Cursors,
     closing: bool,
     resume_announced: bool,
