@@ -76,13 +76,27 @@ pub enum Topic {
 /// One message on the bus.
 #[derive(Debug, Clone)]
 pub enum BusMessage {
-    Channel(Frame),
+    /// A channel's frame for this node's sessions, and `wire`: what the bus carries to the other
+    /// nodes for it (the server's neutral encoding of the event, from which each node renders its own
+    /// frames; an ephemeral frame travels as its own text).
+    Channel {
+        frame: Frame,
+        wire: ByteString,
+    },
     User {
         user: Uuid,
         text: ByteString,
     },
     /// Travels on the user's topic; never reaches a client.
     LoginsEnded(LoginsEnded),
+}
+
+impl BusMessage {
+    /// An ephemeral frame (typing, presence), which travels as it is.
+    pub fn ephemeral(frame: Frame) -> BusMessage {
+        let wire = frame.text.clone();
+        BusMessage::Channel { frame, wire }
+    }
 }
 
 /// The cross-node transport: at-most-once pub/sub. Guarantees come from `seq` and the event log.

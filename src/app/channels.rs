@@ -5,7 +5,8 @@ use crate::auth::AuthUser;
 use crate::domain::{ChannelId, UserId};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::models::{Channel, ChannelEvent};
+use crate::store::change::ChannelEvent;
+use crate::store::models::Channel;
 
 /// Fewest and most members of a group conversation, its creator included.
 pub const GROUP_SIZE: std::ops::RangeInclusive<usize> = 3..=8;

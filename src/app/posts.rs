@@ -6,7 +6,8 @@ use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, UserId};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::models::{ChannelEvent, Post, Reaction};
+use crate::store::change::ChannelEvent;
+use crate::store::models::{Post, Reaction};
 use crate::store::{NewPost, Store};
 
 /// Posts `message` in the name of a login `session` (whose token was verified): shared by REST and the

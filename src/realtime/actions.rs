@@ -6,7 +6,6 @@ use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, BusMessage, Lo
 use serde_json::json;
 use uuid::Uuid;
 
-use super::log::frame_of;
 use crate::domain::{ChannelId, PostId, SessionId, UserId};
 use crate::error::Error;
 use crate::store::Store;
@@ -42,7 +41,8 @@ impl Actions for ChatActions {
             .await
             .map_err(ActionError::from)?;
             metrics.posts_created.add(1, &[]);
-            let publish = vec![BusMessage::Channel(frame_of(&event))];
+            let publish =
+                vec![BusMessage::Channel { frame: super::render::frame(&event), wire: event.to_wire().into() }];
             Ok(ActionOutcome { reply: json!({ "post": post, "seq": event.seq }), publish })
         })
     }

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod log;
 pub mod logins;
+pub mod render;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
 use serde_json::json;
 
 use self::actions::ChatActions;
-use self::log::{StoreLog, frame_of};
+use self::log::StoreLog;
 use self::logins::StoreLogins;
 use rustchat_actors::session::SessionCounters;
 
@@ -31,7 +32,7 @@ use crate::cluster::{Keys, RedisLink};
 use crate::config::Settings;
 use crate::domain::{ChannelId, UserId};
 use crate::store::Store;
-use crate::store::models::ChannelEvent;
+use crate::store::change::{Change, ChannelEvent};
 
 pub struct Realtime {
     pub supervisor: Addr<Supervisor>,
@@ -66,7 +67,7 @@ impl Realtime {
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
             match (&settings.redis.url, redis) {
                 (Some(url), Some(link)) => (
-                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats)?),
+                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats, render::frame_from_bus)?),
                     Arc::new(RedisSlots::new(link.clone(), keys.clone())),
                     Arc::new(RedisRegistry::new(link, keys)),
                 ),
@@ -137,13 +138,13 @@ impl Realtime {
 
     /// Publishes one committed event of a channel, as written by the transaction that made it.
     pub fn publish_event(&self, event: &ChannelEvent) {
-        if event.event == "member_added"
-            && let Some(user) = event.data.0.get("user_id").and_then(|u| u.as_str()).and_then(|u| u.parse().ok())
-        {
-            let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user } });
-            self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
+        if let Change::MemberAdded { user_id } = event.change {
+            let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user_id } });
+            self.supervisor
+                .do_send(Publish(BusMessage::User { user: user_id.0, text: ByteString::from(text.to_string()) }));
         }
-        self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
+        let frame = render::frame(event);
+        self.supervisor.do_send(Publish(BusMessage::Channel { frame, wire: event.to_wire().into() }));
     }
 
     /// Closes the sockets of the logins `ended` names, on every node, before anything published after

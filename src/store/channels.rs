@@ -1,8 +1,9 @@
 //! Channels (public, private, direct, group), their members and each member's read state.
 //! Membership changes and channel updates append to the channel's event log in the same transaction.
 
+use super::change::{Change, ChannelEvent};
 use super::events::{append_event, insert_event};
-use super::models::{Channel, ChannelEvent, ChannelMember, MyChannel, ReadState};
+use super::models::{Channel, ChannelMember, MyChannel, ReadState};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, ChannelKind, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -90,7 +91,7 @@ impl Store {
             .await
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?;
             insert_member!(tx, id, new.creator, Role::Admin, now);
-            append_event!(tx, id, "member_added", serde_json::json!({ "user_id": new.creator }), now)
+            append_event!(tx, id, Change::MemberAdded { user_id: new.creator }, now)
         });
         Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }
@@ -142,7 +143,7 @@ impl Store {
                 .await?;
                 for &m in members {
                     insert_member!(tx, id, m, Role::Member, now);
-                    append_event!(tx, id, "member_added", serde_json::json!({ "user_id": m }), now);
+                    append_event!(tx, id, Change::MemberAdded { user_id: m }, now);
                 }
             });
             Ok(())
@@ -291,7 +292,7 @@ impl Store {
             if added.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(tx, channel, "member_added", serde_json::json!({ "user_id": user }), now))
+                Some(append_event!(tx, channel, Change::MemberAdded { user_id: user }, now))
             }
         }))
     }
@@ -308,7 +309,7 @@ impl Store {
             if removed.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now))
+                Some(append_event!(tx, channel, Change::MemberRemoved { user_id: user }, now))
             }
         }))
     }
@@ -343,15 +344,10 @@ impl Store {
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?
             .ok_or_else(|| Error::not_found("channel"))?;
             // The UPDATE above already took the next seq; record the event under it.
-            let data = serde_json::to_value(&channel).map_err(Error::internal)?;
-            insert_event!(tx, id, channel.last_seq, "channel_updated", &data, now);
-            ChannelEvent {
-                event: "channel_updated".to_string(),
-                channel_id: id,
-                seq: channel.last_seq,
-                data: sqlx::types::Json(data),
-                created_at: now,
-            }
+            let seq = channel.last_seq;
+            let change = Change::ChannelUpdated { channel };
+            insert_event!(tx, id, seq, &change, now);
+            ChannelEvent { channel_id: id, seq, created_at: now, change }
         });
         Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }
