@@ -28,6 +28,8 @@ pub struct NewPost<'a> {
     pub kind: ChannelKind,
     pub author: UserId,
     pub message: &'a MessageBody,
+    /// What the message mentions (read from it once, by the caller).
+    pub mentions: &'a Mentions,
     pub root: Option<PostId>,
     /// Members online now, who an `@here` mentions.
     pub online: &'a [UserId],
@@ -120,9 +122,10 @@ impl Store {
         author: UserId,
         channel: ChannelId,
         message: &MessageBody,
+        mentions: &Mentions,
     ) -> Result<Option<(Post, ChannelEvent)>> {
         let super::Pool::Pg(pool) = &self.pool else { return Ok(None) };
-        if !Mentions::parse(message.as_str()).is_empty() {
+        if !mentions.is_empty() {
             return Ok(None);
         }
         self.admit()?;
@@ -136,7 +139,7 @@ impl Store {
     /// the `posted` event. Returns the post and the event as written, so the caller publishes it without
     /// reading it back.
     pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
-        let mentions = Mentions::parse(new.message.as_str());
+        let mentions = new.mentions;
         let now = Timestamp::now();
         let id = PostId::new();
         with_tx!(self, |tx| {
