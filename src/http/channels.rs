@@ -244,10 +244,8 @@ pub async fn open_direct(
     caller: AuthUser,
     body: Json<DirectRequest>,
 ) -> Result<HttpResponse> {
-    let channel = app::channels::open_direct(&state.store, &caller, body.user_id).await?;
-    // The conversation's first events are its members joining; re-publishing them is harmless
-    // (receivers drop seqs they have), and it tells both users' sessions to subscribe.
-    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(2)).await;
+    let (channel, founding) = app::channels::open_direct(&state.store, &caller, body.user_id).await?;
+    founding.iter().for_each(|e| state.realtime.publish_event(e));
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -259,8 +257,8 @@ pub async fn open_group(
     caller: AuthUser,
     body: Json<GroupRequest>,
 ) -> Result<HttpResponse> {
-    let (channel, members) = app::channels::open_group(&state.store, &caller, &body.user_ids).await?;
-    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(members.len() as i64)).await;
+    let (channel, founding) = app::channels::open_group(&state.store, &caller, &body.user_ids).await?;
+    founding.iter().for_each(|e| state.realtime.publish_event(e));
     Ok(HttpResponse::Ok().json(channel))
 }
 

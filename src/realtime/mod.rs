@@ -30,7 +30,7 @@ use crate::cluster::registry::{LocalRegistry, RedisRegistry};
 use crate::cluster::slots::{LocalSlots, RedisSlots};
 use crate::cluster::{Keys, RedisLink};
 use crate::config::Settings;
-use crate::domain::{ChannelId, UserId};
+use crate::domain::UserId;
 use crate::store::Store;
 use crate::store::change::{Change, ChannelEvent};
 
@@ -47,7 +47,6 @@ pub struct Realtime {
     pub admission: Arc<tokio::sync::Semaphore>,
     pub peers: Peers,
     heartbeat: Addr<Heartbeat>,
-    store: Store,
 }
 
 impl Realtime {
@@ -110,30 +109,7 @@ impl Realtime {
             admission: Arc::new(tokio::sync::Semaphore::new((settings.database.max_connections as usize / 2).max(1))),
             peers,
             heartbeat,
-            store: store.clone(),
         })
-    }
-
-    /// Reads the committed events `first..=last` of `channel` back from the log and publishes them.
-    /// Only a get-or-create conversation needs it: it re-announces the members' joining on every
-    /// open, whoever committed it. Every other write publishes the events it committed
-    /// ([`Realtime::publish_event`]). Best effort: a failure here loses nothing, since subscribers
-    /// read the log back.
-    pub async fn publish_events(&self, channel: ChannelId, first: i64, last: i64) {
-        if last < first {
-            return;
-        }
-        let count = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
-        let events = match self.store.events_after(channel, first - 1, count).await {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(error = ?e, %channel, "cannot read back events to publish; subscribers will catch up");
-                return;
-            }
-        };
-        for event in &events {
-            self.publish_event(event);
-        }
     }
 
     /// Publishes one committed event of a channel, as written by the transaction that made it.

@@ -97,14 +97,14 @@ impl Store {
     }
 
     /// The direct channel between two users, created on first use (one per pair).
-    pub async fn direct_channel(&self, a: UserId, b: UserId) -> Result<Channel> {
+    pub async fn direct_channel(&self, a: UserId, b: UserId) -> Result<(Channel, Vec<ChannelEvent>)> {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("d:{lo}:{hi}");
         self.conversation(&key, ChannelKind::Direct, &format!("{lo}__{hi}"), a, &[lo, hi]).await
     }
 
     /// The group channel of exactly these users (3–8), created on first use.
-    pub async fn group_channel(&self, creator: UserId, members: &[UserId]) -> Result<Channel> {
+    pub async fn group_channel(&self, creator: UserId, members: &[UserId]) -> Result<(Channel, Vec<ChannelEvent>)> {
         let mut sorted = members.to_vec();
         sorted.sort();
         sorted.dedup();
@@ -114,6 +114,11 @@ impl Store {
         self.conversation(&key, ChannelKind::Group, &name, creator, &sorted).await
     }
 
+    /// The conversation of `members` (its `key` names them), created on first use, with its founding
+    /// events: each member joining, in `members` order, at seqs 1..=n, at the time it was created. Those
+    /// are what the creating transaction wrote, whichever request it was, so they are returned without
+    /// reading them back; publishing them again on a later open is harmless (sessions drop seqs they
+    /// have) and subscribes members whose sessions missed the first announcement.
     async fn conversation(
         &self,
         key: &str,
@@ -121,9 +126,21 @@ impl Store {
         name: &str,
         creator: UserId,
         members: &[UserId],
-    ) -> Result<Channel> {
+    ) -> Result<(Channel, Vec<ChannelEvent>)> {
+        let founding = |channel: Channel| {
+            let events = (1..)
+                .zip(members)
+                .map(|(seq, &user_id)| ChannelEvent {
+                    channel_id: channel.id,
+                    seq,
+                    created_at: channel.created_at,
+                    change: Change::MemberAdded { user_id },
+                })
+                .collect();
+            (channel, events)
+        };
         if let Some(c) = self.channel_by_key(key).await? {
-            return Ok(c);
+            return Ok(founding(c));
         }
         let now = Timestamp::now();
         let id = ChannelId::new();
@@ -155,7 +172,7 @@ impl Store {
             Err(e) if e.code == crate::error::ErrorCode::Conflict => {}
             Err(e) => return Err(e),
         }
-        self.channel_by_key(key).await?.ok_or_else(|| Error::not_found("channel"))
+        Ok(founding(self.channel_by_key(key).await?.ok_or_else(|| Error::not_found("channel"))?))
     }
 
     async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
