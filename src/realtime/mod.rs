@@ -114,13 +114,9 @@ impl Realtime {
 
     /// Publishes one committed event of a channel, as written by the transaction that made it.
     pub fn publish_event(&self, event: &ChannelEvent) {
-        if let Change::MemberAdded { user_id } = event.change {
-            let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user_id } });
-            self.supervisor
-                .do_send(Publish(BusMessage::User { user: user_id.0, text: ByteString::from(text.to_string()) }));
+        for message in publications(event) {
+            self.supervisor.do_send(Publish(message));
         }
-        let frame = render::frame(event);
-        self.supervisor.do_send(Publish(BusMessage::Channel { frame, wire: event.to_wire().into() }));
     }
 
     /// Closes the sockets of the logins `ended` names, on every node, before anything published after
@@ -155,6 +151,20 @@ impl Realtime {
     pub fn leave_cluster(&self) {
         self.heartbeat.do_send(rustchat_actors::heartbeat::Leave);
     }
+}
+
+/// What publishing a committed event sends: the event on its channel's topic (this node's frame and the
+/// bus encoding) and, for a member joining, a notice on that user's topic (their sessions elsewhere
+/// subscribe to the channel). Every publisher of channel events (REST through [`Realtime::publish_event`],
+/// the WebSocket's actions through their outcome) sends exactly this.
+pub fn publications(event: &ChannelEvent) -> Vec<BusMessage> {
+    let mut out = Vec::with_capacity(2);
+    if let Change::MemberAdded { user_id } = event.change {
+        let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user_id } });
+        out.push(BusMessage::User { user: user_id.0, text: ByteString::from(text.to_string()) });
+    }
+    out.push(BusMessage::Channel { frame: render::frame(event), wire: event.to_wire().into() });
+    out
 }
 
 fn advertised_host(host: &str) -> String {
