@@ -2,7 +2,7 @@
 //! same store call as `POST /channels/{id}/posts`.
 
 use rustchat_actors::client::PostAction;
-use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, BusMessage, LocalFut};
+use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, LocalFut};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -41,8 +41,7 @@ impl Actions for ChatActions {
             .await
             .map_err(ActionError::from)?;
             metrics.posts_created.add(1, &[]);
-            let publish =
-                vec![BusMessage::Channel { frame: super::render::frame(&event), wire: event.to_wire().into() }];
+            let publish = super::publications(&event);
             Ok(ActionOutcome { reply: json!({ "post": post, "seq": event.seq }), publish })
         })
     }
