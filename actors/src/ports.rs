@@ -75,13 +75,27 @@ pub enum Topic {
 /// One message on the bus.
 #[derive(Debug, Clone)]
 pub enum BusMessage {
-    Channel(Frame),
+    /// A channel's frame for this node's sessions, and `wire`: what the bus carries to the other
+    /// nodes for it (the server's neutral encoding of the event, from which each node renders its own
+    /// frames; an ephemeral frame travels as its own text).
+    Channel {
+        frame: Frame,
+        wire: ByteString,
+    },
     User {
         user: Uuid,
         text: ByteString,
     },
     /// Travels on the user's topic; never reaches a client.
     LoginsEnded(LoginsEnded),
+}
+
+impl BusMessage {
+    /// An ephemeral frame (typing, presence), which travels as it is.
+    pub fn ephemeral(frame: Frame) -> BusMessage {
+        let wire = frame.text.clone();
+        BusMessage::Channel { frame, wire }
+    }
 }
 
 /// A message that arrived from the bus (published by any node, this one included).

@@ -113,7 +113,7 @@ impl Supervisor {
 
     fn route(&mut self, message: BusMessage) {
         match message {
-            BusMessage::Channel(frame) => {
+            BusMessage::Channel { frame, .. } => {
                 if let Some(entry) = self.channels.get(&frame.channel) {
                     entry.actor.do_send(Deliver(frame));
                 }
@@ -277,7 +277,7 @@ impl Handler<Disconnected> for Supervisor {
             released.await;
             if let Ok(0) = count.count(user).await {
                 for channel in channels {
-                    me.do_send(Publish(BusMessage::Channel(crate::frame::presence(channel, user, "offline"))));
+                    me.do_send(Publish(BusMessage::ephemeral(crate::frame::presence(channel, user, "offline"))));
                 }
             }
         });

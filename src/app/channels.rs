@@ -5,7 +5,8 @@ use crate::auth::AuthUser;
 use crate::domain::{ChannelId, UserId};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::models::{Channel, ChannelEvent};
+use crate::store::change::ChannelEvent;
+use crate::store::models::Channel;
 
 /// Fewest and most members of a group conversation, its creator included.
 pub const GROUP_SIZE: std::ops::RangeInclusive<usize> = 3..=8;
@@ -48,8 +49,9 @@ pub async fn remove_member(
     store.remove_channel_member(channel, target).await?.ok_or_else(|| Error::not_found("channel member"))
 }
 
-/// The direct conversation with another active user, created on first use.
-pub async fn open_direct(store: &Store, caller: &AuthUser, other: UserId) -> Result<Channel> {
+/// The direct conversation with another active user, created on first use, with its founding events
+/// (both members joining) to publish.
+pub async fn open_direct(store: &Store, caller: &AuthUser, other: UserId) -> Result<(Channel, Vec<ChannelEvent>)> {
     if other == caller.id() {
         return Err(Error::validation("a direct channel needs another user"));
     }
@@ -57,9 +59,9 @@ pub async fn open_direct(store: &Store, caller: &AuthUser, other: UserId) -> Res
     store.direct_channel(caller.id(), other).await
 }
 
-/// The group conversation of exactly `others` and the caller, all active, created on first use;
-/// returns it with its members.
-pub async fn open_group(store: &Store, caller: &AuthUser, others: &[UserId]) -> Result<(Channel, Vec<UserId>)> {
+/// The group conversation of exactly `others` and the caller, all active, created on first use, with
+/// its founding events (every member joining) to publish.
+pub async fn open_group(store: &Store, caller: &AuthUser, others: &[UserId]) -> Result<(Channel, Vec<ChannelEvent>)> {
     let mut members = others.to_vec();
     members.push(caller.id());
     members.sort();
@@ -70,5 +72,5 @@ pub async fn open_group(store: &Store, caller: &AuthUser, others: &[UserId]) -> 
     for &m in &members {
         store.user(m).await?.filter(|u| u.is_active).ok_or_else(|| Error::not_found("user"))?;
     }
-    Ok((store.group_channel(caller.id(), &members).await?, members))
+    store.group_channel(caller.id(), &members).await
 }

@@ -6,7 +6,8 @@ use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, UserId};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::models::{ChannelEvent, Post, Reaction};
+use crate::store::change::ChannelEvent;
+use crate::store::models::{Post, Reaction};
 use crate::store::{NewPost, Store};
 
 /// Posts `message` in the name of a login `session` (whose token was verified): shared by REST and the
@@ -22,13 +23,32 @@ pub async fn post_as(
     message: &str,
     root: Option<PostId>,
 ) -> Result<(Post, ChannelEvent)> {
+    // The text is read once: its checks and its mentions serve both paths.
+    let draft = Draft::parse(message);
     if root.is_none()
-        && let Ok(body) = MessageBody::parse(message)
-        && let Some(posted) = store.create_plain_post_as(session, author, channel, &body).await?
+        && let Ok(d) = &draft
+        && let Some(posted) = store.create_plain_post_as(session, author, channel, &d.body, &d.mentions).await?
     {
         return Ok(posted);
     }
-    post_checked(store, presence, session, author, channel, message, root).await
+    let caller = AuthUser::of_session(store, session, author).await?;
+    post_message(store, presence, &caller, channel, draft, root).await
+}
+
+/// A message's text, checked, with the mentions it makes. Parsed before the rules run, but a bad
+/// text is reported only after them, as every face has always answered (a non-member learns nothing
+/// about the text's faults).
+struct Draft {
+    body: MessageBody,
+    mentions: Mentions,
+}
+
+impl Draft {
+    fn parse(message: &str) -> Result<Draft> {
+        let body = MessageBody::parse(message)?;
+        let mentions = Mentions::parse(body.as_str());
+        Ok(Draft { body, mentions })
+    }
 }
 
 /// The general path: every rule checked step by step, so a refusal says why. It must refuse exactly
@@ -43,23 +63,23 @@ pub async fn post_checked(
     root: Option<PostId>,
 ) -> Result<(Post, ChannelEvent)> {
     let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, message, root).await
+    post_message(store, presence, &caller, channel, Draft::parse(message), root).await
 }
 
-/// Posts `message` as `caller`, step by step: membership, archive and size checks, then one transaction.
+/// Posts `draft` as `caller`, step by step: membership, archive and size checks, then one transaction.
 async fn post_message(
     store: &Store,
     presence: &dyn Connections,
     caller: &AuthUser,
     channel: ChannelId,
-    message: &str,
+    draft: Result<Draft>,
     root: Option<PostId>,
 ) -> Result<(Post, ChannelEvent)> {
     let access = member_channel(store, caller, channel).await?.writable()?;
-    let message = MessageBody::parse(message)?;
+    let Draft { body, mentions } = draft?;
     // `@here` mentions the members online right now, anywhere in the cluster.
     let mut online = Vec::new();
-    if Mentions::parse(message.as_str()).here {
+    if mentions.here {
         let members: Vec<uuid::Uuid> = store.channel_member_ids(channel).await?.into_iter().map(|u| u.0).collect();
         match presence.online(members).await {
             Ok(ids) => online = ids.into_iter().map(UserId).collect(),
@@ -71,7 +91,8 @@ async fn post_message(
             channel: access.channel.id,
             kind: access.channel.kind,
             author: caller.id(),
-            message: &message,
+            message: &body,
+            mentions: &mentions,
             root,
             online: &online,
         })

@@ -5,7 +5,8 @@ use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Role, Slug, TeamId, Text, UserId};
 use crate::error::{Error, Result};
 use crate::store::Store;
-use crate::store::models::{ChannelEvent, Team};
+use crate::store::change::ChannelEvent;
+use crate::store::models::Team;
 
 /// What a new team is called and whether anyone may join it.
 pub struct NewTeam<'a> {

@@ -61,6 +61,9 @@ struct Targets {
     reconnected: Recipient<BusReconnected>,
 }
 
+/// Renders a channel message received from another node as this node's frame.
+pub type RenderFrame = fn(&str) -> Result<Frame, String>;
+
 /// Redis pub/sub between nodes.
 pub struct RedisBus {
     keys: Keys,
@@ -71,7 +74,9 @@ pub struct RedisBus {
 
 impl RedisBus {
     /// Starts the bus task on the current runtime. Redis need not be up yet.
-    pub fn start(url: &str, keys: Keys, stats: Arc<BusStats>) -> anyhow::Result<RedisBus> {
+    /// `render` turns a channel message from another node into this node's frame (the bus carries
+    /// events in the server's neutral encoding; which face renders them is not the bus's business).
+    pub fn start(url: &str, keys: Keys, stats: Arc<BusStats>, render: RenderFrame) -> anyhow::Result<RedisBus> {
         let url = with_resp3(url);
         let client = redis::Client::open(url.as_str())?;
         let (commands, rx) = mpsc::unbounded_channel();
@@ -82,6 +87,7 @@ impl RedisBus {
             stats: stats.clone(),
             targets: targets.clone(),
             desired: HashSet::new(),
+            render,
         };
         tokio::spawn(task.run(rx));
         Ok(RedisBus { keys, commands, stats, targets })
@@ -95,7 +101,7 @@ impl Bus for RedisBus {
 
     fn publish(&self, message: BusMessage) {
         let (topic, payload) = match message {
-            BusMessage::Channel(frame) => (self.keys.topic(Topic::Channel(frame.channel)), frame.text.to_string()),
+            BusMessage::Channel { frame, wire } => (self.keys.topic(Topic::Channel(frame.channel)), wire.to_string()),
             BusMessage::User { user, text } => (self.keys.topic(Topic::User(user)), text.to_string()),
             BusMessage::LoginsEnded(notice) => (self.keys.topic(Topic::User(notice.user)), notice.encode()),
         };
@@ -138,6 +144,7 @@ struct BusTask {
     targets: Arc<OnceLock<Targets>>,
     /// Topics this node wants, re-subscribed after every reconnect.
     desired: HashSet<String>,
+    render: RenderFrame,
 }
 
 impl BusTask {
@@ -289,8 +296,8 @@ impl BusTask {
         let (Ok(name), Ok(payload)) = (std::str::from_utf8(name), String::from_utf8(payload.clone())) else { return };
         let Some(targets) = self.targets.get() else { return };
         let message = match self.keys.parse_topic(name) {
-            Some(Topic::Channel(_)) => match Frame::parse(payload) {
-                Ok(frame) => BusMessage::Channel(frame),
+            Some(Topic::Channel(_)) => match (self.render)(&payload) {
+                Ok(frame) => BusMessage::Channel { frame, wire: payload.into() },
                 Err(e) => {
                     tracing::warn!(topic = name, error = %e, "ignoring a malformed bus message");
                     return;

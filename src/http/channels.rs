@@ -12,8 +12,9 @@ use crate::app;
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, ChannelKind, DisplayName, Slug, TeamId, Text, UserId};
 use crate::error::{Error, Result};
+use crate::realtime::render::EventBody;
 use crate::state::AppState;
-use crate::store::models::{Channel, ChannelEvent, ChannelMember, ReadState};
+use crate::store::models::{Channel, ChannelMember, ReadState};
 use crate::store::{ChannelPatch, NewChannel};
 
 #[derive(Deserialize, ToSchema)]
@@ -243,10 +244,8 @@ pub async fn open_direct(
     caller: AuthUser,
     body: Json<DirectRequest>,
 ) -> Result<HttpResponse> {
-    let channel = app::channels::open_direct(&state.store, &caller, body.user_id).await?;
-    // The conversation's first events are its members joining; re-publishing them is harmless
-    // (receivers drop seqs they have), and it tells both users' sessions to subscribe.
-    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(2)).await;
+    let (channel, founding) = app::channels::open_direct(&state.store, &caller, body.user_id).await?;
+    founding.iter().for_each(|e| state.realtime.publish_event(e));
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -258,8 +257,8 @@ pub async fn open_group(
     caller: AuthUser,
     body: Json<GroupRequest>,
 ) -> Result<HttpResponse> {
-    let (channel, members) = app::channels::open_group(&state.store, &caller, &body.user_ids).await?;
-    state.realtime.publish_events(channel.id, 1, channel.last_seq.min(members.len() as i64)).await;
+    let (channel, founding) = app::channels::open_group(&state.store, &caller, &body.user_ids).await?;
+    founding.iter().for_each(|e| state.realtime.publish_event(e));
     Ok(HttpResponse::Ok().json(channel))
 }
 
@@ -285,7 +284,7 @@ pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path
 }
 
 /// The channel's events after a seq, oldest first: what a client that was away missed.
-#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), EventsQuery), responses((status = 200, body = Vec<ChannelEvent>), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id."), EventsQuery), responses((status = 200, body = Vec<EventBody>), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/events")]
 pub async fn list_events(
     state: web::Data<AppState>,
@@ -299,5 +298,6 @@ pub async fn list_events(
     if after < 0 {
         return Err(Error::validation("after_seq must be >= 0"));
     }
-    Ok(HttpResponse::Ok().json(state.store.events_after(access.channel.id, after, limit).await?))
+    let events = state.store.events_after(access.channel.id, after, limit).await?;
+    Ok(HttpResponse::Ok().json(events.iter().map(EventBody::from).collect::<Vec<_>>()))
 }

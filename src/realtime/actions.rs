@@ -2,11 +2,10 @@
 //! same store call as `POST /channels/{id}/posts`.
 
 use rustchat_actors::client::PostAction;
-use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, BusMessage, LocalFut};
+use rustchat_actors::ports::{ActionError, ActionOutcome, Actions, LocalFut};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::log::frame_of;
 use crate::domain::{ChannelId, PostId, SessionId, UserId};
 use crate::error::Error;
 use crate::store::Store;
@@ -42,7 +41,7 @@ impl Actions for ChatActions {
             .await
             .map_err(ActionError::from)?;
             metrics.posts_created.add(1, &[]);
-            let publish = vec![BusMessage::Channel(frame_of(&event))];
+            let publish = super::publications(&event);
             Ok(ActionOutcome { reply: json!({ "post": post, "seq": event.seq }), publish })
         })
     }

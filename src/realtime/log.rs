@@ -4,14 +4,9 @@ use rustchat_actors::Frame;
 use rustchat_actors::ports::{EventLog, LocalFut, Membership};
 use uuid::Uuid;
 
+use super::render;
 use crate::domain::{ChannelId, UserId};
 use crate::store::Store;
-use crate::store::models::ChannelEvent;
-
-/// Renders a stored event as the frame clients receive, live or replayed: the same bytes either way.
-pub fn frame_of(event: &ChannelEvent) -> Frame {
-    Frame::channel_event(&event.event, event.channel_id.0, event.seq, &event.data.0)
-}
 
 pub struct StoreLog {
     pub store: Store,
@@ -24,7 +19,7 @@ impl EventLog for StoreLog {
         let store = self.store.clone();
         Box::pin(async move {
             let events = store.events_after(ChannelId(channel), after, limit).await.map_err(|e| format!("{e:?}"))?;
-            Ok(events.iter().map(frame_of).collect())
+            Ok(events.iter().map(render::frame).collect())
         })
     }
 

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod log;
 pub mod logins;
+pub mod render;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
 use serde_json::json;
 
 use self::actions::ChatActions;
-use self::log::{StoreLog, frame_of};
+use self::log::StoreLog;
 use self::logins::StoreLogins;
 use rustchat_actors::session::SessionCounters;
 
@@ -29,9 +30,9 @@ use crate::cluster::registry::{LocalRegistry, RedisRegistry};
 use crate::cluster::slots::{LocalSlots, RedisSlots};
 use crate::cluster::{Keys, RedisLink};
 use crate::config::Settings;
-use crate::domain::{ChannelId, UserId};
+use crate::domain::UserId;
 use crate::store::Store;
-use crate::store::models::ChannelEvent;
+use crate::store::change::{Change, ChannelEvent};
 
 pub struct Realtime {
     pub supervisor: Addr<Supervisor>,
@@ -46,7 +47,6 @@ pub struct Realtime {
     pub admission: Arc<tokio::sync::Semaphore>,
     pub peers: Peers,
     heartbeat: Addr<Heartbeat>,
-    store: Store,
 }
 
 impl Realtime {
@@ -66,7 +66,7 @@ impl Realtime {
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
             match (&settings.redis.url, redis) {
                 (Some(url), Some(link)) => (
-                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats)?),
+                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats, render::frame_from_bus)?),
                     Arc::new(RedisSlots::new(link.clone(), keys.clone())),
                     Arc::new(RedisRegistry::new(link, keys)),
                 ),
@@ -109,41 +109,14 @@ impl Realtime {
             admission: Arc::new(tokio::sync::Semaphore::new((settings.database.max_connections as usize / 2).max(1))),
             peers,
             heartbeat,
-            store: store.clone(),
         })
-    }
-
-    /// Reads the committed events `first..=last` of `channel` back from the log and publishes them.
-    /// Only a get-or-create conversation needs it: it re-announces the members' joining on every
-    /// open, whoever committed it. Every other write publishes the events it committed
-    /// ([`Realtime::publish_event`]). Best effort: a failure here loses nothing, since subscribers
-    /// read the log back.
-    pub async fn publish_events(&self, channel: ChannelId, first: i64, last: i64) {
-        if last < first {
-            return;
-        }
-        let count = u32::try_from(last - first + 1).unwrap_or(u32::MAX);
-        let events = match self.store.events_after(channel, first - 1, count).await {
-            Ok(events) => events,
-            Err(e) => {
-                tracing::warn!(error = ?e, %channel, "cannot read back events to publish; subscribers will catch up");
-                return;
-            }
-        };
-        for event in &events {
-            self.publish_event(event);
-        }
     }
 
     /// Publishes one committed event of a channel, as written by the transaction that made it.
     pub fn publish_event(&self, event: &ChannelEvent) {
-        if event.event == "member_added"
-            && let Some(user) = event.data.0.get("user_id").and_then(|u| u.as_str()).and_then(|u| u.parse().ok())
-        {
-            let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user } });
-            self.supervisor.do_send(Publish(BusMessage::User { user, text: ByteString::from(text.to_string()) }));
+        for message in publications(event) {
+            self.supervisor.do_send(Publish(message));
         }
-        self.supervisor.do_send(Publish(BusMessage::Channel(frame_of(event))));
     }
 
     /// Closes the sockets of the logins `ended` names, on every node, before anything published after
@@ -178,6 +151,20 @@ impl Realtime {
     pub fn leave_cluster(&self) {
         self.heartbeat.do_send(rustchat_actors::heartbeat::Leave);
     }
+}
+
+/// What publishing a committed event sends: the event on its channel's topic (this node's frame and the
+/// bus encoding) and, for a member joining, a notice on that user's topic (their sessions elsewhere
+/// subscribe to the channel). Every publisher of channel events (REST through [`Realtime::publish_event`],
+/// the WebSocket's actions through their outcome) sends exactly this.
+pub fn publications(event: &ChannelEvent) -> Vec<BusMessage> {
+    let mut out = Vec::with_capacity(2);
+    if let Change::MemberAdded { user_id } = event.change {
+        let text = json!({ "event": "member_added", "channel_id": event.channel_id, "seq": event.seq, "data": { "user_id": user_id } });
+        out.push(BusMessage::User { user: user_id.0, text: ByteString::from(text.to_string()) });
+    }
+    out.push(BusMessage::Channel { frame: render::frame(event), wire: event.to_wire().into() });
+    out
 }
 
 fn advertised_host(host: &str) -> String {

@@ -1,8 +1,9 @@
 //! Channels (public, private, direct, group), their members and each member's read state.
 //! Membership changes and channel updates append to the channel's event log in the same transaction.
 
+use super::change::{Change, ChannelEvent};
 use super::events::{append_event, insert_event};
-use super::models::{Channel, ChannelEvent, ChannelMember, MyChannel, ReadState};
+use super::models::{Channel, ChannelMember, MyChannel, ReadState};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, ChannelKind, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -90,20 +91,20 @@ impl Store {
             .await
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?;
             insert_member!(tx, id, new.creator, Role::Admin, now);
-            append_event!(tx, id, "member_added", serde_json::json!({ "user_id": new.creator }), now)
+            append_event!(tx, id, Change::MemberAdded { user_id: new.creator }, now)
         });
         Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }
 
     /// The direct channel between two users, created on first use (one per pair).
-    pub async fn direct_channel(&self, a: UserId, b: UserId) -> Result<Channel> {
+    pub async fn direct_channel(&self, a: UserId, b: UserId) -> Result<(Channel, Vec<ChannelEvent>)> {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let key = format!("d:{lo}:{hi}");
         self.conversation(&key, ChannelKind::Direct, &format!("{lo}__{hi}"), a, &[lo, hi]).await
     }
 
     /// The group channel of exactly these users (3–8), created on first use.
-    pub async fn group_channel(&self, creator: UserId, members: &[UserId]) -> Result<Channel> {
+    pub async fn group_channel(&self, creator: UserId, members: &[UserId]) -> Result<(Channel, Vec<ChannelEvent>)> {
         let mut sorted = members.to_vec();
         sorted.sort();
         sorted.dedup();
@@ -113,6 +114,11 @@ impl Store {
         self.conversation(&key, ChannelKind::Group, &name, creator, &sorted).await
     }
 
+    /// The conversation of `members` (its `key` names them), created on first use, with its founding
+    /// events: each member joining, in `members` order, at seqs 1..=n, at the time it was created. Those
+    /// are what the creating transaction wrote, whichever request it was, so they are returned without
+    /// reading them back; publishing them again on a later open is harmless (sessions drop seqs they
+    /// have) and subscribes members whose sessions missed the first announcement.
     async fn conversation(
         &self,
         key: &str,
@@ -120,9 +126,21 @@ impl Store {
         name: &str,
         creator: UserId,
         members: &[UserId],
-    ) -> Result<Channel> {
+    ) -> Result<(Channel, Vec<ChannelEvent>)> {
+        let founding = |channel: Channel| {
+            let events = (1..)
+                .zip(members)
+                .map(|(seq, &user_id)| ChannelEvent {
+                    channel_id: channel.id,
+                    seq,
+                    created_at: channel.created_at,
+                    change: Change::MemberAdded { user_id },
+                })
+                .collect();
+            (channel, events)
+        };
         if let Some(c) = self.channel_by_key(key).await? {
-            return Ok(c);
+            return Ok(founding(c));
         }
         let now = Timestamp::now();
         let id = ChannelId::new();
@@ -142,7 +160,7 @@ impl Store {
                 .await?;
                 for &m in members {
                     insert_member!(tx, id, m, Role::Member, now);
-                    append_event!(tx, id, "member_added", serde_json::json!({ "user_id": m }), now);
+                    append_event!(tx, id, Change::MemberAdded { user_id: m }, now);
                 }
             });
             Ok(())
@@ -154,7 +172,7 @@ impl Store {
             Err(e) if e.code == crate::error::ErrorCode::Conflict => {}
             Err(e) => return Err(e),
         }
-        self.channel_by_key(key).await?.ok_or_else(|| Error::not_found("channel"))
+        Ok(founding(self.channel_by_key(key).await?.ok_or_else(|| Error::not_found("channel"))?))
     }
 
     async fn channel_by_key(&self, key: &str) -> Result<Option<Channel>> {
@@ -291,7 +309,7 @@ impl Store {
             if added.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(tx, channel, "member_added", serde_json::json!({ "user_id": user }), now))
+                Some(append_event!(tx, channel, Change::MemberAdded { user_id: user }, now))
             }
         }))
     }
@@ -308,7 +326,7 @@ impl Store {
             if removed.rows_affected() == 0 {
                 None
             } else {
-                Some(append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now))
+                Some(append_event!(tx, channel, Change::MemberRemoved { user_id: user }, now))
             }
         }))
     }
@@ -343,15 +361,10 @@ impl Store {
             .map_err(|e| super::teams::conflict_as(e, "a channel with this name already exists in the team"))?
             .ok_or_else(|| Error::not_found("channel"))?;
             // The UPDATE above already took the next seq; record the event under it.
-            let data = serde_json::to_value(&channel).map_err(Error::internal)?;
-            insert_event!(tx, id, channel.last_seq, "channel_updated", &data, now);
-            ChannelEvent {
-                event: "channel_updated".to_string(),
-                channel_id: id,
-                seq: channel.last_seq,
-                data: sqlx::types::Json(data),
-                created_at: now,
-            }
+            let seq = channel.last_seq;
+            let change = Change::ChannelUpdated { channel };
+            insert_event!(tx, id, seq, &change, now);
+            ChannelEvent { channel_id: id, seq, created_at: now, change }
         });
         Ok((self.channel(id).await?.ok_or_else(|| Error::not_found("channel"))?, event))
     }

@@ -1,56 +1,75 @@
 //! The per-channel event log. `append_event!` is the only way an event is written: inside the
 //! transaction that made the change, it takes the next `seq` from `channels.last_seq` (the UPDATE
 //! locks the channel row until commit, so commit order is seq order and there are no gaps). Creating a
-//! post takes the seq itself, in the same kind of UPDATE, and writes with `insert_event!`.
+//! post takes the seq itself, in the same kind of UPDATE, and writes with `insert_event!`. Each row
+//! holds a [`Change`] in its stored form (`change::FORMAT`).
 
-use super::models::ChannelEvent;
+use super::change::{Change, ChannelEvent};
 use super::{Store, with_pool};
-use crate::domain::ChannelId;
-use crate::error::Result;
+use crate::domain::{ChannelId, Timestamp};
+use crate::error::{Error, Result};
 
-/// Appends one event to `$channel`'s log inside transaction `$tx`; evaluates to its `seq`.
+/// Appends `$change` to `$channel`'s log inside transaction `$tx`; evaluates to the [`ChannelEvent`].
 macro_rules! append_event {
-    ($tx:expr, $channel:expr, $kind:expr, $data:expr, $now:expr) => {{
-        let data: serde_json::Value = $data;
+    ($tx:expr, $channel:expr, $change:expr, $now:expr) => {{
+        let change: $crate::store::change::Change = $change;
         let seq: i64 =
             sqlx::query_scalar("UPDATE channels SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq")
                 .bind($channel)
                 .fetch_one(&mut *$tx)
                 .await?;
-        $crate::store::events::insert_event!($tx, $channel, seq, $kind, &data, $now);
-        $crate::store::models::ChannelEvent {
-            event: String::from($kind),
-            channel_id: $channel,
-            seq,
-            data: sqlx::types::Json(data),
-            created_at: $now,
-        }
+        $crate::store::events::insert_event!($tx, $channel, seq, &change, $now);
+        $crate::store::change::ChannelEvent { channel_id: $channel, seq, created_at: $now, change }
     }};
 }
 
-/// Writes the event numbered `$seq`, which the same transaction took from `channels.last_seq` (posts
+/// Writes `$change` as event `$seq`, which the same transaction took from `channels.last_seq` (posts
 /// take it in the UPDATE that also counts the message, saving a round trip on the hottest write).
 macro_rules! insert_event {
-    ($tx:expr, $channel:expr, $seq:expr, $kind:expr, $data:expr, $now:expr) => {{
-        sqlx::query("INSERT INTO channel_events (channel_id, seq, kind, data, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind($channel)
-            .bind($seq)
-            .bind($kind)
-            .bind(sqlx::types::Json($data))
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
+    ($tx:expr, $channel:expr, $seq:expr, $change:expr, $now:expr) => {{
+        let change: &$crate::store::change::Change = $change;
+        sqlx::query(
+            "INSERT INTO channel_events (channel_id, seq, kind, data, created_at, format) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind($channel)
+        .bind($seq)
+        .bind(change.kind())
+        .bind(sqlx::types::Json(change.data()))
+        .bind($now)
+        .bind($crate::store::change::FORMAT)
+        .execute(&mut *$tx)
+        .await?;
     }};
 }
 pub(crate) use append_event;
 pub(crate) use insert_event;
 
+/// A row of `channel_events` as stored.
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    kind: String,
+    channel_id: ChannelId,
+    seq: i64,
+    data: sqlx::types::Json<serde_json::Value>,
+    created_at: Timestamp,
+    format: i16,
+}
+
+impl TryFrom<EventRow> for ChannelEvent {
+    type Error = Error;
+    fn try_from(row: EventRow) -> Result<ChannelEvent> {
+        let change = Change::from_stored(&row.kind, row.format, row.data.0)
+            .map_err(|e| Error::internal(anyhow::anyhow!("channel {} event {}: {e}", row.channel_id, row.seq)))?;
+        Ok(ChannelEvent { channel_id: row.channel_id, seq: row.seq, created_at: row.created_at, change })
+    }
+}
+
 impl Store {
     /// Events of `channel` with `seq > after_seq`, oldest first, at most `limit`.
     pub async fn events_after(&self, channel: ChannelId, after_seq: i64, limit: u32) -> Result<Vec<ChannelEvent>> {
-        Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, ChannelEvent>(
-                "SELECT kind, channel_id, seq, data, created_at FROM channel_events
+        with_pool!(self, |pool| {
+            sqlx::query_as::<_, EventRow>(
+                "SELECT kind, channel_id, seq, data, created_at, format FROM channel_events
                  WHERE channel_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             )
             .bind(channel)
@@ -58,7 +77,10 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?
-        }))
+        })
+        .into_iter()
+        .map(ChannelEvent::try_from)
+        .collect()
     }
 }
 

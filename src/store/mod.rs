@@ -4,6 +4,7 @@
 //!
 //! `with_pool!` runs one expression against whichever pool is configured, so a query is written once.
 
+pub mod change;
 mod channels;
 mod diagnose;
 mod events;

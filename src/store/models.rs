@@ -1,7 +1,8 @@
 //! Rows as the store returns them. They double as API bodies (they hold nothing secret: password
-//! hashes and refresh-token hashes stay in the rows that only the auth path reads).
+//! hashes and refresh-token hashes stay in the rows that only the auth path reads). Channel events are
+//! not API bodies: see [`super::change`].
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{ChannelId, ChannelKind, PostId, Role, TeamId, Timestamp, UserId};
@@ -56,7 +57,7 @@ pub struct TeamMember {
     pub joined_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct Channel {
     pub id: ChannelId,
     pub team_id: Option<TeamId>,
@@ -108,7 +109,7 @@ pub struct MyChannel {
     pub mention_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct Post {
     pub id: PostId,
     pub channel_id: ChannelId,
@@ -123,34 +124,22 @@ pub struct Post {
     pub last_reply_at: Option<Timestamp>,
     pub is_pinned: bool,
     #[sqlx(skip)]
+    #[serde(default)]
     pub reactions: Vec<ReactionSummary>,
 }
 
 /// Who reacted with one emoji on one post.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ReactionSummary {
     pub emoji_name: String,
     pub count: usize,
     pub user_ids: Vec<UserId>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 pub struct Reaction {
     pub post_id: PostId,
     pub user_id: UserId,
     pub emoji_name: String,
-    pub created_at: Timestamp,
-}
-
-/// One entry of a channel's event log.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct ChannelEvent {
-    /// The event's name, e.g. `posted`.
-    #[sqlx(rename = "kind")]
-    pub event: String,
-    pub channel_id: ChannelId,
-    pub seq: i64,
-    #[schema(value_type = Object)]
-    pub data: sqlx::types::Json<serde_json::Value>,
     pub created_at: Timestamp,
 }

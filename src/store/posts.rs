@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::change::{Change, ChannelEvent, FORMAT, RemovedReaction};
 use super::events::{append_event, insert_event};
-use super::models::{ChannelEvent, Post, Reaction, ReactionSummary};
+use super::models::{Post, Reaction, ReactionSummary};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, ChannelKind, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -27,6 +28,8 @@ pub struct NewPost<'a> {
     pub kind: ChannelKind,
     pub author: UserId,
     pub message: &'a MessageBody,
+    /// What the message mentions (read from it once, by the caller).
+    pub mentions: &'a Mentions,
     pub root: Option<PostId>,
     /// Members online now, who an `@here` mentions.
     pub online: &'a [UserId],
@@ -68,7 +71,7 @@ async fn create_plain_post_pg(
         is_pinned: false,
         reactions: Vec::new(),
     };
-    let data = serde_json::json!({ "post": &post, "mentions": Mentions::default() });
+    let change = Change::Posted { post: post.clone(), mentions: Mentions::default() };
     // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
     let seq: Option<i64> = sqlx::query_scalar(
         "WITH counted AS (
@@ -87,8 +90,8 @@ async fn create_plain_post_pg(
            INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
            SELECT $1, $2, $3, NULL, $4, $5 FROM counted
          ), logged AS (
-           INSERT INTO channel_events (channel_id, seq, kind, data, created_at)
-           SELECT $2, counted.last_seq, 'posted', $6, $5 FROM counted
+           INSERT INTO channel_events (channel_id, seq, kind, data, created_at, format)
+           SELECT $2, counted.last_seq, 'posted', $6, $5, $8 FROM counted
          ), viewed AS (
            UPDATE channel_members SET last_viewed_seq = counted.last_seq, viewed_msg_count = counted.total_msg_count
            FROM counted WHERE channel_id = $2 AND user_id = $3
@@ -100,20 +103,12 @@ async fn create_plain_post_pg(
     .bind(author)
     .bind(message.as_str())
     .bind(now)
-    .bind(sqlx::types::Json(&data))
+    .bind(sqlx::types::Json(change.data()))
     .bind(session)
+    .bind(FORMAT)
     .fetch_optional(pool)
     .await?;
-    Ok(seq.map(|seq| {
-        let event = ChannelEvent {
-            event: "posted".to_string(),
-            channel_id: channel,
-            seq,
-            data: sqlx::types::Json(data),
-            created_at: now,
-        };
-        (post, event)
-    }))
+    Ok(seq.map(|seq| (post, ChannelEvent { channel_id: channel, seq, created_at: now, change })))
 }
 
 impl Store {
@@ -127,9 +122,10 @@ impl Store {
         author: UserId,
         channel: ChannelId,
         message: &MessageBody,
+        mentions: &Mentions,
     ) -> Result<Option<(Post, ChannelEvent)>> {
         let super::Pool::Pg(pool) = &self.pool else { return Ok(None) };
-        if !Mentions::parse(message.as_str()).is_empty() {
+        if !mentions.is_empty() {
             return Ok(None);
         }
         self.admit()?;
@@ -143,7 +139,7 @@ impl Store {
     /// the `posted` event. Returns the post and the event as written, so the caller publishes it without
     /// reading it back.
     pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
-        let mentions = Mentions::parse(new.message.as_str());
+        let mentions = new.mentions;
         let now = Timestamp::now();
         let id = PostId::new();
         with_tx!(self, |tx| {
@@ -231,8 +227,8 @@ impl Store {
                 }
             }
 
-            let data = serde_json::json!({ "post": &post, "mentions": &mentions });
-            insert_event!(tx, new.channel, seq, "posted", &data, now);
+            let change = Change::Posted { post: post.clone(), mentions: mentions.clone() };
+            insert_event!(tx, new.channel, seq, &change, now);
             // The author has read their own post.
             sqlx::query(
                 "UPDATE channel_members SET last_viewed_seq = $3, viewed_msg_count = $4 WHERE channel_id = $1 AND user_id = $2",
@@ -243,14 +239,7 @@ impl Store {
             .bind(total)
             .execute(&mut *tx)
             .await?;
-            let event = ChannelEvent {
-                event: "posted".to_string(),
-                channel_id: new.channel,
-                seq,
-                data: sqlx::types::Json(data),
-                created_at: now,
-            };
-            Ok((post, event))
+            Ok((post, ChannelEvent { channel_id: new.channel, seq, created_at: now, change }))
         })
     }
 
@@ -356,7 +345,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let event = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            let event = append_event!(tx, post.channel_id, Change::PostEdited { post: post.clone() }, now);
             (post, event)
         });
         Ok((self.with_reactions_one(post).await?, event))
@@ -375,7 +364,7 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| Error::not_found("post"))?;
-            let event = append_event!(tx, post.channel_id, "post_edited", serde_json::json!({ "post": &post }), now);
+            let event = append_event!(tx, post.channel_id, Change::PostEdited { post: post.clone() }, now);
             (post, event)
         });
         Ok((self.with_reactions_one(post).await?, event))
@@ -405,8 +394,8 @@ impl Store {
                 .await?;
             }
             sqlx::query("DELETE FROM reactions WHERE post_id = $1").bind(id).execute(&mut *tx).await?;
-            let data = serde_json::json!({ "post_id": id, "root_id": post.root_id });
-            let event = append_event!(tx, post.channel_id, "post_deleted", data, now);
+            let change = Change::PostDeleted { post_id: id, root_id: post.root_id, post: Some(post.clone()) };
+            let event = append_event!(tx, post.channel_id, change, now);
             Ok((post, event))
         })
     }
@@ -434,13 +423,8 @@ impl Store {
             } else {
                 let reaction =
                     Reaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string(), created_at: now };
-                let event = append_event!(
-                    tx,
-                    post.channel_id,
-                    "reaction_added",
-                    serde_json::json!({ "reaction": &reaction }),
-                    now
-                );
+                let event =
+                    append_event!(tx, post.channel_id, Change::ReactionAdded { reaction: reaction.clone() }, now);
                 Ok(Some((reaction, event)))
             }
         })
@@ -459,9 +443,8 @@ impl Store {
             if removed.rows_affected() == 0 {
                 Ok(None)
             } else {
-                let data =
-                    serde_json::json!({ "reaction": { "post_id": post.id, "user_id": user, "emoji_name": emoji } });
-                Ok(Some(append_event!(tx, post.channel_id, "reaction_removed", data, now)))
+                let reaction = RemovedReaction { post_id: post.id, user_id: user, emoji_name: emoji.to_string() };
+                Ok(Some(append_event!(tx, post.channel_id, Change::ReactionRemoved { reaction }, now)))
             }
         })
     }

@@ -1,8 +1,9 @@
 //! Teams and their members. Leaving or being removed from a team also removes the user from every
 //! channel of that team (with a `member_removed` event in each).
 
+use super::change::{Change, ChannelEvent};
 use super::events::append_event;
-use super::models::{ChannelEvent, Team, TeamMember};
+use super::models::{Team, TeamMember};
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, Role, Slug, TeamId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -157,7 +158,7 @@ impl Store {
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
-                left.push(append_event!(tx, channel, "member_removed", serde_json::json!({ "user_id": user }), now));
+                left.push(append_event!(tx, channel, Change::MemberRemoved { user_id: user }, now));
             }
             left
         }))

@@ -14,6 +14,7 @@ mod cli;
 mod cluster;
 mod config;
 mod deploy;
+mod event_formats;
 mod health;
 mod input;
 mod logins;

@@ -3,7 +3,7 @@
 
 use rustchat::app::posts::post_checked;
 use rustchat::config::Settings;
-use rustchat::domain::{ChannelId, MessageBody, SessionId, UserId};
+use rustchat::domain::{ChannelId, Mentions, MessageBody, SessionId, UserId};
 use rustchat::store::Store;
 use rustchat_actors::ports::{Connections, LocalFut};
 use serde_json::json;
@@ -211,7 +211,10 @@ async fn the_one_statement_post_and_the_checked_post_refuse_the_same_cases() {
     };
     for case in &cases {
         let before = head(case.channel).await;
-        let fast = store.create_plain_post_as(case.session, case.author, case.channel, &body).await.unwrap();
+        let fast = store
+            .create_plain_post_as(case.session, case.author, case.channel, &body, &Mentions::parse(body.as_str()))
+            .await
+            .unwrap();
         let after_fast = head(case.channel).await;
         let checked =
             post_checked(&store, &NobodyOnline, case.session, case.author, case.channel, body.as_str(), None).await;

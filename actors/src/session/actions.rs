@@ -73,7 +73,7 @@ impl WsSession {
         if !recent {
             self.typing_sent.insert(channel, now);
             let data = json!({ "user_id": self.user, "root_id": root_id });
-            self.supervisor.do_send(Publish(BusMessage::Channel(Frame::channel_event("typing", channel, 0, &data))));
+            self.supervisor.do_send(Publish(BusMessage::ephemeral(Frame::channel_event("typing", channel, 0, &data))));
         }
         if !id.is_none() {
             self.reply_ok(id, json!({}), ctx);
@@ -140,7 +140,7 @@ impl WsSession {
     /// Tells everyone who shares a small channel with this user how they are.
     pub(super) fn announce_presence(&self, status: &str) {
         for channel in self.presence_channels() {
-            self.supervisor.do_send(Publish(BusMessage::Channel(crate::frame::presence(channel, self.user, status))));
+            self.supervisor.do_send(Publish(BusMessage::ephemeral(crate::frame::presence(channel, self.user, status))));
         }
     }
 
