@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 
 use super::json::Json;
 use super::params::Path;
-use super::teams::{CreateInvite, Invite, issue_invite};
+use super::teams::CreateInvite;
+use crate::app;
+use crate::app::invites::Invite;
 use crate::auth::AuthUser;
 use crate::domain::SiteConfig;
 use crate::error::{Error, ErrorCode, Result};
@@ -18,8 +20,7 @@ fn require_admin(caller: &AuthUser) -> Result<()> {
 #[utoipa::path(tag = "admin", responses((status = 200, body = SiteConfig), (status = 403)), security(("bearer" = [])))]
 #[get("/admin/config/site")]
 pub async fn get_site_config(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
-    require_admin(&caller)?;
-    Ok(HttpResponse::Ok().json(state.store.site_config().await?))
+    Ok(HttpResponse::Ok().json(app::site::settings(&state.store, &caller).await?))
 }
 
 /// Change site settings: the given keys are merged into the document. Takes effect on this node at
@@ -29,27 +30,9 @@ pub async fn get_site_config(state: web::Data<AppState>, caller: AuthUser) -> Re
 pub async fn patch_site_config(
     state: web::Data<AppState>,
     caller: AuthUser,
-    body: Json<serde_json::Map<String, serde_json::Value>>,
+    body: Json<app::site::SitePatch>,
 ) -> Result<HttpResponse> {
-    require_admin(&caller)?;
-    let patch = body.into_inner();
-    // Validate the merged result before storing anything: a typo must not reach other nodes.
-    let mut merged = serde_json::to_value(state.store.site_config().await?).map_err(Error::internal)?;
-    if let Some(object) = merged.as_object_mut() {
-        for (k, v) in &patch {
-            if !object.contains_key(k) {
-                return Err(Error::validation(format!("unknown site setting '{k}'")));
-            }
-            object.insert(k.clone(), v.clone());
-        }
-    }
-    let config: SiteConfig =
-        serde_json::from_value(merged).map_err(|e| Error::validation(format!("invalid site settings: {e}")))?;
-    config.validate()?;
-    let stored = state.store.patch_site_config(&patch).await?;
-    state.site.set(stored.clone());
-    tracing::info!(by = %caller.id(), keys = ?patch.keys().collect::<Vec<_>>(), "site settings changed through the admin API");
-    Ok(HttpResponse::Ok().json(stored))
+    Ok(HttpResponse::Ok().json(app::site::patch(&state.store, &state.site, &caller, &body).await?))
 }
 
 /// Create a site-wide invite code (for invite-only registration).
@@ -60,8 +43,8 @@ pub async fn create_invite(
     caller: AuthUser,
     body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
-    require_admin(&caller)?;
-    Ok(HttpResponse::Created().json(issue_invite(&state, &caller, None, &body).await?))
+    let invite = app::invites::create_for_site(&state.store, &caller, &body.terms()).await?;
+    Ok(HttpResponse::Created().json(invite))
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
