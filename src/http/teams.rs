@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 
 use super::json::Json;
 use super::params::Path;
-use crate::access::{member_team, visible_team};
 use crate::app;
 use crate::app::invites::Invite;
 use crate::auth::AuthUser;
@@ -89,8 +88,7 @@ pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -
 #[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
 pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
-    let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(team))
+    Ok(HttpResponse::Ok().json(app::teams::visible(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// Join an open team.
@@ -108,8 +106,7 @@ pub async fn list_team_members(
     caller: AuthUser,
     path: Path<TeamId>,
 ) -> Result<HttpResponse> {
-    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(state.store.team_members(team.id).await?))
+    Ok(HttpResponse::Ok().json(app::teams::members(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// Add a user to the team (team admins and system admins).
