@@ -275,12 +275,13 @@ async fn every_check_of_a_session_agrees_on_whether_it_is_live() {
     let ids: Vec<SessionId> = sessions.iter().map(|(_, _, s)| *s).collect();
     let swept = store.live_sessions(&ids).await.unwrap();
     let body = MessageBody::parse("a plain message").unwrap();
+    let mentions = Mentions::parse(body.as_str());
     let channel: ChannelId = id(&channel);
     for (name, api, session) in &sessions {
         let author: UserId = id(&api.user_id);
         let expected = *name == "live";
         let token = AuthUser::of_session(&store, *session, author).await;
-        let fast = store.create_plain_post_as(*session, author, channel, &body).await.unwrap();
+        let fast = store.create_plain_post_as(*session, author, channel, &body, &mentions).await.unwrap();
         let checked = post_checked(&store, &NobodyOnline, *session, author, channel, body.as_str(), None).await;
         assert_eq!(swept.contains(session), expected, "{name}: the sockets' sweep");
         assert_eq!(token.is_ok(), expected, "{name}: the access-token check answered {:?}", token.err());
