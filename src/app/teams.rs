@@ -1,12 +1,12 @@
-//! Teams: who may create one, join it, and add or remove its members.
+//! Teams: who may see one, create one, join it, and list, add or remove its members.
 
-use crate::access::member_team;
+use crate::access::{member_team, visible_team};
 use crate::auth::AuthUser;
 use crate::domain::{DisplayName, Role, Slug, TeamId, Text, UserId};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::change::ChannelEvent;
-use crate::store::models::Team;
+use crate::store::models::{Team, TeamMember};
 
 /// What a new team is called and whether anyone may join it.
 pub struct NewTeam<'a> {
@@ -58,4 +58,15 @@ pub async fn remove_member(store: &Store, caller: &AuthUser, id: TeamId, user: U
         return Err(Error::forbidden("only team admins can remove other members"));
     }
     store.remove_team_member(team.id, user).await
+}
+
+/// A team the caller belongs to, or an open one (system admins see every team).
+pub async fn visible(store: &Store, caller: &AuthUser, id: TeamId) -> Result<Team> {
+    Ok(visible_team(store, caller, id).await?.0)
+}
+
+/// The team's members, for its members (and system admins).
+pub async fn members(store: &Store, caller: &AuthUser, id: TeamId) -> Result<Vec<TeamMember>> {
+    let (team, _) = member_team(store, caller, id).await?;
+    store.team_members(team.id).await
 }

@@ -81,21 +81,15 @@ impl AuthUser {
     /// The caller behind a login session, if it is still live and theirs (also used by WebSocket
     /// actions, which run in the name of the session the socket was opened with).
     pub async fn of_session(store: &Store, session: SessionId, user: UserId) -> Result<AuthUser, Error> {
-        let found = store.session_user(session).await?;
-        let Some(found) = found else {
+        let now = Timestamp::now();
+        let Some(found) = store.session_user(session, now).await? else {
             return Err(refuse("unknown session"));
         };
         if found.user.id != user {
             return Err(refuse("session belongs to another user"));
         }
-        if found.revoked_at.is_some() {
-            return Err(refuse("session revoked"));
-        }
-        if found.expires_at <= Timestamp::now() {
-            return Err(refuse("session expired"));
-        }
-        if !found.user.is_active {
-            return Err(refuse("user deactivated"));
+        if !found.live {
+            return Err(refuse(found.why_not_live(now)));
         }
         Ok(AuthUser { user: found.user, session })
     }

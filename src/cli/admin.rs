@@ -1,6 +1,7 @@
 //! `rustchat admin …`: account management for the operator, before any client exists or when none
 //! can log in. Runs against the configured database like `--migrate-only` (same variables, same
-//! `.env`), through the same store functions and input rules as the HTTP API, so a rule lives once.
+//! `.env`), through the same application commands as the HTTP API (`app::accounts`), so a rule lives
+//! once; the operator acts as [`Principal::Operator`].
 //!
 //! Passwords are read from standard input (`--password-stdin`), never from the command line, where
 //! any user of the machine could read them in the process list; stdin must not be a terminal (it
@@ -13,9 +14,10 @@ use std::io::{BufRead, IsTerminal, Write as _};
 use clap::{Args, Subcommand};
 
 use super::exit;
-use crate::auth::hash_password;
+use crate::app::Principal;
+use crate::app::accounts::{self, NewAccount};
 use crate::config::Settings;
-use crate::domain::{DisplayName, Email, Password, Username};
+use crate::domain::Password;
 use crate::error::{Error, ErrorCode, report};
 use crate::store::Store;
 use crate::store::models::User;
@@ -168,32 +170,21 @@ async fn execute(command: AdminCommand, password: Option<Password>, store: &Stor
     let mut out = String::new();
     match command {
         AdminCommand::CreateUser(c) => {
-            let username = Username::parse(&c.username)?;
-            let email = Email::parse(&c.email)?;
-            let display_name = match c.display_name.as_deref().filter(|d| !d.trim().is_empty()) {
-                Some(d) => DisplayName::parse(d, "display_name")?.into_inner(),
-                None => String::new(),
-            };
-            let hash = hash_password(&password()?).await?;
-            let user = store.create_user_with_role(&username, &email, &display_name, Some(&hash), c.admin).await?;
-            tracing::info!(user_id = %user.id, admin = user.is_system_admin, by = "command line", "account created");
+            let new = NewAccount::parse(&c.username, &c.email, password()?.expose(), c.display_name.as_deref())?;
+            let user = accounts::create(store, Principal::Operator, &new, c.admin).await?;
             let role = if user.is_system_admin { "system admin" } else { "member" };
             let _ = writeln!(out, "created {} <{}> (id {}), {role}", user.username, user.email, user.id);
         }
         AdminCommand::ResetPassword(r) => {
             let user = find(store, &r.user).await?;
-            let hash = hash_password(&password()?).await?;
-            store.set_password_hash(user.id, &hash).await?;
-            let ended = store.revoke_sessions(user.id).await?;
-            tracing::info!(user_id = %user.id, revoked_sessions = ended, by = "command line", "password reset");
+            // No node hears of it: each one's sweep closes the account's sockets within seconds.
+            let (ended, _) = accounts::reset_password(store, Principal::Operator, user.id, &password()?).await?;
             let _ = writeln!(out, "reset the password of {}; {ended} session(s) ended", user.username);
         }
         AdminCommand::Deactivate(u) => {
             let user = find(store, &u.user).await?;
-            let was_active = user.is_active;
-            store.set_user_active(user.id, false).await?;
-            tracing::info!(user_id = %user.id, active = false, by = "command line", "account status changed");
-            if was_active {
+            accounts::set_active(store, Principal::Operator, user.id, false).await?;
+            if user.is_active {
                 let _ = writeln!(
                     out,
                     "deactivated {}; its sessions ended and its open sockets close within seconds",
@@ -205,8 +196,7 @@ async fn execute(command: AdminCommand, password: Option<Password>, store: &Stor
         }
         AdminCommand::Activate(u) => {
             let user = find(store, &u.user).await?;
-            store.set_user_active(user.id, true).await?;
-            tracing::info!(user_id = %user.id, active = true, by = "command line", "account status changed");
+            accounts::set_active(store, Principal::Operator, user.id, true).await?;
             let _ = writeln!(out, "activated {}", user.username);
         }
         AdminCommand::ListUsers(l) => {

@@ -266,8 +266,7 @@ pub async fn open_group(
 #[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/view")]
 pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
-    let access = member_channel(&state.store, &caller, path.into_inner()).await?;
-    let read = state.store.view_channel(access.channel.id, caller.id()).await?;
+    let read = app::reads::mark_read(&state.store, &caller, path.into_inner()).await?;
     state.realtime.publish_to_user(
         caller.id(),
         serde_json::json!({ "event": "channel_viewed", "channel_id": read.channel_id, "data": &read }),
@@ -279,8 +278,7 @@ pub async fn view_channel(state: web::Data<AppState>, caller: AuthUser, path: Pa
 #[utoipa::path(tag = "channels", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), responses((status = 200, body = ReadState), (status = 404)), security(("bearer" = [])))]
 #[get("/channels/{channel_id}/read")]
 pub async fn read_state(state: web::Data<AppState>, caller: AuthUser, path: Path<ChannelId>) -> Result<HttpResponse> {
-    let access = member_channel(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(state.store.read_state(access.channel.id, caller.id()).await?))
+    Ok(HttpResponse::Ok().json(app::reads::read_state(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// The channel's events after a seq, oldest first: what a client that was away missed.

@@ -17,7 +17,7 @@ use super::params::{Path, Query};
 use crate::auth::TokenPair;
 use crate::cluster::OAuthKind;
 use crate::config::TokenDelivery;
-use crate::domain::{DisplayName, Email, Registration, Username};
+use crate::domain::{DisplayName, Email, Username};
 use crate::error::{Error, ErrorCode, Result};
 use crate::oidc::{Identity, LoginState, STATE_TTL};
 use crate::state::AppState;
@@ -123,7 +123,7 @@ pub async fn callback(
     let identity = oidc.finish(code, &kept).await?;
     let user = account_for(&state, &identity).await?;
     tracing::info!(user_id = %user.id, issuer = %identity.issuer, "SSO login");
-    let pair = super::auth::open_session(&state, &req, user).await?;
+    let pair = crate::app::sessions::open(&state.store, &state.tokens, user, super::auth::user_agent(&req)).await?;
     deliver(&state, pair).await
 }
 
@@ -148,9 +148,7 @@ async fn account_for(state: &AppState, identity: &Identity) -> Result<User> {
         state.store.link_identity(&identity.issuer, &identity.subject, existing.id).await?;
         return Ok(existing);
     }
-    if state.site.get().registration == Registration::Closed && state.store.user_count().await? > 0 {
-        return Err(Error::forbidden("registration is closed on this site"));
-    }
+    crate::app::registration::admit_sso_account(&state.store, &state.site.get()).await?;
     let email =
         email.ok_or_else(|| Error::validation("the provider shared no email address; add the 'email' scope"))?;
     let wanted = identity

@@ -6,11 +6,11 @@ use utoipa::ToSchema;
 
 use super::json::Json;
 use super::params::Path;
-use crate::access::{member_team, visible_team};
 use crate::app;
-use crate::auth::{AuthUser, generate_invite_code, hash_invite};
-use crate::domain::{Role, TeamId, Timestamp, UserId};
-use crate::error::{Error, Result};
+use crate::app::invites::Invite;
+use crate::auth::AuthUser;
+use crate::domain::{TeamId, UserId};
+use crate::error::Result;
 use crate::state::AppState;
 use crate::store::models::{Team, TeamMember};
 
@@ -43,20 +43,17 @@ pub struct CreateInvite {
     pub expires_in_hours: Option<u32>,
 }
 
+impl CreateInvite {
+    pub(super) fn terms(&self) -> app::invites::InviteTerms {
+        app::invites::InviteTerms { max_uses: self.max_uses, expires_in_hours: self.expires_in_hours }
+    }
+}
+
 /// A user's membership of a team, as adding them answers.
 #[derive(Serialize, ToSchema)]
 pub struct Membership {
     pub team_id: TeamId,
     pub user_id: UserId,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Invite {
-    /// Shown once; only its hash is stored.
-    pub code: String,
-    pub team_id: Option<TeamId>,
-    pub max_uses: i32,
-    pub expires_at: Timestamp,
 }
 
 /// Create a team; the creator becomes its admin.
@@ -91,8 +88,7 @@ pub async fn list_joinable_teams(state: web::Data<AppState>, caller: AuthUser) -
 #[utoipa::path(tag = "teams", params(("team_id" = TeamId, Path, description = "The team's id.")), responses((status = 200, body = Team), (status = 404)), security(("bearer" = [])))]
 #[get("/teams/{team_id}")]
 pub async fn get_team(state: web::Data<AppState>, caller: AuthUser, path: Path<TeamId>) -> Result<HttpResponse> {
-    let (team, _) = visible_team(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(team))
+    Ok(HttpResponse::Ok().json(app::teams::visible(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// Join an open team.
@@ -110,8 +106,7 @@ pub async fn list_team_members(
     caller: AuthUser,
     path: Path<TeamId>,
 ) -> Result<HttpResponse> {
-    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(state.store.team_members(team.id).await?))
+    Ok(HttpResponse::Ok().json(app::teams::members(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// Add a user to the team (team admins and system admins).
@@ -153,29 +148,6 @@ pub async fn create_team_invite(
     path: Path<TeamId>,
     body: Json<CreateInvite>,
 ) -> Result<HttpResponse> {
-    let (team, role) = member_team(&state.store, &caller, path.into_inner()).await?;
-    if role != Role::Admin {
-        return Err(Error::forbidden("only team admins can create invites"));
-    }
-    Ok(HttpResponse::Created().json(issue_invite(&state, &caller, Some(team.id), &body).await?))
-}
-
-pub(super) async fn issue_invite(
-    state: &AppState,
-    caller: &AuthUser,
-    team: Option<TeamId>,
-    body: &CreateInvite,
-) -> Result<Invite> {
-    let max_uses = body.max_uses.unwrap_or(1);
-    if !(1..=1000).contains(&max_uses) {
-        return Err(Error::validation("max_uses must be 1-1000"));
-    }
-    let hours = body.expires_in_hours.unwrap_or(72);
-    if !(1..=720).contains(&hours) {
-        return Err(Error::validation("expires_in_hours must be 1-720"));
-    }
-    let code = generate_invite_code();
-    let expires_at = Timestamp::now().plus(std::time::Duration::from_secs(u64::from(hours) * 3600));
-    state.store.create_invite(&hash_invite(&code), team, caller.id(), max_uses, expires_at).await?;
-    Ok(Invite { code, team_id: team, max_uses, expires_at })
+    let invite = app::invites::create_for_team(&state.store, &caller, path.into_inner(), &body.terms()).await?;
+    Ok(HttpResponse::Created().json(invite))
 }

@@ -1,4 +1,5 @@
-//! Users: my profile, looking others up, and admins (de)activating accounts.
+//! Users: my profile, looking others up, and admins (de)activating accounts (rules in `app::users`,
+//! `app::search` and `app::accounts`).
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use serde::{Deserialize, Serialize};
@@ -7,9 +8,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::json::Json;
 use super::page_limit;
 use super::params::{Path, Query};
+use crate::app;
 use crate::auth::AuthUser;
-use crate::domain::{DisplayName, Email, UserId};
-use crate::error::{Error, Result};
+use crate::domain::UserId;
+use crate::error::Result;
 use crate::state::AppState;
 use crate::store::models::{MyChannel, PublicUser, User};
 
@@ -45,10 +47,8 @@ pub async fn update_me(
     caller: AuthUser,
     body: Json<UpdateProfile>,
 ) -> Result<HttpResponse> {
-    let display_name = body.display_name.as_deref().map(|d| DisplayName::parse(d, "display_name")).transpose()?;
-    let email = body.email.as_deref().map(Email::parse).transpose()?;
     let user =
-        state.store.update_profile(caller.id(), display_name.as_ref().map(DisplayName::as_str), email.as_ref()).await?;
+        app::users::update_profile(&state.store, &caller, body.display_name.as_deref(), body.email.as_deref()).await?;
     Ok(HttpResponse::Ok().json(user))
 }
 
@@ -56,7 +56,7 @@ pub async fn update_me(
 #[utoipa::path(tag = "users", responses((status = 200, body = Vec<MyChannel>)), security(("bearer" = [])))]
 #[get("/users/me/channels")]
 pub async fn my_channels(state: web::Data<AppState>, caller: AuthUser) -> Result<HttpResponse> {
-    Ok(HttpResponse::Ok().json(state.store.my_channels(caller.id()).await?))
+    Ok(HttpResponse::Ok().json(app::reads::my_channels(&state.store, &caller).await?))
 }
 
 /// Find users by username or display-name prefix.
@@ -64,19 +64,13 @@ pub async fn my_channels(state: web::Data<AppState>, caller: AuthUser) -> Result
 #[get("/users")]
 pub async fn search_users(
     state: web::Data<AppState>,
-    _caller: AuthUser,
+    caller: AuthUser,
     query: Query<UserSearch>,
 ) -> Result<HttpResponse> {
     let limit = page_limit(query.limit, 50)?;
-    let q = query.q.as_deref().unwrap_or("");
-    if q.chars().count() > 64 {
-        return Err(Error::validation("q must be at most 64 characters"));
-    }
-    Ok(HttpResponse::Ok().json(state.store.search_users(q, limit).await?))
+    let users = app::search::users(&state.store, &caller, query.q.as_deref().unwrap_or(""), limit).await?;
+    Ok(HttpResponse::Ok().json(users))
 }
-
-/// Most users one status request may ask about.
-const MAX_STATUS_IDS: usize = 500;
 
 #[derive(Serialize, ToSchema)]
 pub struct UserStatus {
@@ -91,26 +85,13 @@ pub struct UserStatus {
 #[post("/users/status/ids")]
 pub async fn user_statuses(
     state: web::Data<AppState>,
-    _caller: AuthUser,
+    caller: AuthUser,
     body: Json<Vec<UserId>>,
 ) -> Result<HttpResponse> {
-    let mut ids = body.into_inner();
-    if ids.len() > MAX_STATUS_IDS {
-        return Err(Error::validation(format!("ask about at most {MAX_STATUS_IDS} users at a time")));
-    }
-    ids.sort();
-    ids.dedup();
-    let online: std::collections::HashSet<uuid::Uuid> = state
-        .realtime
-        .slots
-        .online(ids.iter().map(|u| u.0).collect())
-        .await
-        .map_err(|e| Error::unavailable(format!("cannot tell who is online: {e}")))?
+    let online = app::users::online(state.realtime.slots.as_ref(), &caller, body.into_inner()).await?;
+    let statuses: Vec<UserStatus> = online
         .into_iter()
-        .collect();
-    let statuses: Vec<UserStatus> = ids
-        .into_iter()
-        .map(|u| UserStatus { user_id: u, status: if online.contains(&u.0) { "online" } else { "offline" } })
+        .map(|(user_id, online)| UserStatus { user_id, status: if online { "online" } else { "offline" } })
         .collect();
     Ok(HttpResponse::Ok().json(statuses))
 }
@@ -118,9 +99,8 @@ pub async fn user_statuses(
 /// One user, as other users see them.
 #[utoipa::path(tag = "users", params(("user_id" = UserId, Path, description = "The user's id.")), responses((status = 200, body = PublicUser), (status = 404)), security(("bearer" = [])))]
 #[get("/users/{user_id}")]
-pub async fn get_user(state: web::Data<AppState>, _caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
-    let user = state.store.user(path.into_inner()).await?.ok_or_else(|| Error::not_found("user"))?;
-    Ok(HttpResponse::Ok().json(PublicUser::from(user)))
+pub async fn get_user(state: web::Data<AppState>, caller: AuthUser, path: Path<UserId>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(app::users::public_profile(&state.store, &caller, path.into_inner()).await?))
 }
 
 /// Deactivate an account (system admins): its sessions end at once.
@@ -138,7 +118,7 @@ pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: P
 }
 
 async fn set_active(state: &AppState, caller: &AuthUser, target: UserId, active: bool) -> Result<HttpResponse> {
-    let (user, ended) = crate::app::accounts::set_active(&state.store, caller, target, active).await?;
+    let (user, ended) = app::accounts::set_active(&state.store, caller.into(), target, active).await?;
     if let Some(ended) = ended {
         state.realtime.end_logins(ended);
     }

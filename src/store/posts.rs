@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use super::change::{Change, ChannelEvent, FORMAT, RemovedReaction};
 use super::events::{append_event, insert_event};
 use super::models::{Post, Reaction, ReactionSummary};
+use super::sessions::live_session;
 use super::{Store, with_pool, with_tx};
 use crate::domain::{ChannelId, ChannelKind, EmojiName, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -73,14 +74,15 @@ async fn create_plain_post_pg(
     };
     let change = Change::Posted { post: post.clone(), mentions: Mentions::default() };
     // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
-    let seq: Option<i64> = sqlx::query_scalar(
+    let seq: Option<i64> = sqlx::query_scalar(concat!(
         "WITH counted AS (
            UPDATE channels SET last_seq = last_seq + 1, total_msg_count = total_msg_count + 1, last_post_at = $5
            WHERE id = $2 AND archived_at IS NULL
              AND EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $2 AND user_id = $3)
              AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                         WHERE s.id = $7 AND s.user_id = $3 AND s.revoked_at IS NULL AND s.expires_at > $5
-                           AND u.is_active)
+                         WHERE s.id = $7 AND s.user_id = $3 AND ",
+        live_session!("$5"),
+        ")
            RETURNING last_seq, total_msg_count, kind
          ), mentioned AS (
            -- In a DM every message mentions the other member.
@@ -97,7 +99,7 @@ async fn create_plain_post_pg(
            FROM counted WHERE channel_id = $2 AND user_id = $3
          )
          SELECT last_seq FROM counted",
-    )
+    ))
     .bind(post.id)
     .bind(channel)
     .bind(author)

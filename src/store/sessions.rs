@@ -7,13 +7,43 @@ use super::{Store, with_pool, with_tx};
 use crate::domain::{SessionId, Timestamp, UserId};
 use crate::error::Result;
 
+/// The rule "a login still gives the right to act": its session is neither revoked nor expired, and its
+/// user is active. SQL over `sessions s JOIN users u`, `$now` being the placeholder of the current time.
+/// Every check of a session uses this one text: the access-token check ([`Store::session_user`]), the
+/// sockets' sweep ([`Store::live_sessions`]) and the one-statement post (`store/posts.rs`), so they
+/// cannot disagree (`tests/api/post_rules.rs` runs them side by side).
+macro_rules! live_session {
+    ($now:literal) => {
+        concat!("(s.revoked_at IS NULL AND s.expires_at > ", $now, " AND u.is_active)")
+    };
+}
+pub(crate) use live_session;
+
 /// The state of a session as an access token's check needs it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct SessionUser {
     #[sqlx(flatten)]
     pub user: User,
+    /// [`live_session!`], as the database answered it.
+    pub live: bool,
     pub revoked_at: Option<Timestamp>,
     pub expires_at: Timestamp,
+}
+
+impl SessionUser {
+    /// Why the session is no longer live, for the log; the decision itself is `live`. `now` is the
+    /// time the check was made with.
+    pub fn why_not_live(&self, now: Timestamp) -> &'static str {
+        if self.revoked_at.is_some() {
+            "session revoked"
+        } else if self.expires_at <= now {
+            "session expired"
+        } else if !self.user.is_active {
+            "user deactivated"
+        } else {
+            "session no longer valid"
+        }
+    }
 }
 
 /// What presenting a refresh token did.
@@ -55,15 +85,17 @@ impl Store {
         Ok(id)
     }
 
-    /// The session and its user, for checking an access token.
-    pub async fn session_user(&self, id: SessionId) -> Result<Option<SessionUser>> {
+    /// The session and its user, for checking an access token at `now`.
+    pub async fn session_user(&self, id: SessionId, now: Timestamp) -> Result<Option<SessionUser>> {
         Ok(with_pool!(self, |pool| {
-            sqlx::query_as::<_, SessionUser>(
+            sqlx::query_as::<_, SessionUser>(concat!(
                 "SELECT u.id, u.username, u.email, u.display_name, u.is_system_admin, u.is_active, u.created_at, u.updated_at,
-                        s.revoked_at, s.expires_at
-                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
-            )
+                        s.revoked_at, s.expires_at, ",
+                live_session!("$2"),
+                " AS live FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+            ))
             .bind(id)
+            .bind(now)
             .fetch_optional(pool)
             .await?
         }))
@@ -77,8 +109,10 @@ impl Store {
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (2..=chunk.len() + 1).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.id IN ({}) AND s.revoked_at IS NULL AND s.expires_at > $1 AND u.is_active",
+                concat!(
+                    "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id IN ({}) AND ",
+                    live_session!("$1")
+                ),
                 placeholders.join(", ")
             );
             let rows: Vec<SessionId> = with_pool!(self, |pool| {

@@ -21,6 +21,7 @@ mod logins;
 mod logs;
 mod openapi;
 mod operability;
+mod operator;
 mod post_rules;
 mod posts;
 mod ratelimit;

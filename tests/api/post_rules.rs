@@ -2,6 +2,7 @@
 //! must accept and refuse exactly the same posts. Each case runs through both, on the same data.
 
 use rustchat::app::posts::post_checked;
+use rustchat::auth::AuthUser;
 use rustchat::config::Settings;
 use rustchat::domain::{ChannelId, Mentions, MessageBody, SessionId, UserId};
 use rustchat::store::Store;
@@ -227,5 +228,64 @@ async fn the_one_statement_post_and_the_checked_post_refuse_the_same_cases() {
         } else {
             assert_eq!((after_fast, after_checked), (before, before), "{}: a refusal wrote something", case.name);
         }
+    }
+}
+
+/// A login is live in one sense only: the access-token check, the sockets' sweep and both post paths
+/// give the same answer for each way a session ends.
+#[tokio::test]
+async fn every_check_of_a_session_agrees_on_whether_it_is_live() {
+    let Some(app) = spawn_app(Db::Postgres, &[]).await else { return };
+    let base = &app.address;
+    let mut db = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    let settings = Settings::from_vars([("RUSTCHAT_DATABASE_URL", app.db_url.as_str())]).unwrap();
+    let store = Store::connect_lazy(&settings.database).unwrap();
+
+    let owner = Api::register(base, "owner").await;
+    let live = Api::register(base, "live").await;
+    let revoked = Api::register(base, "revoked").await;
+    let expired = Api::register(base, "expired").await;
+    let deactivated = Api::register(base, "deactivated").await;
+    let team = owner.create_team("acme", false).await;
+    let channel = owner.create_channel(&team, "general", "public").await;
+    for u in [&live, &revoked, &expired, &deactivated] {
+        owner.add_to_team(&team, &u.user_id).await;
+        owner.add_to_channel(&channel, &u.user_id).await;
+    }
+    let sessions: Vec<(&str, &Api, SessionId)> = vec![
+        ("live", &live, session_of(&mut db, &live).await),
+        ("revoked", &revoked, session_of(&mut db, &revoked).await),
+        ("expired", &expired, session_of(&mut db, &expired).await),
+        ("deactivated", &deactivated, session_of(&mut db, &deactivated).await),
+        ("unknown", &live, SessionId::new()),
+    ];
+    revoked.post("/api/v1/auth/logout", json!({})).await.expect(204);
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE user_id = $1")
+        .bind(id::<Uuid>(&expired.user_id))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    // Straight in SQL, so the session row itself still looks live.
+    sqlx::query("UPDATE users SET is_active = false WHERE id = $1")
+        .bind(id::<Uuid>(&deactivated.user_id))
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let ids: Vec<SessionId> = sessions.iter().map(|(_, _, s)| *s).collect();
+    let swept = store.live_sessions(&ids).await.unwrap();
+    let body = MessageBody::parse("a plain message").unwrap();
+    let mentions = Mentions::parse(body.as_str());
+    let channel: ChannelId = id(&channel);
+    for (name, api, session) in &sessions {
+        let author: UserId = id(&api.user_id);
+        let expected = *name == "live";
+        let token = AuthUser::of_session(&store, *session, author).await;
+        let fast = store.create_plain_post_as(*session, author, channel, &body, &mentions).await.unwrap();
+        let checked = post_checked(&store, &NobodyOnline, *session, author, channel, body.as_str(), None).await;
+        assert_eq!(swept.contains(session), expected, "{name}: the sockets' sweep");
+        assert_eq!(token.is_ok(), expected, "{name}: the access-token check answered {:?}", token.err());
+        assert_eq!(fast.is_some(), expected, "{name}: the one-statement post");
+        assert_eq!(checked.is_ok(), expected, "{name}: the checked post answered {:?}", checked.err());
     }
 }
