@@ -1,12 +1,56 @@
-//! Channel membership and conversations: who may add or remove whom, and who may talk in private.
+//! Channels: who may create, rename and archive them, who may add or remove whom, and who may talk in
+//! private.
 
-use crate::access::{member_channel, readable_channel};
+use crate::access::{member_channel, member_team, readable_channel};
 use crate::auth::AuthUser;
-use crate::domain::{ChannelId, UserId};
+use crate::domain::{ChannelId, ChannelKind, TeamId, UserId};
 use crate::error::{Error, Result};
-use crate::store::Store;
 use crate::store::change::ChannelEvent;
 use crate::store::models::Channel;
+use crate::store::{ChannelPatch, NewChannel, Store};
+
+/// Creates a team channel in `team` (whose member the caller must be), the caller its first member.
+/// Conversations are not made here: they have their own get-or-create rules.
+pub async fn create(
+    store: &Store,
+    caller: &AuthUser,
+    team: TeamId,
+    new: NewChannel<'_>,
+) -> Result<(Channel, ChannelEvent)> {
+    let (team, _) = member_team(store, caller, team).await?;
+    if !matches!(new.kind, ChannelKind::Public | ChannelKind::Private) {
+        return Err(Error::validation(
+            "kind must be 'public' or 'private'; use /channels/direct or /channels/group for conversations",
+        ));
+    }
+    store.create_channel(NewChannel { team: team.id, creator: caller.id(), ..new }).await
+}
+
+/// Changes a team channel's name (channel or team admins) or texts (any member) while it is not archived.
+pub async fn update(
+    store: &Store,
+    caller: &AuthUser,
+    channel: ChannelId,
+    patch: ChannelPatch<'_>,
+) -> Result<(Channel, ChannelEvent)> {
+    let access = member_channel(store, caller, channel).await?.writable()?;
+    if access.channel.team_id.is_none() {
+        return Err(Error::forbidden("direct and group conversations cannot be renamed"));
+    }
+    if patch.name.is_some() && !access.can_manage(caller) {
+        return Err(Error::forbidden("only channel or team admins can rename a channel"));
+    }
+    store.update_channel(access.channel.id, patch, false).await
+}
+
+/// Archives a channel (channel or team admins): it becomes read-only.
+pub async fn archive(store: &Store, caller: &AuthUser, channel: ChannelId) -> Result<(Channel, ChannelEvent)> {
+    let access = readable_channel(store, caller, channel).await?.writable()?;
+    if !access.can_manage(caller) {
+        return Err(Error::forbidden("only channel or team admins can archive a channel"));
+    }
+    store.update_channel(access.channel.id, ChannelPatch::default(), true).await
+}
 
 /// Fewest and most members of a group conversation, its creator included.
 pub const GROUP_SIZE: std::ops::RangeInclusive<usize> = 3..=8;

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::json::Json;
 use super::params::{Path, Query};
-use crate::access::{member_channel, member_team, readable_channel};
+use crate::access::{member_team, readable_channel};
 use crate::app;
 use crate::auth::AuthUser;
 use crate::domain::{ChannelId, ChannelKind, DisplayName, Slug, TeamId, Text, UserId};
@@ -96,29 +96,22 @@ pub async fn create_channel(
     path: Path<TeamId>,
     body: Json<CreateChannel>,
 ) -> Result<HttpResponse> {
-    let (team, _) = member_team(&state.store, &caller, path.into_inner()).await?;
+    let team = path.into_inner();
     let kind = body.kind.unwrap_or(ChannelKind::Public);
-    if !matches!(kind, ChannelKind::Public | ChannelKind::Private) {
-        return Err(Error::validation(
-            "kind must be 'public' or 'private'; use /channels/direct or /channels/group for conversations",
-        ));
-    }
     let name = Slug::parse(&body.name, "name")?;
     let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
     let purpose = Text::parse(body.purpose.as_deref().unwrap_or(""), "purpose", PURPOSE_MAX)?;
     let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", HEADER_MAX)?;
-    let (channel, event) = state
-        .store
-        .create_channel(NewChannel {
-            team: team.id,
-            kind,
-            name: &name,
-            display_name: display_name.as_str(),
-            purpose: purpose.as_str(),
-            header: header.as_str(),
-            creator: caller.id(),
-        })
-        .await?;
+    let new = NewChannel {
+        team,
+        kind,
+        name: &name,
+        display_name: display_name.as_str(),
+        purpose: purpose.as_str(),
+        header: header.as_str(),
+        creator: caller.id(),
+    };
+    let (channel, event) = app::channels::create(&state.store, &caller, team, new).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Created().json(channel))
 }
@@ -152,14 +145,7 @@ pub async fn update_channel(
     path: Path<ChannelId>,
     body: Json<UpdateChannel>,
 ) -> Result<HttpResponse> {
-    let access = member_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
-    if access.channel.team_id.is_none() {
-        return Err(Error::forbidden("direct and group conversations cannot be renamed"));
-    }
     let name = body.name.as_deref().map(|n| Slug::parse(n, "name")).transpose()?;
-    if name.is_some() && !access.can_manage(&caller) {
-        return Err(Error::forbidden("only channel or team admins can rename a channel"));
-    }
     let display_name = body.display_name.as_deref().map(|d| DisplayName::parse(d, "display_name")).transpose()?;
     let purpose = body.purpose.as_deref().map(|p| Text::parse(p, "purpose", PURPOSE_MAX)).transpose()?;
     let header = body.header.as_deref().map(|h| Text::parse(h, "header", HEADER_MAX)).transpose()?;
@@ -169,7 +155,7 @@ pub async fn update_channel(
         purpose: purpose.as_ref().map(Text::as_str),
         header: header.as_ref().map(Text::as_str),
     };
-    let (channel, event) = state.store.update_channel(access.channel.id, patch, false).await?;
+    let (channel, event) = app::channels::update(&state.store, &caller, path.into_inner(), patch).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(channel))
 }
@@ -182,11 +168,7 @@ pub async fn archive_channel(
     caller: AuthUser,
     path: Path<ChannelId>,
 ) -> Result<HttpResponse> {
-    let access = readable_channel(&state.store, &caller, path.into_inner()).await?.writable()?;
-    if !access.can_manage(&caller) {
-        return Err(Error::forbidden("only channel or team admins can archive a channel"));
-    }
-    let (channel, event) = state.store.update_channel(access.channel.id, ChannelPatch::default(), true).await?;
+    let (channel, event) = app::channels::archive(&state.store, &caller, path.into_inner()).await?;
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Ok().json(channel))
 }
