@@ -30,5 +30,6 @@ mod secrets;
 mod seq;
 mod shutdown;
 mod site;
+mod spans;
 mod sso;
 mod storage;
