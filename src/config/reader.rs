@@ -14,22 +14,26 @@ const BOOL_WORDS: [(&str, bool); 6] =
     [("true", true), ("1", true), ("yes", true), ("false", false), ("0", false), ("no", false)];
 
 pub(super) struct Reader {
-    /// Set, non-empty values by name without the prefix, lower-cased (as `envy` bound them before,
-    /// so `RUSTCHAT_Server_Port` still sets the port).
+    /// Set, non-empty values by name without the prefix, lower-cased: `envy` binds them (so
+    /// `RUSTCHAT_Server_Port` sets the port, as it did when envy bound a struct of fields).
     values: BTreeMap<String, String>,
     pub errors: Vec<ConfigError>,
 }
 
 impl Reader {
     pub fn new(sources: &Sources) -> Result<Self, ConfigErrors> {
-        let mut values = BTreeMap::new();
-        for (name, value) in sources.pairs().filter(|(_, v)| !v.is_empty()) {
-            let Some(key) = name.strip_prefix(PREFIX).map(str::to_lowercase) else { continue };
-            if values.insert(key.clone(), value).is_some() {
-                let message = format!("duplicate field `{key}`");
-                return Err(ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message }]));
-            }
+        let set: Vec<(String, String)> = sources.pairs().filter(|(_, v)| !v.is_empty()).collect();
+        // A flat struct of fields refused one variable set twice in different cases; a map keeps the
+        // last, so that refusal is made here.
+        let mut keys: Vec<String> = set.iter().map(|(k, _)| k.trim_start_matches(PREFIX).to_lowercase()).collect();
+        keys.sort();
+        if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+            let message = format!("duplicate field `{}`", pair[0]);
+            return Err(ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message }]));
         }
+        let values = envy::prefixed(PREFIX)
+            .from_iter(set)
+            .map_err(|e| ConfigErrors(vec![ConfigError { variable: "RUSTCHAT_*", message: e.to_string() }]))?;
         Ok(Self { values, errors: Vec::new() })
     }
 
