@@ -1,6 +1,6 @@
-//! `rustchat --check-config`: the effective configuration with secrets redacted and each value's
-//! source, the configuration's warnings, and whether the database and Redis answer. Exit code 0 when
-//! everything is usable, 2 otherwise.
+//! `rustchat --check-config`: the effective configuration with secrets redacted, each value's source
+//! and, for numbers and durations, the range the table allows; the configuration's warnings; and
+//! whether the database and Redis answer. Exit code 0 when everything is usable, 2 otherwise.
 
 use std::io::Write;
 use std::time::Duration;
@@ -20,7 +20,11 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
     writeln!(out)?;
     for v in VARIABLES {
         let value = effective_value(settings, v.name);
-        writeln!(out, "  {:<46} {:<48} ({})", v.name, value, settings.sources.source(v.name))?;
+        let source = format!("({})", settings.sources.source(v.name));
+        match v.range() {
+            Some(range) => writeln!(out, "  {:<46} {:<48} {source:<14} range {range}", v.name, value)?,
+            None => writeln!(out, "  {:<46} {:<48} {source}", v.name, value)?,
+        }
     }
 
     if !settings.warnings.is_empty() {

@@ -3,7 +3,9 @@
 //! operator fixes a broken deployment in one round. Secrets are wrapped in [`Secret`] and never print.
 
 mod check;
+mod kind;
 mod parse;
+mod reader;
 mod secret;
 mod secrets;
 mod sources;
@@ -14,10 +16,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use check::check_config;
+pub use kind::{DefaultValue, Kind, Unit, Variable, markdown_table};
 pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
 pub use sources::{Source, Sources};
-pub use variables::{PREFIX, VARIABLES, Variable};
+pub use variables::{PREFIX, VARIABLES};
 
 /// `development` (the default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,126 +1,264 @@
-//! Every `RUSTCHAT_*` variable the node reads, in one table: its name, default, meaning and whether it
-//! is a secret. The table drives unknown-variable warnings, `--check-config` output and the README's
-//! configuration reference, so a variable cannot exist in one place and be missing from another.
+//! Every `RUSTCHAT_*` variable the node reads, in one table: its name, the form it accepts (with its
+//! range), its typed default, its meaning and whether it is a secret. The parser reads ranges and
+//! defaults from here; unknown-variable warnings, `--check-config` and the README's configuration
+//! table are generated from it, so a variable cannot say one thing in one place and another elsewhere.
 
-use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-/// One configuration variable.
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    /// Full name, e.g. `RUSTCHAT_SERVER_PORT`.
-    pub name: &'static str,
-    /// The default as an operator would read it; empty when unset means "off" or "derived".
-    pub default: &'static str,
-    pub meaning: &'static str,
-    /// Secrets are redacted in every output.
-    pub secret: bool,
-}
-
-const fn var(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
-    Variable { name, default, meaning, secret: false }
-}
-
-const fn secret(name: &'static str, default: &'static str, meaning: &'static str) -> Variable {
-    Variable { name, default, meaning, secret: true }
-}
+use super::kind::{DefaultValue as D, Kind, Unit, Variable};
+use super::secrets::MIN_SECRET_BYTES;
 
 pub const PREFIX: &str = "RUSTCHAT_";
 
-/// The reference table. Order is the order `--check-config` prints.
+const fn var(name: &'static str, kind: Kind, default: D, meaning: &'static str) -> Variable {
+    Variable { name, kind, default, meaning, secret: false }
+}
+
+const fn secret(name: &'static str, kind: Kind, default: D, meaning: &'static str) -> Variable {
+    Variable { name, kind, default, meaning, secret: true }
+}
+
+const fn integer(min: i64, max: i64) -> Kind {
+    Kind::Integer { min, max }
+}
+
+const fn seconds(min: u64, max: u64) -> Kind {
+    Kind::Duration { unit: Unit::Seconds, min, max }
+}
+
+/// Names that appear in logs, metrics and Redis keys: `[A-Za-z0-9-_.]`.
+const LABEL: Kind =
+    Kind::Name { max_len: 64, chars: "[A-Za-z0-9-_.]", allowed: |c| c.is_ascii_alphanumeric() || "-_.".contains(c) };
+const KEY: Kind = Kind::SecretBytes { min_bytes: MIN_SECRET_BYTES };
+const HTTP_URL: Kind = Kind::Url(&["https", "http"]);
+
+pub const ENVIRONMENT: Variable = var(
+    "RUSTCHAT_ENVIRONMENT",
+    Kind::Choice(&["development", "production"]),
+    D::Text("development"),
+    "`development` or `production` (production demands real secrets and PostgreSQL)",
+);
+pub const SERVER_HOST: Variable =
+    var("RUSTCHAT_SERVER_HOST", Kind::Address, D::Text("0.0.0.0"), "address to listen on");
+pub const SERVER_PORT: Variable = var("RUSTCHAT_SERVER_PORT", Kind::Port, D::Integer(3000), "port to listen on");
+pub const SERVER_WORKERS: Variable =
+    var("RUSTCHAT_SERVER_WORKERS", integer(1, 256), D::Derived("number of cores"), "HTTP worker threads");
+pub const NODE_ID: Variable =
+    var("RUSTCHAT_NODE_ID", LABEL, D::Derived("the hostname"), "this node's name in the cluster, logs and metrics");
+pub const SITE_URL: Variable = var(
+    "RUSTCHAT_SITE_URL",
+    HTTP_URL,
+    D::None,
+    "public https URL of the site (SSO redirect URIs are built from it); production warns when unset",
+);
+pub const DATABASE_URL: Variable = secret(
+    "RUSTCHAT_DATABASE_URL",
+    Kind::Url(&["postgres", "postgresql", "sqlite"]),
+    D::Derived("SQLite file `<data dir>/rustchat.db`"),
+    "`postgres://…` for PostgreSQL, `sqlite://path` for an embedded file",
+);
+pub const DB_MAX_CONNECTIONS: Variable = var(
+    "RUSTCHAT_DB_POOL__MAX_CONNECTIONS",
+    integer(1, 10_000),
+    D::Integer(10),
+    "most database connections this node opens",
+);
+pub const DB_MIN_CONNECTIONS: Variable =
+    var("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", integer(0, 10_000), D::Integer(1), "connections kept open when idle");
+pub const DB_ACQUIRE_TIMEOUT: Variable = var(
+    "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS",
+    Kind::Duration { unit: Unit::Milliseconds, min: 10, max: 600_000 },
+    D::Duration(Duration::from_millis(5000)),
+    "how long a request waits for a connection before it gets 503 and the log says `pool timed out`; at \
+     start, how long a refused connection is retried (a database still starting)",
+);
+pub const AUTO_MIGRATE: Variable = var(
+    "RUSTCHAT_AUTO_MIGRATE",
+    Kind::Bool,
+    D::Derived("`true` in development, `false` in production"),
+    "apply pending migrations at start",
+);
+pub const REDIS_URL: Variable = secret(
+    "RUSTCHAT_REDIS_URL",
+    Kind::Url(&["redis", "rediss"]),
+    D::None,
+    "`redis://…`; unset runs a single node with an in-process bus",
+);
+pub const REDIS_PREFIX: Variable =
+    var("RUSTCHAT_REDIS_PREFIX", LABEL, D::Text("rustchat"), "prefix of every Redis key and pub/sub topic");
+pub const JWT_SECRET: Variable = secret(
+    "RUSTCHAT_JWT_SECRET",
+    KEY,
+    D::Derived("generated in development"),
+    "signs access tokens; base64 (as `openssl rand -base64 48` prints) or raw",
+);
+pub const ENCRYPTION_KEY: Variable = secret(
+    "RUSTCHAT_ENCRYPTION_KEY",
+    KEY,
+    D::Derived("generated in development"),
+    "encrypts credentials stored in the database; same form, must differ from the JWT secret",
+);
+pub const JWT_SECRET_PREVIOUS: Variable = secret(
+    "RUSTCHAT_JWT_SECRET_PREVIOUS",
+    KEY,
+    D::None,
+    "during a rotation: the previous JWT secret; tokens it signed stay valid until they expire",
+);
+pub const ENCRYPTION_KEY_PREVIOUS: Variable = secret(
+    "RUSTCHAT_ENCRYPTION_KEY_PREVIOUS",
+    KEY,
+    D::None,
+    "during a rotation: the previous encryption key; stored secrets are re-encrypted with the new key at start",
+);
+pub const OIDC_PROVIDER_ID: Variable = var(
+    "RUSTCHAT_OIDC_PROVIDER_ID",
+    Kind::Name {
+        max_len: 32,
+        chars: "[a-z0-9-]",
+        allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+    },
+    D::Text("sso"),
+    "URL name of the OpenID Connect provider (`/api/v1/auth/oidc/<id>/login`)",
+);
+pub const OIDC_ISSUER: Variable = var(
+    "RUSTCHAT_OIDC_ISSUER",
+    HTTP_URL,
+    D::None,
+    "issuer URL of an OpenID Connect provider (Google, Keycloak, Okta, Azure AD…); https in production",
+);
+pub const OIDC_CLIENT_ID: Variable =
+    var("RUSTCHAT_OIDC_CLIENT_ID", Kind::Text, D::None, "client id registered with the provider");
+pub const OIDC_CLIENT_SECRET: Variable =
+    secret("RUSTCHAT_OIDC_CLIENT_SECRET", Kind::Text, D::None, "client secret registered with the provider");
+pub const OIDC_SCOPES: Variable =
+    var("RUSTCHAT_OIDC_SCOPES", Kind::Words, D::Text("openid email profile"), "scopes to request");
+pub const OIDC_DISPLAY_NAME: Variable =
+    var("RUSTCHAT_OIDC_DISPLAY_NAME", Kind::Text, D::Text("Single sign-on"), "the label clients show for the provider");
+pub const OAUTH_TOKEN_DELIVERY: Variable = var(
+    "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
+    Kind::Choice(&["cookie", "code"]),
+    D::Text("cookie"),
+    "how SSO logins hand over tokens: `cookie` or `code` (one-time exchange code)",
+);
+pub const RATE_LIMIT_AUTH: Variable = var(
+    "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE",
+    integer(1, 1_000_000),
+    D::Integer(10),
+    "auth requests per client IP per minute",
+);
+pub const RATE_LIMIT_WS: Variable = var(
+    "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE",
+    integer(1, 1_000_000),
+    D::Integer(30),
+    "WebSocket connects per client IP per minute",
+);
+pub const TRUSTED_PROXIES: Variable = var(
+    "RUSTCHAT_SECURITY_TRUSTED_PROXIES",
+    Kind::Networks,
+    D::None,
+    "IPs/CIDRs of load balancers whose `X-Forwarded-For` is believed (otherwise the peer address is the client)",
+);
+pub const WS_MAX_QUEUED_FRAMES: Variable = var(
+    "RUSTCHAT_WS_MAX_QUEUED_FRAMES",
+    integer(16, 1_000_000),
+    D::Integer(1024),
+    "frames a WebSocket may have waiting before it is closed as a slow consumer (close code 4008)",
+);
+pub const WS_MAX_QUEUED_BYTES: Variable = var(
+    "RUSTCHAT_WS_MAX_QUEUED_BYTES",
+    integer(16_384, 1 << 30),
+    D::Integer(4 << 20),
+    "bytes a WebSocket may have waiting before it is closed as a slow consumer",
+);
+pub const WS_PRESENCE_MAX_MEMBERS: Variable = var(
+    "RUSTCHAT_WS_PRESENCE_MAX_MEMBERS",
+    integer(0, 1_000_000),
+    D::Integer(100),
+    "channels with more members carry no `presence` events (one status change would be a frame per member); \
+     clients ask `POST /api/v1/users/status/ids` instead",
+);
+pub const WS_PING: Variable = var(
+    "RUSTCHAT_WS_PING_SECONDS",
+    seconds(1, 3600),
+    D::Duration(Duration::from_secs(15)),
+    "how often the server pings each WebSocket",
+);
+pub const WS_CLIENT_TIMEOUT: Variable = var(
+    "RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS",
+    seconds(2, 7200),
+    D::Duration(Duration::from_secs(45)),
+    "a WebSocket silent this long (no pong, no message) is closed; must exceed the ping interval",
+);
+pub const DATA_DIR: Variable = var(
+    "RUSTCHAT_DATA_DIR",
+    Kind::Path,
+    D::Text("./data"),
+    "embedded database and generated development secrets (`secrets.json`, mode 0600)",
+);
+pub const LOG_LEVEL: Variable = var(
+    "RUSTCHAT_LOG_LEVEL",
+    Kind::LogFilter,
+    D::Text("info"),
+    "a tracing filter, e.g. `info` or `rustchat=debug,info`",
+);
+pub const LOG_FORMAT: Variable = var(
+    "RUSTCHAT_LOG_FORMAT",
+    Kind::Choice(&["json", "pretty"]),
+    D::Derived("`json` (`pretty` on a terminal in development)"),
+    "`json` or `pretty`",
+);
+pub const SHUTDOWN_DRAIN: Variable = var(
+    "RUSTCHAT_SHUTDOWN_DRAIN_SECONDS",
+    seconds(0, 3600),
+    D::Duration(Duration::ZERO),
+    "after SIGTERM, keep serving this long with readiness 503 so balancers move away",
+);
+pub const SHUTDOWN_GRACE: Variable = var(
+    "RUSTCHAT_SHUTDOWN_GRACE_SECONDS",
+    seconds(0, 3600),
+    D::Duration(Duration::from_secs(30)),
+    "then wait at most this long for in-flight requests",
+);
+
+/// The reference table. Order is the order `--check-config` and the README list them.
 pub const VARIABLES: &[Variable] = &[
-    var(
-        "RUSTCHAT_ENVIRONMENT",
-        "development",
-        "`development` or `production` (production demands real secrets and PostgreSQL)",
-    ),
-    var("RUSTCHAT_SERVER_HOST", "0.0.0.0", "address to listen on"),
-    var("RUSTCHAT_SERVER_PORT", "3000", "port to listen on"),
-    var("RUSTCHAT_SERVER_WORKERS", "number of cores", "HTTP worker threads"),
-    var("RUSTCHAT_NODE_ID", "the hostname", "this node's name in the cluster, logs and metrics"),
-    var("RUSTCHAT_SITE_URL", "", "public https URL of the site (SSO redirect URIs are built from it)"),
-    secret(
-        "RUSTCHAT_DATABASE_URL",
-        "SQLite file in the data directory",
-        "`postgres://…` for PostgreSQL, `sqlite://path` for an embedded file",
-    ),
-    var("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", "10", "most database connections this node opens"),
-    var("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", "1", "database connections kept open when idle"),
-    var(
-        "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS",
-        "5000",
-        "how long a request waits for a database connection before it gets 503 (`pool timed out`)",
-    ),
-    var("RUSTCHAT_AUTO_MIGRATE", "true in development, false in production", "apply pending migrations at start"),
-    secret("RUSTCHAT_REDIS_URL", "", "`redis://…`; unset runs a single node with an in-process bus"),
-    var("RUSTCHAT_REDIS_PREFIX", "rustchat", "prefix of every Redis key and pub/sub topic"),
-    secret("RUSTCHAT_JWT_SECRET", "generated in development", "signs access tokens; base64 or raw, at least 32 bytes"),
-    secret(
-        "RUSTCHAT_ENCRYPTION_KEY",
-        "generated in development",
-        "encrypts credentials stored in the database; base64 or raw, at least 32 bytes",
-    ),
-    secret(
-        "RUSTCHAT_JWT_SECRET_PREVIOUS",
-        "",
-        "during a rotation: the old JWT secret, still accepted for tokens it signed until they expire",
-    ),
-    secret(
-        "RUSTCHAT_ENCRYPTION_KEY_PREVIOUS",
-        "",
-        "during a rotation: the old encryption key; stored secrets are re-encrypted with the new one at start",
-    ),
-    var(
-        "RUSTCHAT_OIDC_PROVIDER_ID",
-        "sso",
-        "URL name of the OpenID Connect provider (in /api/v1/auth/oidc/<id>/login)",
-    ),
-    var(
-        "RUSTCHAT_OIDC_ISSUER",
-        "",
-        "issuer URL of an OpenID Connect provider; its /.well-known/openid-configuration is read",
-    ),
-    var("RUSTCHAT_OIDC_CLIENT_ID", "", "client id registered with the provider"),
-    secret("RUSTCHAT_OIDC_CLIENT_SECRET", "", "client secret registered with the provider"),
-    var("RUSTCHAT_OIDC_SCOPES", "openid email profile", "scopes to request"),
-    var("RUSTCHAT_OIDC_DISPLAY_NAME", "Single sign-on", "the button label clients show"),
-    var(
-        "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
-        "cookie",
-        "how SSO logins hand over tokens: `cookie` or `code` (one-time exchange code)",
-    ),
-    var("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "10", "auth requests per client IP per minute"),
-    var("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "30", "WebSocket connects per client IP per minute"),
-    var(
-        "RUSTCHAT_SECURITY_TRUSTED_PROXIES",
-        "",
-        "comma-separated IPs or CIDRs of load balancers whose X-Forwarded-For is believed",
-    ),
-    var(
-        "RUSTCHAT_WS_MAX_QUEUED_FRAMES",
-        "1024",
-        "frames a WebSocket may have waiting to be sent before it is closed as a slow consumer (4008)",
-    ),
-    var(
-        "RUSTCHAT_WS_MAX_QUEUED_BYTES",
-        "4194304",
-        "bytes a WebSocket may have waiting to be sent before it is closed as a slow consumer (4008)",
-    ),
-    var(
-        "RUSTCHAT_WS_PRESENCE_MAX_MEMBERS",
-        "100",
-        "channels with more members carry no presence events (clients ask POST /api/v1/users/status/ids)",
-    ),
-    var("RUSTCHAT_WS_PING_SECONDS", "15", "how often the server pings each WebSocket"),
-    var("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", "45", "a WebSocket silent this long (no pong, no message) is closed"),
-    var("RUSTCHAT_DATA_DIR", "./data", "embedded database and generated development secrets"),
-    var("RUSTCHAT_LOG_LEVEL", "info", "a tracing filter, e.g. `info` or `rustchat=debug,info`"),
-    var("RUSTCHAT_LOG_FORMAT", "json (pretty on a terminal in development)", "`json` or `pretty`"),
-    var(
-        "RUSTCHAT_SHUTDOWN_DRAIN_SECONDS",
-        "0",
-        "after SIGTERM, keep serving this long with readiness 503 so balancers move away",
-    ),
-    var("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "30", "then wait at most this long for in-flight requests"),
+    ENVIRONMENT,
+    SERVER_HOST,
+    SERVER_PORT,
+    SERVER_WORKERS,
+    NODE_ID,
+    SITE_URL,
+    DATABASE_URL,
+    DB_MAX_CONNECTIONS,
+    DB_MIN_CONNECTIONS,
+    DB_ACQUIRE_TIMEOUT,
+    AUTO_MIGRATE,
+    REDIS_URL,
+    REDIS_PREFIX,
+    JWT_SECRET,
+    ENCRYPTION_KEY,
+    JWT_SECRET_PREVIOUS,
+    ENCRYPTION_KEY_PREVIOUS,
+    OIDC_PROVIDER_ID,
+    OIDC_ISSUER,
+    OIDC_CLIENT_ID,
+    OIDC_CLIENT_SECRET,
+    OIDC_SCOPES,
+    OIDC_DISPLAY_NAME,
+    OAUTH_TOKEN_DELIVERY,
+    RATE_LIMIT_AUTH,
+    RATE_LIMIT_WS,
+    TRUSTED_PROXIES,
+    WS_MAX_QUEUED_FRAMES,
+    WS_MAX_QUEUED_BYTES,
+    WS_PRESENCE_MAX_MEMBERS,
+    WS_PING,
+    WS_CLIENT_TIMEOUT,
+    DATA_DIR,
+    LOG_LEVEL,
+    LOG_FORMAT,
+    SHUTDOWN_DRAIN,
+    SHUTDOWN_GRACE,
 ];
 
 /// Looks a variable up by its full name.
@@ -128,78 +266,37 @@ pub fn find(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
 }
 
-/// The variables as `envy` binds them: one flat struct, each field named after its variable without
-/// the prefix (envy lower-cases names, so `db_pool__max_connections` binds
-/// `RUSTCHAT_DB_POOL__MAX_CONNECTIONS`). Values stay text here; `Settings::parse` gives them types.
-// Field names mirror variable names, double underscore included, because envy binds by name.
-#[allow(non_snake_case)]
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
-pub struct RawEnv {
-    pub environment: Option<String>,
-    pub server_host: Option<String>,
-    pub server_port: Option<String>,
-    pub server_workers: Option<String>,
-    pub node_id: Option<String>,
-    pub site_url: Option<String>,
-    pub database_url: Option<String>,
-    pub db_pool__max_connections: Option<String>,
-    pub db_pool__min_connections: Option<String>,
-    pub db_pool__acquire_timeout_ms: Option<String>,
-    pub auto_migrate: Option<String>,
-    pub redis_url: Option<String>,
-    pub redis_prefix: Option<String>,
-    pub jwt_secret: Option<String>,
-    pub encryption_key: Option<String>,
-    pub jwt_secret_previous: Option<String>,
-    pub encryption_key_previous: Option<String>,
-    pub security_oauth_token_delivery: Option<String>,
-    pub oidc_provider_id: Option<String>,
-    pub oidc_issuer: Option<String>,
-    pub oidc_client_id: Option<String>,
-    pub oidc_client_secret: Option<String>,
-    pub oidc_scopes: Option<String>,
-    pub oidc_display_name: Option<String>,
-    pub security_rate_limit_auth_per_minute: Option<String>,
-    pub security_rate_limit_ws_per_minute: Option<String>,
-    pub security_trusted_proxies: Option<String>,
-    pub ws_max_queued_frames: Option<String>,
-    pub ws_max_queued_bytes: Option<String>,
-    pub ws_presence_max_members: Option<String>,
-    pub ws_ping_seconds: Option<String>,
-    pub ws_client_timeout_seconds: Option<String>,
-    pub data_dir: Option<String>,
-    pub log_level: Option<String>,
-    pub log_format: Option<String>,
-    pub shutdown_drain_seconds: Option<String>,
-    pub shutdown_grace_seconds: Option<String>,
-}
-
-impl RawEnv {
-    /// Binds `RUSTCHAT_*` pairs with envy. Empty values count as unset.
-    pub fn bind(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, envy::Error> {
-        envy::prefixed(PREFIX).from_iter(vars.into_iter().filter(|(_, v)| !v.is_empty()))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_variable_in_the_table_binds_a_field_and_every_field_is_in_the_table() {
-        let all = VARIABLES.iter().map(|v| (v.name.to_string(), format!("value-of-{}", v.name)));
-        let raw = RawEnv::bind(all).unwrap();
-        let json = serde_json::to_value(&raw).unwrap();
-        let fields = json.as_object().unwrap();
-        assert_eq!(fields.len(), VARIABLES.len(), "RawEnv and VARIABLES list different settings");
+    fn names_are_unique_and_prefixed() {
+        for (i, v) in VARIABLES.iter().enumerate() {
+            assert!(v.name.starts_with(PREFIX), "{} lacks the prefix", v.name);
+            assert!(VARIABLES[..i].iter().all(|w| w.name != v.name), "{} is listed twice", v.name);
+        }
+    }
+
+    #[test]
+    fn every_typed_default_has_its_kinds_type_and_lies_in_its_range() {
         for v in VARIABLES {
-            let field = v.name.trim_start_matches(PREFIX).to_lowercase();
-            assert_eq!(
-                fields.get(&field).and_then(|f| f.as_str()),
-                Some(format!("value-of-{}", v.name).as_str()),
-                "{} does not bind field {field}",
-                v.name
-            );
+            let fits = match (v.kind, v.default) {
+                (_, D::None | D::Derived(_)) => true,
+                (Kind::Integer { min, max }, D::Integer(n)) => (min..=max).contains(&n),
+                (Kind::Port, D::Integer(n)) => u16::try_from(n).is_ok(),
+                (Kind::Duration { unit, min, max }, D::Duration(d)) => {
+                    (min..=max).contains(&unit.count(d)) && unit.duration(unit.count(d)) == d
+                }
+                (Kind::Bool, D::Bool(_)) => true,
+                (Kind::Choice(options), D::Text(t)) => options.contains(&t),
+                (Kind::Name { max_len, allowed, .. }, D::Text(t)) => {
+                    !t.is_empty() && t.len() <= max_len && t.chars().all(allowed)
+                }
+                (Kind::Address | Kind::Text | Kind::Words | Kind::Path | Kind::LogFilter, D::Text(_)) => true,
+                _ => false,
+            };
+            assert!(fits, "{}: default {:?} does not fit {:?}", v.name, v.default, v.kind);
         }
     }
 }

@@ -2,7 +2,8 @@
 //! clustered) or SQLite (embedded default); the same SQL text runs on both where it can (sqlx binds
 //! `$1…$N` on both), and a backend-specific branch is written out where it cannot.
 //!
-//! `with_pool!` runs one expression against whichever pool is configured, so a query is written once.
+//! `with_pool!` runs one expression against whichever pool is configured, so a query is written once;
+//! it and `with_tx!` run each query in a DEBUG span `store.query` whose `op` is the calling method.
 
 pub mod change;
 mod channels;
@@ -40,18 +41,43 @@ use rustchat_actors::breaker::Breaker;
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::error::{Error, Result};
 
+/// The span a store query runs in: `store.query` with `op` = the method the macro is expanded in and
+/// `transaction`. The name comes from the type name of a local fn item, a `&'static str`, so no call
+/// site repeats its own name and nothing is allocated; at INFO the span is disabled and its fields
+/// are never evaluated.
+macro_rules! query_span {
+    ($transaction:expr) => {{
+        fn here() {}
+        ::tracing::debug_span!(
+            "store.query",
+            op = $crate::store::enclosing_fn(::std::any::type_name_of_val(&here)),
+            transaction = $transaction
+        )
+    }};
+}
+pub(crate) use query_span;
+
+/// `create_post` from `rustchat::store::posts::<impl …>::create_post::{{closure}}::here`: the last
+/// path segment that is neither the marker fn nor an async body.
+pub(crate) fn enclosing_fn(marker: &'static str) -> &'static str {
+    marker.rsplit("::").find(|segment| *segment != "here" && *segment != "{{closure}}").unwrap_or(marker)
+}
+
 /// Runs `$body` with `$pool` bound to the configured pool, whichever backend it is, through the
 /// database circuit breaker: refused at once while it is open, and its outcome recorded.
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {{
         let store = &$store;
         store.admit()?;
-        let result: $crate::error::Result<_> = async {
-            Ok(match &store.pool {
-                $crate::store::Pool::Pg($pool) => $body,
-                $crate::store::Pool::Sqlite($pool) => $body,
-            })
-        }
+        let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
+            async {
+                Ok(match &store.pool {
+                    $crate::store::Pool::Pg($pool) => $body,
+                    $crate::store::Pool::Sqlite($pool) => $body,
+                })
+            },
+            $crate::store::query_span!(false),
+        )
         .await;
         store.observe(&result);
         result?
@@ -66,22 +92,25 @@ macro_rules! with_tx {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let store = &$store;
         store.admit()?;
-        let result: $crate::error::Result<_> = async {
-            Ok(match &store.pool {
-                $crate::store::Pool::Pg(pool) => {
-                    let mut $tx = pool.begin().await?;
-                    let out = $body;
-                    $tx.commit().await?;
-                    out
-                }
-                $crate::store::Pool::Sqlite(pool) => {
-                    let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                    let out = $body;
-                    $tx.commit().await?;
-                    out
-                }
-            })
-        }
+        let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
+            async {
+                Ok(match &store.pool {
+                    $crate::store::Pool::Pg(pool) => {
+                        let mut $tx = pool.begin().await?;
+                        let out = $body;
+                        $tx.commit().await?;
+                        out
+                    }
+                    $crate::store::Pool::Sqlite(pool) => {
+                        let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                        let out = $body;
+                        $tx.commit().await?;
+                        out
+                    }
+                })
+            },
+            $crate::store::query_span!(true),
+        )
         .await;
         store.observe(&result);
         result?

@@ -1,6 +1,8 @@
 //! Configuration: every runbook variable binds, bad values are named, production is strict.
 
-use rustchat::config::{Settings, Source, Sources, ensure_development_secrets};
+use rustchat::config::{
+    DefaultValue, Kind, Settings, Source, Sources, VARIABLES, check_config, ensure_development_secrets, markdown_table,
+};
 
 const STRONG_A: &str = "c3Ryb25nLXNlY3JldC1udW1iZXItb25lLWZvci10ZXN0cy0xMjM0NTY3ODkw"; // 45 bytes
 const STRONG_B: &str = "YW5vdGhlci1zdHJvbmctc2VjcmV0LWZvci10ZXN0cy0wOTg3NjU0MzIxMDk4"; // 45 bytes
@@ -189,9 +191,84 @@ fn development_secrets_are_generated_once_and_kept() {
 }
 
 #[test]
-fn the_readme_documents_every_variable() {
+fn the_readmes_configuration_table_is_generated_from_the_variable_table() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for v in rustchat::config::VARIABLES {
-        assert!(readme.contains(&format!("| `{}` |", v.name)), "README's configuration table lacks {}", v.name);
+    let expected = markdown_table(VARIABLES);
+    let header = expected.lines().next().unwrap();
+    let start = readme.find(header).expect("the README has a configuration table");
+    let end = readme[start..].find("\n\n").map_or(readme.len(), |n| start + n + 1);
+    assert!(
+        readme[start..end] == expected,
+        "README's configuration table differs from rustchat::config::VARIABLES; replace it with:\n{expected}"
+    );
+}
+
+#[tokio::test]
+async fn check_config_prints_each_numeric_variables_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&[("RUSTCHAT_DATA_DIR", dir.path().to_str().unwrap()), ("RUSTCHAT_WS_PING_SECONDS", "20")]);
+    let mut out = Vec::new();
+    assert_eq!(check_config(&s, &mut out).await.unwrap(), 0);
+    let out = String::from_utf8(out).unwrap();
+    let line = |name: &str| out.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap().to_string();
+    let ping = line("RUSTCHAT_WS_PING_SECONDS");
+    assert!(ping.contains(" 20 ") && ping.contains("(environment)") && ping.ends_with("range 1 to 3600 s"), "{ping}");
+    assert!(line("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS").ends_with("range 10 to 600000 ms"), "{out}");
+    assert!(line("RUSTCHAT_SERVER_WORKERS").ends_with("range 1 to 256"), "{out}");
+    assert!(line("RUSTCHAT_SERVER_PORT").ends_with("range 0 to 65535"), "{out}");
+    assert!(line("RUSTCHAT_LOG_LEVEL").ends_with("(default)"), "a variable without a range shows none: {out}");
+}
+
+#[test]
+fn out_of_range_values_are_refused_with_the_tables_bounds() {
+    // Each integer and duration variable, one below its minimum and one above its maximum.
+    for v in VARIABLES {
+        let (min, max) = match v.kind {
+            Kind::Integer { min, max } => (min, max),
+            Kind::Duration { min, max, .. } => (i64::try_from(min).unwrap(), i64::try_from(max).unwrap()),
+            _ => continue,
+        };
+        let expected = format!("expected an integer from {min} to {max}");
+        for bad in [min - 1, max + 1] {
+            let message = errors(&[(v.name, &bad.to_string())]);
+            assert!(message.contains(&format!("{}: {expected}, got '{bad}'", v.name)), "{}={bad}: {message}", v.name);
+        }
+        let at_bounds = [(v.name, min.to_string())];
+        let message = Settings::from_vars(at_bounds.iter().map(|(k, v)| (*k, v.as_str())));
+        // The client timeout must also exceed the ping interval, so its minimum alone may be refused.
+        if v.name != "RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS" {
+            assert!(message.is_ok(), "{}={min} refused: {}", v.name, message.err().unwrap());
+        }
+    }
+}
+
+#[test]
+fn every_variable_is_at_its_tables_default_when_unset() {
+    let s = settings(&[]);
+    let expected: &[(&str, String)] = &[
+        ("RUSTCHAT_SERVER_PORT", s.port.to_string()),
+        ("RUSTCHAT_DB_POOL__MAX_CONNECTIONS", s.database.max_connections.to_string()),
+        ("RUSTCHAT_DB_POOL__MIN_CONNECTIONS", s.database.min_connections.to_string()),
+        ("RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS", s.database.acquire_timeout.as_millis().to_string()),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", s.rate_limit.auth_per_minute.to_string()),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", s.rate_limit.ws_per_minute.to_string()),
+        ("RUSTCHAT_WS_MAX_QUEUED_FRAMES", s.ws.max_queued_frames.to_string()),
+        ("RUSTCHAT_WS_MAX_QUEUED_BYTES", s.ws.max_queued_bytes.to_string()),
+        ("RUSTCHAT_WS_PRESENCE_MAX_MEMBERS", s.ws.presence_max_members.to_string()),
+        ("RUSTCHAT_WS_PING_SECONDS", s.ws.ping_interval.as_secs().to_string()),
+        ("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", s.ws.client_timeout.as_secs().to_string()),
+        ("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", s.shutdown_drain.as_secs().to_string()),
+        ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", s.shutdown_grace.as_secs().to_string()),
+        ("RUSTCHAT_ENVIRONMENT", format!("{:?}", s.environment).to_lowercase()),
+        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", format!("{:?}", s.oauth_token_delivery).to_lowercase()),
+        ("RUSTCHAT_SERVER_HOST", s.host.clone()),
+        ("RUSTCHAT_REDIS_PREFIX", s.redis.prefix.clone()),
+        ("RUSTCHAT_DATA_DIR", s.data_dir.display().to_string()),
+        ("RUSTCHAT_LOG_LEVEL", s.log.level.clone()),
+    ];
+    for (name, effective) in expected {
+        let v = VARIABLES.iter().find(|v| v.name == *name).unwrap();
+        assert!(matches!(v.default, DefaultValue::Integer(_) | DefaultValue::Duration(_) | DefaultValue::Text(_)));
+        assert_eq!(*effective, v.default_text(), "{name} unset is not at the table's default");
     }
 }

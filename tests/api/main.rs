@@ -32,5 +32,6 @@ mod secrets;
 mod seq;
 mod shutdown;
 mod site;
+mod spans;
 mod sso;
 mod storage;
