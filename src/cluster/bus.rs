@@ -136,7 +136,7 @@ impl Bus for RedisBus {
 /// What a bus message carries, for the `kind` field of its spans.
 fn kind_of(message: &BusMessage) -> &'static str {
     match message {
-        BusMessage::Channel(_) => "channel",
+        BusMessage::Channel { .. } => "channel",
         BusMessage::User { .. } => "user",
         BusMessage::LoginsEnded(_) => "logins_ended",
     }

@@ -98,7 +98,13 @@ async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
     let spans = Spans::default();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let keys = Keys::new(&format!("spans-{}", uuid::Uuid::now_v7().simple()));
-    let bus = RedisBus::start(&redis_url(), keys.clone(), Arc::new(BusStats::default())).unwrap();
+    let bus = RedisBus::start(
+        &redis_url(),
+        keys.clone(),
+        Arc::new(BusStats::default()),
+        rustchat::realtime::render::frame_from_bus,
+    )
+    .unwrap();
     let user = uuid::Uuid::now_v7();
     let topic = keys.topic(Topic::User(user));
     // The subscription is remembered even when it is asked for before the connection is up.
