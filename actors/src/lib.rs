@@ -1,6 +1,8 @@
 //! RustChat's actors (actix): one [`WsSession`] per WebSocket, one [`ChannelActor`] per channel with
-//! local members, and per node one [`Supervisor`] that owns the bus, routes events and tracks
-//! connections, with a [`Heartbeat`] announcing the node to its peers.
+//! local members, and per node a supervisor [`Tree`] whose children are the [`Supervisor`] (the
+//! router: routes events, tracks connections and channel actors), the [`Heartbeat`] announcing the
+//! node to its peers, [`Presence`] renewing the node's connection slots and, with Redis, the bus task.
+//! The tree owns the circuit breakers and restarts a child that panics or stops, with backoff.
 //!
 //! # Layout
 //! - [`frame`]: a server→client text frame, serialised once and shared by every recipient.
@@ -10,8 +12,9 @@
 //! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together);
 //!   [`inbound`]: its client frames, decoded; [`client`]: the actions a client may send, typed.
 //! - [`login`]: the right to read: notices of ended logins, close codes, token expiry.
-//! - [`session`], [`channel`], [`supervisor`], [`heartbeat`]: the actors.
-//! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
+//! - [`session`], [`channel`], [`supervisor`], [`heartbeat`], [`presence`]: the actors.
+//! - [`tree`]: the root supervisor: starts the children, restarts them (backoff, log, count).
+//! - [`breaker`]: the circuit breakers the tree owns (database, Redis, OIDC).
 //!
 //! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
 //! → each session's `Outbox` (directly while the session is in step, else via `WsSession` and
@@ -27,11 +30,15 @@ pub mod login;
 pub mod messages;
 pub mod outbox;
 pub mod ports;
+pub mod presence;
 pub mod session;
 pub mod supervisor;
+pub mod tree;
 
 pub use channel::ChannelActor;
 pub use frame::Frame;
 pub use heartbeat::Heartbeat;
+pub use presence::Presence;
 pub use session::{SessionConfig, WsSession};
 pub use supervisor::Supervisor;
+pub use tree::Tree;

@@ -17,7 +17,7 @@ pub use check::check_config;
 pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
 pub use sources::{Source, Sources};
-pub use variables::{PREFIX, VARIABLES, Variable};
+pub use variables::{PREFIX, TEST_FAULTS, VARIABLES, Variable};
 
 /// `development` (the default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

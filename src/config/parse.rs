@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::secrets::SecretBytes;
-use super::variables::{RawEnv, VARIABLES, find};
+use super::variables::{RawEnv, TEST_FAULTS, VARIABLES, find};
 use super::{
     ConfigError, ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings,
     OidcProviderSettings, RateLimitSettings, RedisSettings, Secret, Settings, Sources, TokenDelivery, WsSettings,
@@ -311,7 +311,8 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     let drain = p.ranged("RUSTCHAT_SHUTDOWN_DRAIN_SECONDS", &raw.shutdown_drain_seconds, 0u64, 3600, 0);
     let grace = p.ranged("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", &raw.shutdown_grace_seconds, 0u64, 3600, 30);
 
-    let unknown_variables: Vec<String> = sources.names().filter(|n| find(n).is_none()).map(str::to_string).collect();
+    let unknown_variables: Vec<String> =
+        sources.names().filter(|n| find(n).is_none() && *n != TEST_FAULTS).map(str::to_string).collect();
     for name in &unknown_variables {
         warnings.push(unknown_warning(name));
     }

@@ -26,6 +26,10 @@ const fn secret(name: &'static str, default: &'static str, meaning: &'static str
 
 pub const PREFIX: &str = "RUSTCHAT_";
 
+/// Arms the test fault endpoint (`crate::faults`). Not in the table: it exists only in debug builds
+/// and is refused in a release build and in production, so it is no operator's setting.
+pub const TEST_FAULTS: &str = "RUSTCHAT_TEST_FAULTS";
+
 /// The reference table. Order is the order `--check-config` prints.
 pub const VARIABLES: &[Variable] = &[
     var(

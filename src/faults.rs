@@ -1,0 +1,45 @@
+//! Test-only fault injection: `POST /api/v1/test/faults/{child}` makes a child of the supervisor tree
+//! panic (`router`, `heartbeat`, `presence`, `channel` — every channel actor — and, with Redis,
+//! `bus`), so tests can show the node keeps serving and the child comes back. The endpoint exists
+//! only in debug builds, and is mounted only when `RUSTCHAT_TEST_FAULTS=1`; a release build or a
+//! production environment refuses to start with that variable set.
+
+use crate::config::Settings;
+use crate::config::TEST_FAULTS;
+
+/// Whether to mount the fault endpoint; an error when the variable is set where it must not be.
+pub fn enabled(settings: &Settings) -> anyhow::Result<bool> {
+    let Some(value) = settings.sources.get(TEST_FAULTS) else { return Ok(false) };
+    if !cfg!(debug_assertions) {
+        anyhow::bail!("{TEST_FAULTS} is set, but this is a release build, which has no fault injection: unset it");
+    }
+    if settings.is_production() {
+        anyhow::bail!("{TEST_FAULTS} is for tests only and refused in production: unset it");
+    }
+    match value {
+        "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        other => anyhow::bail!("{TEST_FAULTS}: expected 1 or 0, got '{other}'"),
+    }
+}
+
+#[cfg(debug_assertions)]
+pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
+    cfg.route("/api/v1/test/faults/{child}", actix_web::web::post().to(inject));
+}
+
+/// 202 once the child was told to panic; 404 naming the children when there is no such child.
+#[cfg(debug_assertions)]
+async fn inject(
+    state: actix_web::web::Data<crate::state::AppState>,
+    child: actix_web::web::Path<String>,
+) -> actix_web::HttpResponse {
+    if state.tree.inject_fault(&child) {
+        actix_web::HttpResponse::Accepted().json(serde_json::json!({ "child": child.as_str() }))
+    } else {
+        let children = state.tree.fault_names().join(", ");
+        actix_web::HttpResponse::NotFound().json(serde_json::json!({
+            "error": { "code": "not_found", "message": format!("no child named {child}; children: {children}") }
+        }))
+    }
+}
