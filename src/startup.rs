@@ -125,15 +125,16 @@ impl Node {
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let (app, _) = App::new().into_utoipa_app().configure(http::routes).split_for_parts();
-            let app = app.app_data(app_state.clone());
+            let app = App::new();
+            // Before the API's scope, which answers 404 for any path under it that it lacks.
             #[cfg(debug_assertions)]
             let app = app.configure(|cfg| {
                 if test_faults {
                     crate::faults::routes(cfg);
                 }
             });
-            app.wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
+            let (app, _) = app.into_utoipa_app().configure(http::routes).split_for_parts();
+            app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
         })
         .workers(workers)
         // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not us, closes

@@ -33,3 +33,4 @@ mod shutdown;
 mod site;
 mod sso;
 mod storage;
+mod supervisor;
