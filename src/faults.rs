@@ -43,3 +43,33 @@ async fn inject(
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Settings {
+        let mut all = vec![
+            ("RUSTCHAT_JWT_SECRET", "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ=="),
+            ("RUSTCHAT_ENCRYPTION_KEY", "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ=="),
+            ("RUSTCHAT_DATABASE_URL", "postgres://u@127.0.0.1:1/x"),
+        ];
+        all.extend_from_slice(vars);
+        Settings::from_vars(all.iter().copied()).unwrap()
+    }
+
+    #[test]
+    fn the_hook_is_armed_only_by_its_variable_and_refused_in_production() {
+        assert!(!enabled(&settings(&[])).unwrap());
+        assert!(enabled(&settings(&[(TEST_FAULTS, "1")])).unwrap(), "debug builds (tests) honour it");
+        assert!(!enabled(&settings(&[(TEST_FAULTS, "0")])).unwrap());
+        assert!(enabled(&settings(&[(TEST_FAULTS, "yes")])).is_err());
+        let refused = enabled(&settings(&[("RUSTCHAT_ENVIRONMENT", "production"), (TEST_FAULTS, "1")]));
+        assert!(refused.unwrap_err().to_string().contains("refused in production"));
+    }
+
+    #[test]
+    fn the_variable_is_not_reported_as_unknown() {
+        assert!(settings(&[(TEST_FAULTS, "1")]).unknown_variables.is_empty());
+    }
+}

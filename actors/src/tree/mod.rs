@@ -156,3 +156,6 @@ pub(crate) fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
         "(a panic without a message)".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests;
