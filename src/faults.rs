@@ -32,10 +32,11 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 #[cfg(debug_assertions)]
 async fn inject(
     state: actix_web::web::Data<crate::state::AppState>,
-    child: actix_web::web::Path<String>,
+    child: crate::http::params::Path<String>,
 ) -> actix_web::HttpResponse {
+    let child = child.into_inner();
     if state.tree.inject_fault(&child) {
-        actix_web::HttpResponse::Accepted().json(serde_json::json!({ "child": child.as_str() }))
+        actix_web::HttpResponse::Accepted().json(serde_json::json!({ "child": child }))
     } else {
         let children = state.tree.fault_names().join(", ");
         actix_web::HttpResponse::NotFound().json(serde_json::json!({

@@ -5,6 +5,12 @@
 //! [`Restarts`] (`rustchat_actor_restarts_total{actor}`). A restarted actor keeps its address and
 //! mailbox, so whoever holds it never notices beyond the delay.
 //!
+//! The children: `router` (the [`Supervisor`](crate::Supervisor), with its connection and channel
+//! registries), `heartbeat`, `presence`, every `channel` actor (started by the router through the
+//! tree) and, with Redis, the `bus` task. The breakers are plain shared state and the Redis command
+//! link reconnects on its next use, so neither has a task to restart; the tree holds the one and the
+//! link is built with the tree's breaker.
+//!
 //! Why not `actix::Supervisor`: it restarts an actor whose context stops, but a panic in a handler
 //! unwinds through it and the actor is gone (tokio catches the panic and drops the task, mailbox
 //! and all). Here every poll of a child runs under `catch_unwind`.
