@@ -132,8 +132,14 @@ fn a_task_that_panics_or_fails_is_made_anew_and_one_that_finishes_is_not() {
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        // Two backoffs (100 + 200 ms), however slow the machine.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while runs.load(Ordering::SeqCst) < 3 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         assert_eq!(counted.restarts("task"), 2);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3, "a task that finished is not made again");
     });
 }
