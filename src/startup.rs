@@ -14,7 +14,8 @@ use anyhow::Context;
 
 use utoipa_actix_web::AppExt;
 
-use rustchat_actors::breaker::{Breakers, State as BreakerState};
+use rustchat_actors::Tree;
+use rustchat_actors::breaker::{Observer, State as BreakerState};
 use rustchat_actors::session::SessionCounters;
 
 use crate::auth::TokenKeys;
@@ -55,23 +56,17 @@ impl Node {
         let metrics = Arc::new(Metrics::new(session_counters.clone(), bus_stats.clone())?);
         let fanout = metrics.fanout_latency.clone();
         let _ = session_counters.fanout_latency.set(Box::new(move |seconds| fanout.record(seconds, &[])));
-        let observer_metrics = metrics.clone();
-        let breakers = Breakers::new(Arc::new(move |name: &str, from: BreakerState, to: BreakerState| {
-            let (from, to) = (from.as_str(), to.as_str());
-            if to == "open" {
-                tracing::warn!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
-            } else {
-                tracing::info!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
-            }
-            observer_metrics.record_breaker_change(name, from, to);
-        }));
-        for name in breakers.snapshot().keys() {
+        #[cfg_attr(not(debug_assertions), allow(unused_variables))]
+        let test_faults = crate::faults::enabled(&settings)?;
+        // The root of the supervisor tree: it owns the breakers the store, Redis and OIDC use.
+        let tree = Tree::new(breaker_observer(metrics.clone()), metrics.clone());
+        for name in tree.breakers().snapshot().keys() {
             metrics.declare_breaker(name);
         }
-        let store = Store::connect_lazy(&settings.database)?.with_breaker(breakers.database.clone());
+        let store = Store::connect_lazy(&settings.database)?.with_breaker(tree.breakers().database.clone());
         prepare_schema(&store, &settings.database).await?;
         let redis = match &settings.redis.url {
-            Some(url) => Some(Arc::new(RedisLink::new(url, Some(breakers.redis.clone()))?)),
+            Some(url) => Some(Arc::new(RedisLink::new(url, Some(tree.breakers().redis.clone()))?)),
             None => None,
         };
 
@@ -90,7 +85,7 @@ impl Node {
             settings.site_url.clone(),
             store.clone(),
             vault,
-            breakers.oidc.clone(),
+            tree.breakers().oidc.clone(),
         )?;
         let one_time = crate::oidc::one_time::OneTime::new(redis.clone(), store.clone(), &settings.redis.prefix);
         let rate_limits =
@@ -98,6 +93,7 @@ impl Node {
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
         let realtime = Realtime::start(
+            &tree,
             &settings,
             &store,
             &tokens,
@@ -120,7 +116,7 @@ impl Node {
             redis,
             realtime,
             metrics,
-            breakers,
+            tree,
             rate_limits,
             oidc,
             one_time,
@@ -129,7 +125,15 @@ impl Node {
         });
         let app_state = state.clone();
         let server = HttpServer::new(move || {
-            let (app, _) = App::new().into_utoipa_app().configure(http::routes).split_for_parts();
+            let app = App::new();
+            // Before the API's scope, which answers 404 for any path under it that it lacks.
+            #[cfg(debug_assertions)]
+            let app = app.configure(|cfg| {
+                if test_faults {
+                    crate::faults::routes(cfg);
+                }
+            });
+            let (app, _) = app.into_utoipa_app().configure(http::routes).split_for_parts();
             app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
         })
         .workers(workers)
@@ -180,6 +184,8 @@ impl Node {
             "shutdown requested: readiness now fails; draining"
         );
         tokio::time::sleep(settings.shutdown_drain).await;
+        // From here a child that stops stays stopped: the heartbeat leaves, the sockets close.
+        state.tree.shut_down();
         state.realtime.leave_cluster();
         state.realtime.drain(std::time::Duration::from_secs(5)).await;
         handle.stop(true).await;
@@ -188,6 +194,20 @@ impl Node {
         tracing::info!("rustchat node stopped");
         Ok(())
     }
+}
+
+/// Logs every breaker transition (`circuit breaker <name>: <from> -> <to>`, the runbook's phrase)
+/// and counts it.
+fn breaker_observer(metrics: Arc<Metrics>) -> Observer {
+    Arc::new(move |name: &str, from: BreakerState, to: BreakerState| {
+        let (from, to) = (from.as_str(), to.as_str());
+        if to == "open" {
+            tracing::warn!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
+        } else {
+            tracing::info!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");
+        }
+        metrics.record_breaker_change(name, from, to);
+    })
 }
 
 /// Makes sure the schema is current before anything uses it: checks that the database answers (so a

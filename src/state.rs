@@ -14,7 +14,7 @@ use crate::realtime::Realtime;
 use crate::site::SiteCache;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
-use rustchat_actors::breaker::Breakers;
+use rustchat_actors::Tree;
 
 pub struct AppState {
     pub settings: Arc<Settings>,
@@ -26,7 +26,8 @@ pub struct AppState {
     pub redis: Option<Arc<RedisLink>>,
     pub realtime: Realtime,
     pub metrics: Arc<Metrics>,
-    pub breakers: Breakers,
+    /// The root of the supervisor tree, which owns the circuit breakers.
+    pub tree: Tree,
     pub rate_limits: crate::ratelimit::RateLimits,
     /// The identity provider, when one is configured.
     pub oidc: crate::oidc::registry::OidcRegistry,

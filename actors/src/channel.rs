@@ -191,6 +191,16 @@ impl Actor for ChannelActor {
     }
 }
 
+/// Restarted by the tree after a crash: it forgets its place in the log and learns it again, then
+/// tells every member the head (`Joined`), so each session reads back whatever it has not delivered.
+impl Supervised for ChannelActor {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.last_seq = None;
+        self.pending.clear();
+        self.backfilling = false;
+    }
+}
+
 impl ChannelActor {
     /// Learns the log's newest seq (after subscribing, so nothing falls between the two).
     fn read_head(&mut self, ctx: &mut Context<Self>) {

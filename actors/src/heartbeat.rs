@@ -96,6 +96,9 @@ impl Actor for Heartbeat {
     }
 }
 
+/// Keeps what it knows of its peers (a peer is not "joined" again); the next beat comes at once.
+impl Supervised for Heartbeat {}
+
 /// Stop announcing this node and withdraw it from the registry (graceful shutdown).
 #[derive(Message)]
 #[rtype(result = "()")]

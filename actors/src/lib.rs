@@ -1,6 +1,8 @@
 //! RustChat's actors (actix): one [`WsSession`] per WebSocket, one [`ChannelActor`] per channel with
-//! local members, and per node one [`Supervisor`] that owns the bus, routes events and tracks
-//! connections, with a [`Heartbeat`] announcing the node to its peers.
+//! local members, and per node a supervisor [`Tree`] whose children are the [`Supervisor`] (the
+//! router: routes events, tracks connections and channel actors), the [`Heartbeat`] announcing the
+//! node to its peers, [`Presence`] renewing the node's connection slots and, with Redis, the bus task.
+//! The tree owns the circuit breakers and restarts a child that panics or stops, with backoff.
 //!
 //! # Layout
 //! From the bottom up; nothing imports a module above it.
@@ -15,8 +17,9 @@
 //!   recipients) through which channel actors and the supervisor reach a session without naming it.
 //! - [`cursor`]: the per-channel ordering of one session (resume window, gaps, read-backs, its own
 //!   removal), a plain type the session actor drives.
-//! - [`channel`], [`session`], [`supervisor`], [`heartbeat`]: the actors.
-//! - [`breaker`]: the circuit breakers the supervisor tree owns (database, Redis, OIDC).
+//! - [`session`], [`channel`], [`supervisor`], [`heartbeat`], [`presence`]: the actors.
+//! - [`tree`]: the root supervisor: starts the children, restarts them (backoff, log, count).
+//! - [`breaker`]: the circuit breakers the tree owns (database, Redis, OIDC).
 //!
 //! The path of one event: server commits → `Supervisor` (`Publish`) → bus and local `ChannelActor`
 //! → each session's `Outbox` (directly while the session is in step, else via its handle's `Deliver`
@@ -35,11 +38,15 @@ pub mod login;
 pub mod messages;
 pub mod outbox;
 pub mod ports;
+pub mod presence;
 pub mod session;
 pub mod supervisor;
+pub mod tree;
 
 pub use channel::ChannelActor;
 pub use frame::Frame;
 pub use heartbeat::Heartbeat;
+pub use presence::Presence;
 pub use session::{SessionConfig, WsSession};
 pub use supervisor::Supervisor;
+pub use tree::Tree;

@@ -3,7 +3,8 @@
 //! frame — from this node's writes and from the bus — to the right channel actor or user's sessions,
 //! sweeps the event log so nothing the bus lost stays lost, ends the sockets of logins that ended
 //! (told by the bus, or found by a check of the database before every sweep), and closes every
-//! session on shutdown.
+//! session on shutdown. It is the tree's child `router`; the channel actors it starts are the tree's
+//! children `channel`, restarted in place when they crash.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,14 +21,15 @@ use crate::messages::{
     MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, SessionHandle, Subscribe, Unsubscribe,
 };
 use crate::ports::{Bus, BusMessage, Connections, EventLog, Logins, Topic};
+use crate::presence::LiveConnections;
+use crate::tree::Tree;
 
 /// How often the supervisor checks that its sockets' logins are still live, then compares its
 /// channels with the log (catches messages the bus lost with no later message to reveal the gap).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
-/// How often this node's connection slots are renewed in the cluster-wide count.
-pub const SLOT_REFRESH_INTERVAL: Duration = Duration::from_secs(20);
 
 pub struct Supervisor {
+    tree: Tree,
     bus: Arc<dyn Bus>,
     log: Arc<dyn EventLog>,
     logins: Arc<dyn Logins>,
@@ -70,12 +72,22 @@ impl ConnEntry {
 
 impl Supervisor {
     pub fn new(
+        tree: Tree,
         bus: Arc<dyn Bus>,
         log: Arc<dyn EventLog>,
         logins: Arc<dyn Logins>,
         connections: Arc<dyn Connections>,
     ) -> Self {
-        Self { bus, log, logins, connections, channels: HashMap::new(), conns: HashMap::new(), users: HashMap::new() }
+        Self {
+            tree,
+            bus,
+            log,
+            logins,
+            connections,
+            channels: HashMap::new(),
+            conns: HashMap::new(),
+            users: HashMap::new(),
+        }
     }
 
     /// Ends the sockets of the logins a notice names, before anything routed after it.
@@ -182,14 +194,12 @@ impl Actor for Supervisor {
         let me = ctx.address();
         self.bus.attach(me.clone().recipient(), me.recipient());
         ctx.run_interval(SWEEP_INTERVAL, |act, ctx| act.sweep(ctx));
-        ctx.run_interval(SLOT_REFRESH_INTERVAL, |act, _| {
-            let live: Vec<(Uuid, Uuid)> = act.conns.iter().map(|(conn, e)| (e.user, *conn)).collect();
-            if !live.is_empty() {
-                act.connections.refresh(live);
-            }
-        });
     }
 }
+
+/// Restarted in place after a crash: its registries stay (the sessions and channel actors they name
+/// are alive), `started` re-attaches to the bus, and a sweep soon reads back anything lost.
+impl Supervised for Supervisor {}
 
 impl Handler<Publish> for Supervisor {
     type Result = ();
@@ -290,7 +300,7 @@ impl Handler<Subscribe> for Supervisor {
         let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
         conn.channels.insert(msg.channel);
         let entry = self.channels.entry(msg.channel).or_insert_with(|| ChannelEntry {
-            actor: ChannelActor::new(msg.channel, self.log.clone(), self.bus.clone()).start(),
+            actor: self.tree.start_actor("channel", ChannelActor::new(msg.channel, self.log.clone(), self.bus.clone())),
             conns: HashSet::new(),
         });
         entry.conns.insert(msg.conn);
@@ -326,5 +336,28 @@ impl Handler<Count> for Supervisor {
             users: self.users.len(),
             channels: self.channels.len(),
         })
+    }
+}
+
+impl Handler<LiveConnections> for Supervisor {
+    type Result = MessageResult<LiveConnections>;
+    fn handle(&mut self, _: LiveConnections, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.conns.iter().map(|(conn, e)| (e.user, *conn)).collect())
+    }
+}
+
+/// Test faults: makes every channel actor panic (see `tree::faults`).
+#[cfg(debug_assertions)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CrashChannels;
+
+#[cfg(debug_assertions)]
+impl Handler<CrashChannels> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, _: CrashChannels, _: &mut Context<Self>) {
+        for entry in self.channels.values() {
+            entry.actor.do_send(crate::tree::faults::Crash);
+        }
     }
 }

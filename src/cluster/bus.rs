@@ -5,14 +5,15 @@
 //! commands in the order they were issued: publishes are pipelined in batches; subscriptions are
 //! remembered and re-issued after every reconnect. Pub/sub is at-most-once: when the connection drops,
 //! the task tells the supervisor once it is back (`BusReconnected`), and channel actors read back the
-//! event log.
+//! event log. The task is the supervisor tree's child `bus`: the command queue and the wanted topics
+//! outlive a crash, so a restarted task re-subscribes and sends what was queued meanwhile.
 //!
 //! Each publish runs in a DEBUG span `bus.publish` (`kind`, `topic`), each pipelined write in
 //! `bus.send` (`count`), each delivered message in `bus.receive` (`topic`, `kind`).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use actix::Recipient;
@@ -22,6 +23,7 @@ use rustchat_actors::Frame;
 use rustchat_actors::login::LoginsEnded;
 use rustchat_actors::messages::{BusReceived, BusReconnected};
 use rustchat_actors::ports::{Bus, BusMessage, LocalFut, Topic};
+use rustchat_actors::tree::Tree;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
@@ -77,23 +79,35 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Starts the bus task on the current runtime. Redis need not be up yet.
+    /// Starts the bus task as a child of `tree`, on the current arbiter. Redis need not be up yet.
     /// `render` turns a channel message from another node into this node's frame (the bus carries
     /// events in the server's neutral encoding; which face renders them is not the bus's business).
-    pub fn start(url: &str, keys: Keys, stats: Arc<BusStats>, render: RenderFrame) -> anyhow::Result<RedisBus> {
+    pub fn start(
+        url: &str,
+        keys: Keys,
+        stats: Arc<BusStats>,
+        render: RenderFrame,
+        tree: &Tree,
+    ) -> anyhow::Result<RedisBus> {
         let url = with_resp3(url);
         let client = redis::Client::open(url.as_str())?;
         let (commands, rx) = mpsc::unbounded_channel();
         let targets: Arc<OnceLock<Targets>> = Arc::new(OnceLock::new());
-        let task = BusTask {
-            client,
-            keys: keys.clone(),
-            stats: stats.clone(),
-            targets: targets.clone(),
-            desired: HashSet::new(),
-            render,
-        };
-        tokio::spawn(task.run(rx));
+        let queue = Arc::new(tokio::sync::Mutex::new(rx));
+        let desired = Arc::new(Mutex::new(HashSet::new()));
+        let (task_keys, task_stats, task_targets) = (keys.clone(), stats.clone(), targets.clone());
+        tree.spawn_task("bus", move || {
+            let task = BusTask {
+                client: client.clone(),
+                keys: task_keys.clone(),
+                stats: task_stats.clone(),
+                targets: task_targets.clone(),
+                desired: desired.clone(),
+                render,
+            };
+            let queue = queue.clone();
+            async move { task.run(&mut *queue.lock_owned().await).await }
+        });
         Ok(RedisBus { keys, commands, stats, targets })
     }
 }
@@ -158,12 +172,16 @@ struct BusTask {
     keys: Keys,
     stats: Arc<BusStats>,
     targets: Arc<OnceLock<Targets>>,
-    /// Topics this node wants, re-subscribed after every reconnect.
-    desired: HashSet<String>,
+    /// Topics this node wants, re-subscribed after every reconnect (and restart).
+    desired: Arc<Mutex<HashSet<String>>>,
     render: RenderFrame,
 }
 
 impl BusTask {
+    fn desired(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.desired.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     async fn connect(&self, pushes: mpsc::UnboundedSender<PushInfo>) -> ConnectionManager {
         let mut logged = false;
         loop {
@@ -187,7 +205,8 @@ impl BusTask {
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    /// Serves `commands` until every sender is gone (`Ok`); an error asks the tree for a restart.
+    async fn run(mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
         let (push_tx, mut pushes) = mpsc::unbounded_channel();
         // Until the first connection, commands wait here; subscriptions are answered with an error so
         // callers carry on (the subscription is remembered and made once Redis answers).
@@ -195,12 +214,12 @@ impl BusTask {
             tokio::select! {
                 m = self.connect(push_tx.clone()) => break m,
                 cmd = commands.recv() => match cmd {
-                    None => return,
+                    None => return Ok(()),
                     Some(Command::Subscribe(topic, reply)) => {
-                        self.desired.insert(topic);
+                        self.desired().insert(topic);
                         let _ = reply.send(Err("Redis is unreachable".into()));
                     }
-                    Some(Command::Unsubscribe(topic)) => { self.desired.remove(&topic); }
+                    Some(Command::Unsubscribe(topic)) => { self.desired().remove(&topic); }
                     Some(Command::Publish(..)) => {}
                 },
             }
@@ -212,11 +231,11 @@ impl BusTask {
         loop {
             tokio::select! {
                 cmd = commands.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    self.apply(&mut manager, cmd, &mut commands).await;
+                    let Some(cmd) = cmd else { return Ok(()) };
+                    self.apply(&mut manager, cmd, commands).await;
                 }
                 push = pushes.recv() => {
-                    let Some(push) = push else { return };
+                    let Some(push) = push else { return Err("the Redis push channel closed".into()) };
                     if push.kind == PushKind::Disconnection {
                         if !lost {
                             tracing::warn!("Redis bus connection lost; reconnecting");
@@ -239,14 +258,15 @@ impl BusTask {
     }
 
     async fn on_connected(&mut self, manager: &mut ConnectionManager, first: bool) {
-        for topic in &self.desired {
+        let topics: Vec<String> = self.desired().iter().cloned().collect();
+        for topic in &topics {
             if let Err(e) = manager.subscribe(topic).await {
                 tracing::warn!(%topic, error = %e, "re-subscribe failed");
             }
         }
         self.stats.connected.store(true, Ordering::Relaxed);
-        tracing::info!(topics = self.desired.len(), "Redis bus connected");
-        if (!first || !self.desired.is_empty())
+        tracing::info!(topics = topics.len(), "Redis bus connected");
+        if (!first || !topics.is_empty())
             && let Some(t) = self.targets.get()
         {
             t.reconnected.do_send(BusReconnected);
@@ -292,12 +312,12 @@ impl BusTask {
                 }
             }
             Command::Subscribe(topic, reply) => {
-                self.desired.insert(topic.clone());
+                self.desired().insert(topic.clone());
                 let result = manager.subscribe(&topic).await.map_err(|e| e.to_string());
                 let _ = reply.send(result);
             }
             Command::Unsubscribe(topic) => {
-                self.desired.remove(&topic);
+                self.desired().remove(&topic);
                 if let Err(e) = manager.unsubscribe(&topic).await {
                     tracing::debug!(%topic, error = %e, "unsubscribe failed");
                 }

@@ -20,7 +20,7 @@ pub use kind::{DefaultValue, Kind, Unit, Variable, markdown_table};
 pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
 pub use sources::{Source, Sources};
-pub use variables::{PREFIX, VARIABLES};
+pub use variables::{PREFIX, TEST_FAULTS, VARIABLES};
 
 /// `development` (the default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::kind::Variable;
 use super::reader::Reader;
 use super::secrets::SecretBytes;
-use super::variables::{self as var, VARIABLES, find};
+use super::variables::{self as var, TEST_FAULTS, VARIABLES, find};
 use super::{
     ConfigErrors, DatabaseSettings, DatabaseUrl, Environment, LogFormat, LogSettings, OidcProviderSettings,
     RateLimitSettings, RedisSettings, Secret, Settings, Sources, TokenDelivery, WsSettings,
@@ -203,7 +203,8 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     let shutdown_drain = p.duration(&var::SHUTDOWN_DRAIN);
     let shutdown_grace = p.duration(&var::SHUTDOWN_GRACE);
 
-    let unknown_variables: Vec<String> = sources.names().filter(|n| find(n).is_none()).map(str::to_string).collect();
+    let unknown_variables: Vec<String> =
+        sources.names().filter(|n| find(n).is_none() && *n != TEST_FAULTS).map(str::to_string).collect();
     for name in &unknown_variables {
         warnings.push(unknown_warning(name));
     }

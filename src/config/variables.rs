@@ -10,6 +10,10 @@ use super::secrets::MIN_SECRET_BYTES;
 
 pub const PREFIX: &str = "RUSTCHAT_";
 
+/// Arms the test fault endpoint (`crate::faults`). Not in the table: it exists only in debug builds
+/// and is refused in a release build and in production, so it is no operator's setting.
+pub const TEST_FAULTS: &str = "RUSTCHAT_TEST_FAULTS";
+
 const fn var(name: &'static str, kind: Kind, default: D, meaning: &'static str) -> Variable {
     Variable { name, kind, default, meaning, secret: false }
 }

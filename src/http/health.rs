@@ -134,7 +134,7 @@ pub async fn stats(state: web::Data<AppState>) -> HttpResponse {
         db_pool_saturation: (pool.saturation() * 1000.0).round() / 1000.0,
         db_pool: pool,
         redis_bus_connected: state.realtime.bus.is_connected(),
-        circuit_breakers: state.breakers.snapshot(),
+        circuit_breakers: state.tree.breakers().snapshot(),
         cluster,
     })
 }

@@ -1,6 +1,6 @@
-//! The node's real-time side, as the HTTP layer sees it: starting the actor tree (supervisor,
-//! heartbeat) over the right bus, publishing committed events after a write, and draining sockets on
-//! shutdown. The actors themselves live in the `rustchat-actors` crate.
+//! The node's real-time side, as the HTTP layer sees it: starting the supervisor tree's children
+//! (bus, router, heartbeat, presence) over the right bus, publishing committed events after a write,
+//! and draining sockets on shutdown. The actors themselves live in the `rustchat-actors` crate.
 
 pub mod actions;
 pub mod log;
@@ -10,13 +10,13 @@ pub mod render;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use bytestring::ByteString;
 use rustchat_actors::heartbeat::{HEARTBEAT_INTERVAL, Peers};
 use rustchat_actors::login::LoginsEnded;
 use rustchat_actors::messages::{Count, Drain, NodeCounts, Publish};
 use rustchat_actors::ports::{Bus, BusMessage, ClusterRegistry, Connections, Logins, NodeInfo};
-use rustchat_actors::{Heartbeat, SessionConfig, Supervisor};
+use rustchat_actors::{Heartbeat, Presence, SessionConfig, Supervisor, Tree};
 use serde_json::json;
 
 use self::actions::ChatActions;
@@ -47,12 +47,15 @@ pub struct Realtime {
     pub admission: Arc<tokio::sync::Semaphore>,
     pub peers: Peers,
     heartbeat: Addr<Heartbeat>,
+    /// Held so the tree can restart it: an actor nobody can reach again is left stopped.
+    _presence: Addr<Presence>,
 }
 
 impl Realtime {
-    /// Starts the supervisor and heartbeat on the current actix system.
+    /// Starts the tree's children on the current actix system.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
+        tree: &Tree,
         settings: &Settings,
         store: &Store,
         tokens: &TokenKeys,
@@ -66,7 +69,7 @@ impl Realtime {
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
             match (&settings.redis.url, redis) {
                 (Some(url), Some(link)) => (
-                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats, render::frame_from_bus)?),
+                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats, render::frame_from_bus, tree)?),
                     Arc::new(RedisSlots::new(link.clone(), keys.clone())),
                     Arc::new(RedisRegistry::new(link, keys)),
                 ),
@@ -77,7 +80,12 @@ impl Realtime {
             };
         let log = Arc::new(StoreLog { store: store.clone(), presence_max_members: settings.ws.presence_max_members });
         let logins: Arc<dyn Logins> = Arc::new(StoreLogins { store: store.clone(), tokens: tokens.clone() });
-        let supervisor = Supervisor::new(bus.clone(), log.clone(), logins.clone(), slots.clone()).start();
+        let supervisor = tree.start_actor(
+            "router",
+            Supervisor::new(tree.clone(), bus.clone(), log.clone(), logins.clone(), slots.clone()),
+        );
+        tree.declare("channel");
+        let presence = tree.start_actor("presence", Presence::new(supervisor.clone(), slots.clone()));
         let peers = Peers::default();
         let me = NodeInfo {
             node_id: settings.node_id.clone(),
@@ -87,7 +95,13 @@ impl Realtime {
             started_at: crate::domain::Timestamp::now().unix_seconds(),
             last_seen: 0,
         };
-        let heartbeat = Heartbeat::new(me, registry, supervisor.clone(), peers.clone(), HEARTBEAT_INTERVAL).start();
+        let heartbeat = tree.start_actor(
+            "heartbeat",
+            Heartbeat::new(me, registry, supervisor.clone(), peers.clone(), HEARTBEAT_INTERVAL),
+        );
+        #[cfg(debug_assertions)]
+        arm_faults(tree, &supervisor, &heartbeat, &presence);
+
         let session_config = Arc::new(SessionConfig {
             node_id: settings.node_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -109,6 +123,7 @@ impl Realtime {
             admission: Arc::new(tokio::sync::Semaphore::new((settings.database.max_connections as usize / 2).max(1))),
             peers,
             heartbeat,
+            _presence: presence,
         })
     }
 
@@ -165,6 +180,18 @@ pub fn publications(event: &ChannelEvent) -> Vec<BusMessage> {
     }
     out.push(BusMessage::Channel { frame: render::frame(event), wire: event.to_wire().into() });
     out
+}
+
+/// How the test fault endpoint makes each actor child panic (the bus task arms itself).
+#[cfg(debug_assertions)]
+fn arm_faults(tree: &Tree, router: &Addr<Supervisor>, heartbeat: &Addr<Heartbeat>, presence: &Addr<Presence>) {
+    use rustchat_actors::supervisor::CrashChannels;
+    use rustchat_actors::tree::faults::Crash;
+    let (r, h, p, c) = (router.clone(), heartbeat.clone(), presence.clone(), router.clone());
+    tree.on_fault("router", move || r.do_send(Crash));
+    tree.on_fault("heartbeat", move || h.do_send(Crash));
+    tree.on_fault("presence", move || p.do_send(Crash));
+    tree.on_fault("channel", move || c.do_send(CrashChannels));
 }
 
 fn advertised_host(host: &str) -> String {

@@ -10,7 +10,8 @@
 //! rustchat_circuit_breaker_state_changes_total{breaker,from,to}   every transition at 0 from start
 //! ```
 //!
-//! plus `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
+//! plus `rustchat_actor_restarts_total{actor}` (every child of the supervisor tree at 0 from start),
+//! `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
 //! Redis publishes/receives and bus state, cluster peers, database ping latency and posts created.
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, TextEncoder};
 use rustchat_actors::breaker::State as BreakerState;
 use rustchat_actors::session::SessionCounters;
+use rustchat_actors::tree::Restarts;
 
 use crate::cluster::bus::BusStats;
 
@@ -48,6 +50,7 @@ pub struct Metrics {
     pub ws_connections: Gauge<i64>,
     pub cluster_peers: Gauge<i64>,
     pub breaker_changes: Counter<u64>,
+    pub actor_restarts: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub posts_created: Counter<u64>,
     pub fanout_latency: Histogram<f64>,
@@ -141,6 +144,10 @@ impl Metrics {
                 .with_description("nodes seen by the heartbeat, this one included")
                 .build(),
             breaker_changes: counter("rustchat_circuit_breaker_state_changes", "circuit breaker transitions"),
+            actor_restarts: counter(
+                "rustchat_actor_restarts",
+                "children of the supervisor tree started again after a panic or stop",
+            ),
             rate_limited: counter("rustchat_rate_limit_exceeded", "requests refused by a rate limit"),
             posts_created: counter("rustchat_posts_created", "posts created"),
             fanout_latency: meter
@@ -190,6 +197,10 @@ impl Metrics {
         );
     }
 
+    fn add_actor_restarts(&self, actor: &'static str, n: u64) {
+        self.actor_restarts.add(n, &[KeyValue::new("actor", actor)]);
+    }
+
     pub fn record_rate_limited(&self, limit: &'static str) {
         self.rate_limited.add(1, &[KeyValue::new("limit", limit)]);
     }
@@ -201,5 +212,16 @@ impl Metrics {
             tracing::warn!(error = %e, "cannot encode metrics");
         }
         String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Like the breakers' transitions, each child's count exists at 0 from the first scrape.
+impl Restarts for Metrics {
+    fn declare(&self, child: &'static str) {
+        self.add_actor_restarts(child, 0);
+    }
+
+    fn record(&self, child: &'static str) {
+        self.add_actor_restarts(child, 1);
     }
 }

@@ -35,3 +35,4 @@ mod site;
 mod spans;
 mod sso;
 mod storage;
+mod supervisor;

@@ -90,7 +90,15 @@ async fn each_store_query_runs_in_a_span_naming_its_method() {
     store.close().await;
 }
 
-#[tokio::test]
+/// Counts nothing: this test's tree only hosts the bus task.
+struct Uncounted;
+impl rustchat_actors::tree::Restarts for Uncounted {
+    fn declare(&self, _: &'static str) {}
+    fn record(&self, _: &'static str) {}
+}
+
+// The bus task is a child of the supervisor tree, which runs on an actix system.
+#[actix_web::test]
 async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
     if !redis_available().await {
         return;
@@ -98,11 +106,13 @@ async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
     let spans = Spans::default();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let keys = Keys::new(&format!("spans-{}", uuid::Uuid::now_v7().simple()));
+    let tree = rustchat_actors::Tree::new(Arc::new(|_, _, _| {}), Arc::new(Uncounted));
     let bus = RedisBus::start(
         &redis_url(),
         keys.clone(),
         Arc::new(BusStats::default()),
         rustchat::realtime::render::frame_from_bus,
+        &tree,
     )
     .unwrap();
     let user = uuid::Uuid::now_v7();
