@@ -278,3 +278,6 @@ impl Handler<StopChannel> for ChannelActor {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(debug_assertions)]
+crate::tree::faults::crash_on_request!(ChannelActor);

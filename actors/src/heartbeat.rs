@@ -110,3 +110,6 @@ impl Handler<Leave> for Heartbeat {
         ctx.stop();
     }
 }
+
+#[cfg(debug_assertions)]
+crate::tree::faults::crash_on_request!(Heartbeat);

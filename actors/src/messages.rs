@@ -237,3 +237,8 @@ to_session! {
     Deliver => deliver, Push => push, Joined => joined, Left => left, MembershipGranted => granted,
     Overflowed => overflowed, CloseForRestart => restart, LoginEnded => login_ended,
 }
+
+/// Every live connection on this node, as (user, connection): what `Presence` renews.
+#[derive(Message)]
+#[rtype(result = "Vec<(Uuid, Uuid)>")]
+pub struct LiveConnections;

@@ -6,18 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use uuid::Uuid;
 
+use crate::messages::LiveConnections;
 use crate::ports::Connections;
 use crate::supervisor::Supervisor;
 
 /// How often this node's connection slots are renewed in the cluster-wide count.
 pub const SLOT_REFRESH_INTERVAL: Duration = Duration::from_secs(20);
-
-/// Every live connection on this node, as (user, connection).
-#[derive(Message)]
-#[rtype(result = "Vec<(Uuid, Uuid)>")]
-pub struct LiveConnections;
 
 pub struct Presence {
     router: Addr<Supervisor>,
@@ -55,3 +50,6 @@ impl Actor for Presence {
 
 /// Nothing to reset: the next interval renews every slot.
 impl Supervised for Presence {}
+
+#[cfg(debug_assertions)]
+crate::tree::faults::crash_on_request!(Presence);

@@ -17,11 +17,11 @@ use uuid::Uuid;
 use crate::channel::{ChannelActor, StopChannel};
 use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
-    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, LoginEnded,
-    MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated, SessionHandle, Subscribe, Unsubscribe,
+    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain,
+    LiveConnections, LoginEnded, MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated,
+    SessionHandle, Subscribe, Unsubscribe,
 };
 use crate::ports::{Bus, BusMessage, Connections, EventLog, Logins, Topic};
-use crate::presence::LiveConnections;
 use crate::tree::Tree;
 
 /// How often the supervisor checks that its sockets' logins are still live, then compares its
@@ -361,3 +361,6 @@ impl Handler<CrashChannels> for Supervisor {
         }
     }
 }
+
+#[cfg(debug_assertions)]
+crate::tree::faults::crash_on_request!(Supervisor);

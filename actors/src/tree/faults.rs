@@ -70,21 +70,16 @@ impl Tree {
     }
 }
 
-/// Makes each listed actor panic on [`Crash`].
+/// Makes each listed actor panic on [`Crash`]. Each actor invokes it in its own module, so the tree
+/// knows none of its children's types.
 macro_rules! crash_on_request {
     ($($actor:ty),* $(,)?) => {$(
-        impl actix::Handler<Crash> for $actor {
+        impl actix::Handler<$crate::tree::faults::Crash> for $actor {
             type Result = ();
-            fn handle(&mut self, _: Crash, _: &mut <Self as actix::Actor>::Context) {
+            fn handle(&mut self, _: $crate::tree::faults::Crash, _: &mut <Self as actix::Actor>::Context) {
                 panic!("fault injected into {}", stringify!($actor));
             }
         }
     )*};
 }
-
-crash_on_request!(
-    crate::supervisor::Supervisor,
-    crate::heartbeat::Heartbeat,
-    crate::presence::Presence,
-    crate::channel::ChannelActor,
-);
+pub(crate) use crash_on_request;
