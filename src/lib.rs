@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`config`]: typed settings from `RUSTCHAT_*` variables and `.env`; `--check-config`.
 //! - [`cli`]: flags, exit codes and `rustchat admin` (accounts from the command line).
-//! - [`startup`]: [`startup::Node`] builds, serves and drains one node; [`faults`]: test-only fault
+//! - [`startup`]: [`startup::Node`] builds, serves and drains one node; [`http::faults`]: test-only fault
 //!   injection into the supervisor tree (debug builds).
 //! - [`http`]: the route table under `/api/v1`, one module per resource.
 //! - [`store`]: all SQL, for PostgreSQL and SQLite, behind one [`store::Store`].
@@ -25,7 +25,6 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
-pub mod faults;
 pub mod http;
 pub mod memory;
 pub mod oidc;

@@ -57,7 +57,7 @@ impl Node {
         let fanout = metrics.fanout_latency.clone();
         let _ = session_counters.fanout_latency.set(Box::new(move |seconds| fanout.record(seconds, &[])));
         #[cfg_attr(not(debug_assertions), allow(unused_variables))]
-        let test_faults = crate::faults::enabled(&settings)?;
+        let test_faults = crate::http::faults::enabled(&settings)?;
         // The root of the supervisor tree: it owns the breakers the store, Redis and OIDC use.
         let tree = Tree::new(breaker_observer(metrics.clone()), metrics.clone());
         for name in tree.breakers().snapshot().keys() {
@@ -130,7 +130,7 @@ impl Node {
             #[cfg(debug_assertions)]
             let app = app.configure(|cfg| {
                 if test_faults {
-                    crate::faults::routes(cfg);
+                    crate::http::faults::routes(cfg);
                 }
             });
             let (app, _) = app.into_utoipa_app().configure(http::routes).split_for_parts();

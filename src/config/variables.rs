@@ -10,7 +10,7 @@ use super::secrets::MIN_SECRET_BYTES;
 
 pub const PREFIX: &str = "RUSTCHAT_";
 
-/// Arms the test fault endpoint (`crate::faults`). Not in the table: it exists only in debug builds
+/// Arms the test fault endpoint (`crate::http::faults`). Not in the table: it exists only in debug builds
 /// and is refused in a release build and in production, so it is no operator's setting.
 pub const TEST_FAULTS: &str = "RUSTCHAT_TEST_FAULTS";
 

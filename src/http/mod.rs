@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod channels;
+pub mod faults;
 pub mod health;
 pub mod input;
 pub mod json;

@@ -32,7 +32,7 @@ pub fn routes(cfg: &mut actix_web::web::ServiceConfig) {
 #[cfg(debug_assertions)]
 async fn inject(
     state: actix_web::web::Data<crate::state::AppState>,
-    child: crate::http::params::Path<String>,
+    child: super::params::Path<String>,
 ) -> actix_web::HttpResponse {
     let child = child.into_inner();
     if state.tree.inject_fault(&child) {
