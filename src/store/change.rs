@@ -163,36 +163,35 @@ impl Change {
 
     /// Reads a stored change of `format` (1 or 2). The two agree field by field, so one reader serves
     /// both; `format` is checked so a row written by a later release is refused, not misread.
-    pub fn from_stored(kind: &str, format: i16, data: serde_json::Value) -> Result<Change, String> {
+    /// `data` is any JSON deserializer: a `Value` from the database, or the raw text of a bus message
+    /// (read straight into the typed change, with no `Value` tree built on the per-event path).
+    pub fn from_stored<'de, D>(kind: &str, format: i16, data: D) -> Result<Change, String>
+    where
+        D: serde::Deserializer<'de, Error = serde_json::Error>,
+    {
         if !(1..=FORMAT).contains(&format) {
             return Err(format!("event format {format} is newer than this release reads ({FORMAT})"));
         }
         let bad = |e: serde_json::Error| format!("{kind} event of format {format}: {e}");
         Ok(match kind {
             "posted" => {
-                let p: PostedOwned = serde_json::from_value(data).map_err(bad)?;
+                let p = PostedOwned::deserialize(data).map_err(bad)?;
                 Change::Posted { post: p.post, mentions: p.mentions }
             }
-            "post_edited" => {
-                Change::PostEdited { post: serde_json::from_value::<PostOnly<Post>>(data).map_err(bad)?.post }
-            }
+            "post_edited" => Change::PostEdited { post: <PostOnly<Post>>::deserialize(data).map_err(bad)?.post },
             "post_deleted" => {
-                let d: DeletedOwned = serde_json::from_value(data).map_err(bad)?;
+                let d = DeletedOwned::deserialize(data).map_err(bad)?;
                 Change::PostDeleted { post_id: d.post_id, root_id: d.root_id, post: d.post }
             }
-            "reaction_added" => Change::ReactionAdded {
-                reaction: serde_json::from_value::<ReactionOnly<Reaction>>(data).map_err(bad)?.reaction,
-            },
+            "reaction_added" => {
+                Change::ReactionAdded { reaction: <ReactionOnly<Reaction>>::deserialize(data).map_err(bad)?.reaction }
+            }
             "reaction_removed" => Change::ReactionRemoved {
-                reaction: serde_json::from_value::<ReactionOnly<RemovedReaction>>(data).map_err(bad)?.reaction,
+                reaction: <ReactionOnly<RemovedReaction>>::deserialize(data).map_err(bad)?.reaction,
             },
-            "member_added" => {
-                Change::MemberAdded { user_id: serde_json::from_value::<UserOnly>(data).map_err(bad)?.user_id }
-            }
-            "member_removed" => {
-                Change::MemberRemoved { user_id: serde_json::from_value::<UserOnly>(data).map_err(bad)?.user_id }
-            }
-            "channel_updated" => Change::ChannelUpdated { channel: serde_json::from_value(data).map_err(bad)? },
+            "member_added" => Change::MemberAdded { user_id: UserOnly::deserialize(data).map_err(bad)?.user_id },
+            "member_removed" => Change::MemberRemoved { user_id: UserOnly::deserialize(data).map_err(bad)?.user_id },
+            "channel_updated" => Change::ChannelUpdated { channel: Channel::deserialize(data).map_err(bad)? },
             other => return Err(format!("unknown event kind '{other}'")),
         })
     }
@@ -212,15 +211,17 @@ struct WireOut<'a> {
 }
 
 #[derive(Deserialize)]
-struct WireIn {
+struct WireIn<'a> {
     #[serde(default = "format_one")]
     v: i16,
-    event: String,
+    #[serde(borrow)]
+    event: std::borrow::Cow<'a, str>,
     channel_id: ChannelId,
     seq: i64,
     #[serde(default)]
     created_at: Option<Timestamp>,
-    data: serde_json::Value,
+    #[serde(borrow)]
+    data: &'a serde_json::value::RawValue,
 }
 
 fn format_one() -> i16 {
