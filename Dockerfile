@@ -23,9 +23,10 @@ RUN mkdir -p src actors/src load/src \
     && cargo build --release --locked \
     && rm -rf src actors/src load/src
 
-# 2. The real sources. migrations/ is embedded in the binary by sqlx::migrate!, so it must be here
-#    before the final build. `touch` makes cargo see the sources as newer than the stub build.
+# 2. The real sources. migrations/ is embedded in the binary by sqlx::migrate!, and web/ (the web
+#    client) by include_bytes!, so both must be here before the final build. `touch` makes cargo see the sources as newer than the stub build.
 COPY migrations migrations
+COPY web web
 COPY actors/src actors/src
 COPY load/src load/src
 COPY src src

@@ -134,7 +134,7 @@ impl Node {
                 }
             });
             let (app, _) = app.into_utoipa_app().configure(http::routes).split_for_parts();
-            app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::not_found))
+            app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::client::fallback))
         })
         .workers(workers)
         // Longer than a load balancer's idle timeout (commonly 60 s), so the balancer, not us, closes

@@ -55,7 +55,7 @@ pub fn token_claims(tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId,
 }
 
 /// The access token from the SSO cookie (browsers logged in through single sign-on).
-fn access_cookie(req: &HttpRequest) -> Option<String> {
+pub fn access_cookie(req: &HttpRequest) -> Option<String> {
     let header = req.headers().get(actix_web::http::header::COOKIE)?.to_str().ok()?;
     header.split(';').map(str::trim).find_map(|c| c.strip_prefix("rustchat_access=")).map(str::to_string)
 }

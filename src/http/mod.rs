@@ -1,11 +1,13 @@
 //! The HTTP surface: the route table under `/api/v1` (one module per resource), from which the
 //! OpenAPI document is generated ([`openapi`]: no endpoint can be left out of it), the extractors
 //! every handler takes its input through ([`json`], [`params`], both checked by [`input`]), and the
-//! JSON error answer for what no route matched.
+//! JSON error answer for what no route matched. The web client ([`client`]) answers what no route
+//! matched outside the server's own paths.
 
 pub mod admin;
 pub mod auth;
 pub mod channels;
+pub mod client;
 pub mod faults;
 pub mod health;
 pub mod input;

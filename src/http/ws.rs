@@ -1,7 +1,8 @@
 //! `GET /api/v1/ws`: the WebSocket endpoint. Authentication happens before the upgrade, from
 //! `Authorization: Bearer <token>` (what `websocat -H` sends) or, for browsers, the subprotocol pair
-//! `Sec-WebSocket-Protocol: rustchat.bearer, <token>` — never from the query string, which ends up in
-//! logs. Then the per-user connection limit (cluster-wide) is checked, and a `WsSession` actor takes
+//! `Sec-WebSocket-Protocol: rustchat.bearer, <token>`, or the SSO cookie `rustchat_access` when the
+//! handshake's `Origin` is the node's own site (the web client in cookie mode; another site's page
+//! cannot open a socket with it) — never from the query string, which ends up in logs. Then the per-user connection limit (cluster-wide) is checked, and a `WsSession` actor takes
 //! the socket. The protocol is documented in `docs/websocket.md`.
 
 use actix_http::body::{BodyStream, MessageBody};
@@ -15,7 +16,7 @@ use rustchat_actors::session::SessionParts;
 use tracing::Instrument;
 
 use super::params::Query;
-use crate::auth::{AuthUser, bearer};
+use crate::auth::{AuthUser, access_cookie, bearer};
 use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
 
@@ -31,6 +32,16 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     let mut parts = header.split(',').map(str::trim);
     parts.find(|p| *p == BEARER_PROTOCOL)?;
     parts.next().filter(|t| !t.is_empty()).map(str::to_string)
+}
+
+/// The SSO cookie's token, only for a handshake from the site's own pages: `Origin` names the host the
+/// request was sent to. Browsers always send `Origin` on WebSocket handshakes and a page cannot forge it.
+fn token_from_same_origin_cookie(req: &HttpRequest) -> Option<String> {
+    let headers = req.headers();
+    let origin = headers.get(actix_web::http::header::ORIGIN)?.to_str().ok()?;
+    let host = headers.get(actix_web::http::header::HOST)?.to_str().ok()?;
+    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
+    (!host.is_empty() && origin_host.eq_ignore_ascii_case(host)).then(|| access_cookie(req)).flatten()
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -55,7 +66,11 @@ pub async fn connect(
     async move {
         state.rate_limit(crate::ratelimit::Limit::Ws, &ip, &ip).await?;
         let browser_token = token_from_protocols(&req);
-        let Some(token) = bearer(&req).map(str::to_string).or_else(|| browser_token.clone()) else {
+        let Some(token) = bearer(&req)
+            .map(str::to_string)
+            .or_else(|| browser_token.clone())
+            .or_else(|| token_from_same_origin_cookie(&req))
+        else {
             tracing::info!(ip, "Unauthorized WebSocket: no bearer token");
             return Err(Error::new(
                 ErrorCode::Unauthorized,

@@ -10,6 +10,7 @@
 //! message, except on CI (`CI=true`), where it fails: CI never skips silently.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod balancer;
 pub mod client;
 pub mod cluster;
 pub mod op;
@@ -24,6 +25,7 @@ use rustchat::config::{Settings, ensure_development_secrets};
 use rustchat::startup::{Node, NodeHandle};
 use sqlx::Connection;
 
+pub use balancer::Balancer;
 pub use client::{Api, Reply};
 pub use cluster::Cluster;
 pub use process::NodeProcess;

@@ -1,0 +1,137 @@
+//! The web client in a real browser: `tests/browser/run.mjs` drives Debian's chromium (playwright-core)
+//! against two nodes behind HAProxy. This side starts the cluster and the balancer, runs the script,
+//! performs the `kill -9` it asks for mid-conversation, and checks its verdict and screenshots.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::common::{Balancer, Cluster, eventually};
+
+const SCRIPT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
+/// Whether the browser, Node and the script's packages are here; CI must have them all.
+fn browser_kit_present() -> bool {
+    let missing: Vec<&str> = [
+        (std::path::Path::new(&chromium()).exists(), "chromium (apt-get install chromium)"),
+        (std::process::Command::new("node").arg("--version").output().is_ok(), "node"),
+        (std::path::Path::new(SCRIPT_DIR).join("node_modules/playwright-core").exists(), "npm ci in tests/browser"),
+    ]
+    .into_iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| what)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "the browser test needs {missing:?} on CI (.ci/run installs them)");
+    eprintln!("SKIPPED: the browser test needs {missing:?}");
+    false
+}
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var("SCREENSHOT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/screenshots")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_works_in_a_real_browser_on_two_nodes_behind_the_balancer() {
+    if !browser_kit_present() {
+        return;
+    }
+    let Some(mut cluster) = Cluster::start(2, &[]).await else { return };
+    let ports: Vec<u16> = (0..2).map(|i| cluster.base(i).rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let Some(lb) = Balancer::start(&ports) else { return };
+    let base = lb.base();
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(20), "the balancer sees both nodes ready", || {
+        let lb = &lb;
+        async move {
+            let states = lb.admin("show servers state be").await;
+            (states.lines().filter(|l| l.contains(" node") && l.split_whitespace().nth(5) == Some("2")).count() == 2)
+                .then_some(())
+        }
+    })
+    .await;
+    assert_eq!(http.get(format!("{base}/")).send().await.unwrap().status(), 200, "the page through the balancer");
+
+    let shots = screenshot_dir();
+    let _ = std::fs::remove_dir_all(&shots);
+    let mut child = tokio::process::Command::new("node")
+        .arg("run.mjs")
+        .current_dir(SCRIPT_DIR)
+        .env("BASE_URL", &base)
+        .env("SCREENSHOT_DIR", &shots)
+        .env("CHROMIUM", chromium())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stderr = child.stderr.take().unwrap();
+    let errors = tokio::spawn(async move {
+        let mut all = String::new();
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(l)) = lines.next_line().await {
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+
+    let mut transcript = Vec::new();
+    let mut killed = None;
+    let run = tokio::time::timeout(Duration::from_secs(300), async {
+        while let Some(line) = out.next_line().await.unwrap() {
+            eprintln!("browser: {line}");
+            if let Some(node) = line.strip_prefix("KILL node-") {
+                let i: usize = node.trim().parse().expect("a node index");
+                cluster.kill9(i);
+                killed = Some(i);
+                stdin.write_all(b"KILLED\n").await.unwrap();
+                stdin.flush().await.unwrap();
+            }
+            transcript.push(line);
+        }
+        child.wait().await.unwrap()
+    })
+    .await;
+    let status = run.unwrap_or_else(|_| panic!("the browser run did not finish in 300 s:\n{}", transcript.join("\n")));
+    let stderr = errors.await.unwrap_or_default();
+    let transcript = transcript.join("\n");
+    assert!(status.success(), "the browser run failed:\n{transcript}\n--- stderr ---\n{stderr}");
+    assert!(killed.is_some(), "the script never asked for the kill:\n{transcript}");
+
+    let result: serde_json::Value = serde_json::from_str(
+        transcript.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result"),
+    )
+    .unwrap();
+    assert_eq!(result["dialogs"], 0, "no script of a message ran: {result}");
+    assert_eq!(result["kill"]["messages"], 12, "every message once after the kill: {result}");
+    for view in ["sign-in", "channel", "channel with thread open", "admin", "direct message dialog", "channel (dark)"] {
+        assert_eq!(result["axe"][view]["serious_or_critical"], 0, "axe on {view}: {result}");
+    }
+    for shot in [
+        "01-sign-in",
+        "02-unread-and-mention-badges",
+        "03-thread-and-reaction",
+        "04-channel",
+        "05-admin",
+        "06-dark",
+        "07-phone",
+    ] {
+        let path = shots.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {} missing or empty", path.display());
+    }
+}
