@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mattermost;
 pub mod memory;
 pub mod oidc;
 pub mod ratelimit;

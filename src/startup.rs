@@ -133,6 +133,7 @@ impl Node {
                     crate::http::faults::routes(cfg);
                 }
             });
+            let app = app.configure(crate::mattermost::routes);
             let (app, _) = app.into_utoipa_app().configure(http::routes).split_for_parts();
             app.app_data(app_state.clone()).wrap(from_fn(log_requests)).default_service(web::to(http::client::fallback))
         })

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod channels;
 pub mod invites;
 pub mod posts;
+pub mod preferences;
 pub mod providers;
 pub mod reads;
 pub mod registration;

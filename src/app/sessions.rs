@@ -36,18 +36,45 @@ pub async fn login(
     password: &str,
     user_agent: &str,
 ) -> Result<TokenPair> {
+    let user = check_password(store, login, password).await?;
+    open(store, tokens, user, user_agent).await
+}
+
+/// The active account a username or email and password name; the same 401 whatever was wrong.
+async fn check_password(store: &Store, login: &str, password: &str) -> Result<User> {
     let (user, hash) = match store.user_credentials(login).await? {
         Some(c) => (Some(c.user), c.password_hash),
         None => (None, None),
     };
     let ok = verify_password(password, hash).await?;
     match user {
-        Some(user) if ok && user.is_active => open(store, tokens, user, user_agent).await,
+        Some(user) if ok && user.is_active => Ok(user),
         _ => {
             tracing::info!("Unauthorized: auth login failed");
             Err(Error::unauthorized("Unauthorized: invalid login or password"))
         }
     }
+}
+
+/// A login for clients that keep one token for the whole session (the Mattermost API's faces): the
+/// same password check, a session like any other (listed, revoked by logout and password changes,
+/// checked at every use), and one access token that lives as long as the session instead of a
+/// short-lived token plus a refresh token. Returns the user, the token and when it expires.
+pub async fn session_token(
+    store: &Store,
+    tokens: &TokenKeys,
+    login: &str,
+    password: &str,
+    user_agent: &str,
+) -> Result<(User, String, Timestamp)> {
+    let user = check_password(store, login, password).await?;
+    let user_agent: String = user_agent.chars().take(USER_AGENT_CHARS).collect();
+    // The refresh secret is never handed out: this session is never refreshed.
+    let unused = RefreshToken::generate(SessionId::new());
+    let expires = Timestamp::now().plus(REFRESH_TTL);
+    let session = store.create_session(user.id, &unused.hash(), expires, &user_agent, tokens.secret_ids().0).await?;
+    let token = tokens.issue_access_expiring(user.id, session, expires.unix_seconds())?;
+    Ok((user, token, expires))
 }
 
 /// What presenting a refresh token did: the answer, and the login it ended when the token had been

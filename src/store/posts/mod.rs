@@ -22,8 +22,10 @@ macro_rules! post_columns {
 
 mod changes;
 mod create;
+mod pages;
 
 pub use create::NewPost;
+pub use pages::SINCE_LIMIT;
 
 /// Where a page of posts starts: strictly before or after a known post.
 #[derive(Debug, Clone, Copy)]
