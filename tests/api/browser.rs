@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::common::{Balancer, Cluster, eventually};
+use crate::common::op::{CLIENT_ID, CLIENT_SECRET, Provider};
+use crate::common::{Balancer, Cluster, Db, eventually, spawn_app};
 
 const SCRIPT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 
@@ -63,7 +64,6 @@ async fn the_web_client_works_in_a_real_browser_on_two_nodes_behind_the_balancer
     assert_eq!(http.get(format!("{base}/")).send().await.unwrap().status(), 200, "the page through the balancer");
 
     let shots = screenshot_dir();
-    let _ = std::fs::remove_dir_all(&shots);
     let mut child = tokio::process::Command::new("node")
         .arg("run.mjs")
         .current_dir(SCRIPT_DIR)
@@ -134,4 +134,46 @@ async fn the_web_client_works_in_a_real_browser_on_two_nodes_behind_the_balancer
         let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         assert!(size > 1000, "screenshot {} missing or empty", path.display());
     }
+}
+
+#[tokio::test]
+async fn single_sign_on_in_cookie_mode_lands_on_a_working_client() {
+    if !browser_kit_present() || !crate::common::op::available() {
+        return;
+    }
+    let port = crate::common::process::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let provider = Provider::start(&[format!("{site}/api/v1/auth/oidc/sso/callback")]).await;
+    let port_text = port.to_string();
+    let vars = [
+        ("RUSTCHAT_OIDC_ISSUER", provider.issuer.as_str()),
+        ("RUSTCHAT_OIDC_CLIENT_ID", CLIENT_ID),
+        ("RUSTCHAT_OIDC_CLIENT_SECRET", CLIENT_SECRET),
+        ("RUSTCHAT_SITE_URL", site.as_str()),
+        ("RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY", "cookie"),
+        ("RUSTCHAT_SERVER_PORT", port_text.as_str()),
+    ];
+    let Some(_app) = spawn_app(Db::Sqlite, &vars).await else { return };
+    let shots = screenshot_dir();
+    std::fs::create_dir_all(&shots).unwrap();
+    let run = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new("node")
+            .arg("sso.mjs")
+            .current_dir(SCRIPT_DIR)
+            .env("BASE_URL", &site)
+            .env("SCREENSHOT_DIR", &shots)
+            .env("CHROMIUM", chromium())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the SSO browser run finishes within 120 s")
+    .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success() && out.contains("RESULT ok"),
+        "{out}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }

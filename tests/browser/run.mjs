@@ -115,6 +115,7 @@ try {
   const bob = await person('bob');
   await register(bob, 'bob');
   await bob.page.getByRole('button', { name: 'Join Acme' }).click();
+  await bob.page.getByRole('heading', { name: 'No channels yet' }).waitFor();
   for (const name of ['chat', 'random']) {
     await bob.page.getByRole('button', { name: 'Browse' }).click();
     await bob.page.getByRole('button', { name: `Join # ${name}` }).click();
@@ -166,6 +167,23 @@ try {
   await audit(bob.page, 'channel with thread open');
   step('a thread reply and a reaction arrived live');
 
+  // Editing and deleting one's own message, live on the other side; search jumps to a message.
+  const mine = alice.page.locator('#messages article.post', { hasText: 'Just chatting' });
+  await mine.hover();
+  await mine.getByRole('button', { name: 'Edit', exact: true }).click();
+  await alice.page.getByLabel('Edit message').fill('Just chatting, edited');
+  await alice.page.getByLabel('Edit message').press('Enter');
+  await bob.page.locator('#messages article.post', { hasText: 'Just chatting, edited' }).locator('text=(edited)').waitFor();
+  const edited = alice.page.locator('#messages article.post', { hasText: 'Just chatting, edited' });
+  await edited.hover();
+  await edited.getByRole('button', { name: 'Delete', exact: true }).click();
+  await bob.page.locator('#messages article.post', { hasText: 'Just chatting' }).waitFor({ state: 'detached' });
+  await alice.page.getByRole('searchbox', { name: 'Search messages' }).fill('welcome');
+  await alice.page.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
+  await alice.page.getByRole('dialog', { name: /Results for/ }).getByRole('button', { name: /welcome to/ }).click();
+  await alice.page.locator('#messages article.post.highlight', { hasText: 'Hello Bob' }).waitFor();
+  step('an edit and a delete arrived live; search jumped to the message');
+
   // ---- kill -9 of bob's node while alice keeps posting -------------------------------------------
   const killed = await bob.page.locator('#connection').getAttribute('data-node');
   expect(killed, 'bob\'s page names the node it is connected to');
@@ -189,7 +207,9 @@ try {
   await bob.page.waitForTimeout(500);
   const seen = (await bodies(bob.page)).filter((t) => /^count \d+$/.test(t.trim())).map((t) => t.trim());
   expect(JSON.stringify(seen) === JSON.stringify(sent), `after the kill bob shows ${JSON.stringify(seen)}, expected ${JSON.stringify(sent)}`);
-  report.kill = { node: killed, reconnected_to: await bob.page.locator('#connection').getAttribute('data-node'), messages: seen.length };
+  const duplicates = Number(await bob.page.locator('#connection').getAttribute('data-duplicates') ?? 0);
+  expect(duplicates === 0, `the server sent ${duplicates} events twice`);
+  report.kill = { node: killed, duplicates, reconnected_to: await bob.page.locator('#connection').getAttribute('data-node'), messages: seen.length };
   step(`bob's node ${killed} was killed; bob reconnected and shows all ${seen.length} messages once, in order`);
 
   // ---- Hostile messages render as text or safe links ---------------------------------------------
@@ -301,6 +321,9 @@ try {
   process.exit(0);
 } catch (e) {
   console.log(`FAILED ${e.message}`);
+  // What each page showed when it failed, for whoever reads the CI log.
+  let n = 0;
+  for (const context of browser.contexts()) for (const page of context.pages()) await page.screenshot({ path: `${SHOTS}/failure-${++n}.png` }).catch(() => {});
   console.log(`RESULT ${JSON.stringify(report)}`);
   await browser.close().catch(() => {});
   process.exit(1);

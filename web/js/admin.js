@@ -9,7 +9,7 @@ function field(id, label, control) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), control);
 }
 
-export async function showAdmin(main) {
+export async function showAdmin(main, me) {
   const error = h('p', { class: 'error', role: 'alert' });
   main.replaceChildren(h('h1', { id: 'channel-title', tabindex: '-1' }, 'System settings'), error);
   let site;
@@ -48,6 +48,7 @@ export async function showAdmin(main) {
   const search = async () => {
     const users = await get(`/users?q=${encodeURIComponent(q.value.trim())}&limit=50`).catch(() => []);
     people.replaceChildren(...users.map((u) => {
+      if (u.id === me.id) return h('li', {}, h('span', {}, `${u.display_name || u.username} (@${u.username}) — you`));
       const b = h('button', { type: 'button', class: u.is_active ? 'small danger' : 'small' }, u.is_active ? 'Deactivate' : 'Activate');
       b.addEventListener('click', async () => {
         try { await post(`/users/${u.id}/${u.is_active ? 'deactivate' : 'activate'}`); announce(`${u.username} ${u.is_active ? 'deactivated' : 'activated'}`); search(); } catch (err) { error.textContent = err.message; }

@@ -50,8 +50,13 @@ function showTyping() {
 }
 setInterval(showTyping, 1000);
 
+let duplicates = 0;
 function onEvent(e) {
-  if (!accept(e)) return;
+  if (!accept(e)) {
+    // The server promises each (channel, seq) once; count any repeat it sends (the browser test checks 0).
+    connection.dataset.duplicates = String(++duplicates);
+    return;
+  }
   const c = state.channels.get(e.channel_id);
   const d = e.data ?? {};
   const here = e.channel_id === state.currentId;
@@ -129,7 +134,7 @@ async function route() {
   closeThread();
   const path = location.pathname;
   document.querySelectorAll('#sidebar a[aria-current]').forEach((a) => a.removeAttribute('aria-current'));
-  if (path === '/admin' && state.me.is_system_admin) { state.currentId = null; drawSidebar(); await showAdmin(main); return; }
+  if (path === '/admin' && state.me.is_system_admin) { state.currentId = null; drawSidebar(); await showAdmin(main, state.me); return; }
   const m = path.match(/^\/channels\/([0-9a-fA-F-]{36})$/);
   let id = m && state.channels.has(m[1]) ? m[1] : null;
   if (!id) {
