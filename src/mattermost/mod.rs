@@ -19,7 +19,7 @@ pub mod system;
 pub mod teams;
 pub mod users;
 
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::web;
 
 /// One v4 route, as the OpenAPI document describes it.
@@ -106,6 +106,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v4")
             .wrap(DefaultHeaders::new().add(("X-Version-Id", system::version_id())))
+            // mattermostdriver asks for `/posts/{id}//reactions`; Mattermost's router merges the slashes.
+            .wrap(NormalizePath::new(TrailingSlash::MergeOnly))
             .configure(resources)
             .default_service(web::to(error::not_implemented)),
     );

@@ -74,15 +74,21 @@ pub async fn by_usernames(state: web::Data<AppState>, caller: Caller, body: web:
 struct ListQuery {
     in_team: Option<String>,
     in_channel: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
+    #[serde(default)]
+    page: u32,
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+fn default_per_page() -> u32 {
+    60
 }
 
 /// `GET /users?in_team=&in_channel=&page=&per_page=`: members of a team or channel the caller can
 /// see, or everyone, by username.
 pub async fn list(state: web::Data<AppState>, caller: Caller, req: HttpRequest) -> MmResult<HttpResponse> {
     let q: ListQuery = query(&req)?;
-    let (offset, per) = q.paging.window()?;
+    let (offset, per) = Paging { page: q.page, per_page: q.per_page }.window()?;
     let page = |all: Vec<Value>| all.into_iter().skip(offset as usize).take(per as usize).collect::<Vec<_>>();
     if let Some(channel) = &q.in_channel {
         let access = readable_channel(&state.store, &caller, ChannelId(id(channel, "channel_id")?)).await?;

@@ -20,6 +20,7 @@ mod health;
 mod input;
 mod logins;
 mod logs;
+mod mattermost;
 mod openapi;
 mod operability;
 mod operator;
