@@ -1,6 +1,7 @@
 // Browser-side figures for the web client (issue #17's budgets), against a running node (BASE_URL):
 // first-load transfer (compressed bytes, cold cache), switching to a channel with 50 new messages
-// (route start → list rendered, the client's own Performance API marks, fetch included), and
+// (route start → list rendered, fetch included; and the render alone, posts fetched → rendered: the
+// client's own Performance API marks), and
 // scrolling back through a 10 000-message channel (ms per 50-post page, longest main-thread task).
 // Seeds through the REST API once per run; prints one JSON line per run. Used by scripts/bench-web.
 
@@ -65,6 +66,7 @@ for (let run = 0; run < RUNS; run += 1) {
   await page.locator('#sidebar a.channel[data-name="fresh"]').click();
   await page.waitForFunction(() => performance.getEntriesByName('rustchat:channel-switch', 'measure').length > 0);
   const switchMs = await page.evaluate(() => performance.getEntriesByName('rustchat:channel-switch', 'measure')[0].duration);
+  const renderMs = await page.evaluate(() => performance.getEntriesByName('rustchat:channel-render', 'measure')[0].duration);
   const shown = await page.locator('#messages article.post').count();
   // Scroll back through #big, one page at a time.
   await page.locator(`#sidebar a.channel[data-name="big"]`).click();
@@ -86,13 +88,13 @@ for (let run = 0; run < RUNS; run += 1) {
     obs.disconnect();
     return { times, longestTask: longest.ms, posts: list.querySelectorAll('article.post').length };
   }, PAGES_BACK);
-  runs.push({ bytes, switchMs, shown, pageMs: median(scroll.times), worstPageMs: Math.max(...scroll.times), longestTaskMs: scroll.longestTask, postsShown: scroll.posts });
+  runs.push({ bytes, switchMs, renderMs, shown, pageMs: median(scroll.times), worstPageMs: Math.max(...scroll.times), longestTaskMs: scroll.longestTask, postsShown: scroll.posts });
   console.log(JSON.stringify(runs.at(-1)));
   await context.close();
 }
 await browser.close();
 const summary = {};
-for (const key of ['bytes', 'switchMs', 'pageMs', 'worstPageMs', 'longestTaskMs']) {
+for (const key of ['bytes', 'switchMs', 'renderMs', 'pageMs', 'worstPageMs', 'longestTaskMs']) {
   const xs = runs.map((r) => r[key]);
   summary[key] = { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
 }

@@ -166,6 +166,7 @@ async function route() {
     return;
   }
   if (state.currentId !== id) return;
+  performance.measure('rustchat:channel-render', 'rustchat:posts-fetched', 'rustchat:channel-rendered');
   performance.measure('rustchat:channel-switch', 'rustchat:channel-switch', 'rustchat:channel-rendered');
   markViewedSoon();
 }

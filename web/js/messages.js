@@ -36,6 +36,7 @@ export async function openChannel(id, unread) {
   list.dataset.loaded = 'false';
   const page = await get(`/channels/${id}/posts?limit=${PAGE}`);
   if (channelId !== id) return;
+  performance.mark('rustchat:posts-fetched');
   hasMore = page.has_more;
   const ordered = page.posts.slice().reverse();
   const frag = document.createDocumentFragment();
