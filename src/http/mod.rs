@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod channels;
 pub mod faults;
+pub mod files;
 pub mod health;
 pub mod input;
 pub mod json;
@@ -89,6 +90,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(posts::pin_post)
             .service(posts::unpin_post)
             .service(search::search_posts)
+            .service(files::upload_files)
+            .service(files::get_file_info)
+            .service(files::get_thumbnail)
+            .service(files::get_file)
             .service(admin::get_site_config)
             .service(admin::patch_site_config)
             .service(admin::create_invite)
