@@ -29,6 +29,7 @@ pub enum ErrorCode {
     ServiceUnavailable,
     DatabaseBusy,
     DatabaseUnavailable,
+    StorageUnavailable,
     Internal,
 }
 
@@ -45,9 +46,10 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCode::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::ServiceUnavailable | ErrorCode::DatabaseBusy | ErrorCode::DatabaseUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::ServiceUnavailable
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -71,6 +73,7 @@ impl ErrorCode {
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::DatabaseBusy => "database_busy",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::StorageUnavailable => "storage_unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -250,6 +253,7 @@ mod tests {
             ServiceUnavailable,
             DatabaseBusy,
             DatabaseUnavailable,
+            StorageUnavailable,
             Internal,
         ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "{code:?}");

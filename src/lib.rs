@@ -7,6 +7,7 @@
 //! - [`startup`]: [`startup::Node`] builds, serves and drains one node; [`http::faults`]: test-only fault
 //!   injection into the supervisor tree (debug builds).
 //! - [`http`]: the route table under `/api/v1`, one module per resource.
+//! - [`files`]: attachments' bytes (a directory or S3), their inspection and sweep.
 //! - [`store`]: all SQL, for PostgreSQL and SQLite, behind one [`store::Store`].
 //! - [`cluster`]: what crosses nodes through Redis; [`realtime`]: the actor tree's wiring.
 //! - [`telemetry`]: JSON log lines in the runbook's layout, request logging.
@@ -25,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod mattermost;
 pub mod memory;

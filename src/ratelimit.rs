@@ -52,6 +52,8 @@ pub enum Limit {
     Login,
     /// WebSocket connects, per client IP.
     Ws,
+    /// File uploads, per user.
+    Upload,
 }
 
 impl Limit {
@@ -60,6 +62,7 @@ impl Limit {
             Limit::Auth => "auth",
             Limit::Login => "login",
             Limit::Ws => "ws",
+            Limit::Upload => "upload",
         }
     }
 }
@@ -128,6 +131,7 @@ pub struct RateLimits {
     auth: Local,
     login: Local,
     ws: Local,
+    upload: Local,
 }
 
 impl RateLimits {
@@ -138,6 +142,7 @@ impl RateLimits {
             auth: Local::new(settings.auth_per_minute),
             login: Local::new(settings.auth_per_minute),
             ws: Local::new(settings.ws_per_minute),
+            upload: Local::new(settings.uploads_per_minute),
         }
     }
 
@@ -146,6 +151,7 @@ impl RateLimits {
             Limit::Auth => &self.auth,
             Limit::Login => &self.login,
             Limit::Ws => &self.ws,
+            Limit::Upload => &self.upload,
         }
     }
 

@@ -65,6 +65,8 @@ impl Node {
         }
         let store = Store::connect_lazy(&settings.database)?.with_breaker(tree.breakers().database.clone());
         prepare_schema(&store, &settings.database).await?;
+        let files = crate::files::FileStorage::open(&settings.files, tree.breakers().storage.clone(), metrics.clone())
+            .context("cannot open file storage")?;
         let redis = match &settings.redis.url {
             Some(url) => Some(Arc::new(RedisLink::new(url, Some(tree.breakers().redis.clone()))?)),
             None => None,
@@ -110,6 +112,7 @@ impl Node {
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,
+            files,
             tokens,
             site,
             openapi_json: http::openapi::document(),
@@ -175,6 +178,7 @@ impl Node {
 
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
         tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
+        crate::files::sweeper::spawn(&state, lifecycle.shutdown_token());
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

@@ -19,6 +19,8 @@ use rustchat_actors::Tree;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub store: Store,
+    /// Attachments' bytes.
+    pub files: crate::files::FileStorage,
     pub tokens: TokenKeys,
     pub site: SiteCache,
     /// The OpenAPI document, rendered once at start.

@@ -1,4 +1,4 @@
-//! Circuit breakers around the node's dependencies (PostgreSQL, Redis, the OIDC provider). Closed:
+//! Circuit breakers around the node's dependencies (PostgreSQL, Redis, the OIDC provider, file storage). Closed:
 //! calls go through and failures are counted; after [`FAILURE_THRESHOLD`] failures in a row the breaker
 //! opens and callers fail fast; after [`OPEN_COOLDOWN`] one probe call is let through (half-open) and
 //! its outcome closes or reopens the breaker. Every transition is reported to an observer (which logs
@@ -172,6 +172,8 @@ pub struct Breakers {
     pub database: Arc<Breaker>,
     pub redis: Arc<Breaker>,
     pub oidc: Arc<Breaker>,
+    /// File storage (a directory or an S3-compatible bucket).
+    pub storage: Arc<Breaker>,
 }
 
 impl Breakers {
@@ -179,12 +181,13 @@ impl Breakers {
         Self {
             database: Arc::new(Breaker::new("database", observer.clone())),
             redis: Arc::new(Breaker::new("redis", observer.clone())),
-            oidc: Arc::new(Breaker::new("oidc", observer)),
+            oidc: Arc::new(Breaker::new("oidc", observer.clone())),
+            storage: Arc::new(Breaker::new("storage", observer)),
         }
     }
 
     pub fn snapshot(&self) -> BTreeMap<&'static str, Snapshot> {
-        [&self.database, &self.redis, &self.oidc].iter().map(|b| (b.name(), b.snapshot())).collect()
+        [&self.database, &self.redis, &self.oidc, &self.storage].iter().map(|b| (b.name(), b.snapshot())).collect()
     }
 }
 

@@ -4,7 +4,7 @@ use rustchat_actors::ports::Connections;
 
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
-use crate::domain::{ChannelId, EmojiName, Mentions, MessageBody, PostId, SessionId, UserId};
+use crate::domain::{ChannelId, EmojiName, FileId, Mentions, MessageBody, PostId, SessionId, UserId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::change::ChannelEvent;
 use crate::store::models::{Post, Reaction};
@@ -32,7 +32,7 @@ pub async fn post_as(
         return Ok(posted);
     }
     let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, draft, root).await
+    post_message(store, presence, &caller, channel, draft, root, &[]).await
 }
 
 /// A message's text, checked, with the mentions it makes. Parsed before the rules run, but a bad
@@ -63,7 +63,34 @@ pub async fn post_checked(
     root: Option<PostId>,
 ) -> Result<(Post, ChannelEvent)> {
     let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, Draft::parse(message), root).await
+    post_message(store, presence, &caller, channel, Draft::parse(message), root, &[]).await
+}
+
+/// Posts a message carrying uploaded files (at most `per_post`, each the author's upload to this
+/// channel that no post has taken; checked again in the post's transaction, which takes them).
+#[allow(clippy::too_many_arguments)]
+pub async fn post_with_files(
+    store: &Store,
+    presence: &dyn Connections,
+    session: SessionId,
+    author: UserId,
+    channel: ChannelId,
+    message: &str,
+    root: Option<PostId>,
+    files: &[FileId],
+    per_post: usize,
+) -> Result<(Post, ChannelEvent)> {
+    let caller = AuthUser::of_session(store, session, author).await?;
+    if files.len() > per_post {
+        return Err(Error::validation(format!("file_ids: at most {per_post} files per post, got {}", files.len())));
+    }
+    let mut unique = files.to_vec();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != files.len() {
+        return Err(Error::validation("file_ids: a file is listed twice"));
+    }
+    post_message(store, presence, &caller, channel, Draft::parse(message), root, files).await
 }
 
 /// Posts `draft` as `caller`, step by step: membership, archive and size checks, then one transaction.
@@ -74,6 +101,7 @@ async fn post_message(
     channel: ChannelId,
     draft: Result<Draft>,
     root: Option<PostId>,
+    files: &[FileId],
 ) -> Result<(Post, ChannelEvent)> {
     let access = member_channel(store, caller, channel).await?.writable()?;
     let Draft { body, mentions } = draft?;
@@ -95,6 +123,7 @@ async fn post_message(
             mentions: &mentions,
             root,
             online: &online,
+            files,
         })
         .await
 }

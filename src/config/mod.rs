@@ -3,6 +3,7 @@
 //! operator fixes a broken deployment in one round. Secrets are wrapped in [`Secret`] and never print.
 
 mod check;
+mod files;
 mod kind;
 mod parse;
 mod reader;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use check::check_config;
+pub use files::{FileBackend, FileSettings, S3Settings};
 pub use kind::{DefaultValue, Kind, Unit, Variable, markdown_table};
 pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
@@ -95,6 +97,8 @@ pub struct RedisSettings {
 pub struct RateLimitSettings {
     pub auth_per_minute: u32,
     pub ws_per_minute: u32,
+    /// Upload requests per user.
+    pub uploads_per_minute: u32,
     /// Peers allowed to tell us the client's address in `X-Forwarded-For`.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -149,6 +153,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,
     pub data_dir: PathBuf,
+    /// Attachments: storage, limits, sweeping.
+    pub files: FileSettings,
     pub log: LogSettings,
     pub shutdown_drain: Duration,
     pub shutdown_grace: Duration,

@@ -161,6 +161,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     };
     let auth_per_minute = p.integer(&var::RATE_LIMIT_AUTH);
     let ws_per_minute = p.integer(&var::RATE_LIMIT_WS);
+    let uploads_per_minute = p.integer(&super::files::RATE_LIMIT_UPLOADS);
 
     let mut trusted_proxies = Vec::new();
     let proxies = p.text(&var::TRUSTED_PROXIES);
@@ -200,6 +201,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         _ => LogFormat::Json,
     };
 
+    let files = super::files::parse(&mut p, &data_dir, production, redis_url.is_some(), &mut warnings);
     let shutdown_drain = p.duration(&var::SHUTDOWN_DRAIN);
     let shutdown_grace = p.duration(&var::SHUTDOWN_GRACE);
 
@@ -227,9 +229,10 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         encryption_key_previous,
         oauth_token_delivery,
         oidc,
-        rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, trusted_proxies },
+        rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, uploads_per_minute, trusted_proxies },
         ws,
         data_dir,
+        files,
         log: LogSettings { level, format },
         shutdown_drain,
         shutdown_grace,

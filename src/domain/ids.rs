@@ -57,4 +57,6 @@ id_type!(
     ChannelId,
     /// A post (a message or a thread reply).
     PostId,
+    /// An uploaded file (an attachment once a post takes it).
+    FileId,
 );

@@ -2,6 +2,7 @@
 //! the edge into a type that can only hold a valid value (`Username::parse`, `MessageBody::parse`…).
 //! Plain data from here inward; the rules live in these constructors.
 
+mod files;
 mod ids;
 mod kinds;
 mod mentions;
@@ -9,7 +10,8 @@ mod names;
 mod site;
 mod timestamp;
 
-pub use ids::{ChannelId, PostId, SessionId, TeamId, UserId};
+pub use files::FileName;
+pub use ids::{ChannelId, FileId, PostId, SessionId, TeamId, UserId};
 pub use kinds::{ChannelKind, Role};
 pub use mentions::Mentions;
 pub use names::{DisplayName, Email, EmojiName, MessageBody, Password, Slug, Text, Username};

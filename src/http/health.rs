@@ -1,5 +1,6 @@
 //! Health endpoints for Kubernetes and operators: liveness (the process answers) and readiness
-//! (every dependency answers and the node is not draining). Readiness always names each check.
+//! (every dependency answers and the node is not draining). Readiness always names each check; the
+//! `storage` check (file attachments) is reported but does not fail readiness.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -70,7 +71,8 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             None => None,
         }
     };
-    let (database, redis) = tokio::join!(database, redis);
+    let storage = async { state.files.ping(CHECK_TIMEOUT).await.map_err(|e| format!("{e:?}")) };
+    let (database, redis, storage) = tokio::join!(database, redis, storage);
     let elapsed = started.elapsed();
 
     let mut checks = BTreeMap::new();
@@ -80,6 +82,8 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
     let draining = state.lifecycle.is_draining();
     let healthy = checks.values().all(|c| c.error.is_none());
+    // Reported, not required: without file storage only attachments fail (503), chat goes on.
+    checks.insert("storage", Check::from(storage, elapsed));
     let status = match (draining, healthy) {
         (true, _) => "draining",
         (false, true) => "ready",

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod channels;
 pub mod client;
 pub mod faults;
+pub mod files;
 pub mod health;
 pub mod input;
 pub mod json;
@@ -91,6 +92,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(posts::pin_post)
             .service(posts::unpin_post)
             .service(search::search_posts)
+            .service(files::upload_files)
+            .service(files::get_file_info)
+            .service(files::get_thumbnail)
+            .service(files::get_file)
             .service(admin::get_site_config)
             .service(admin::patch_site_config)
             .service(admin::create_invite)

@@ -11,7 +11,7 @@ use super::params::{Path, Query};
 use crate::access::readable_channel;
 use crate::app;
 use crate::auth::{AuthUser, token_claims};
-use crate::domain::{ChannelId, EmojiName, PostId, UserId};
+use crate::domain::{ChannelId, EmojiName, FileId, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::PostCursor;
@@ -24,6 +24,11 @@ pub struct CreatePost {
     pub message: String,
     /// Reply in the thread of this post.
     pub root_id: Option<PostId>,
+    /// Files to attach (`POST /api/v1/files` uploads of yours to this channel that no post has taken);
+    /// at most `RUSTCHAT_FILES_PER_POST`.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub file_ids: Vec<FileId>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -85,16 +90,31 @@ pub async fn create_post(
 ) -> Result<HttpResponse> {
     let (session, author) = token_claims(&state.tokens, &req)?;
     let presence = state.realtime.slots.as_ref();
-    let (post, event) = crate::app::posts::post_as(
-        &state.store,
-        presence,
-        session,
-        author,
-        path.into_inner(),
-        &body.message,
-        body.root_id,
-    )
-    .await?;
+    let (post, event) = if body.file_ids.is_empty() {
+        crate::app::posts::post_as(
+            &state.store,
+            presence,
+            session,
+            author,
+            path.into_inner(),
+            &body.message,
+            body.root_id,
+        )
+        .await?
+    } else {
+        crate::app::posts::post_with_files(
+            &state.store,
+            presence,
+            session,
+            author,
+            path.into_inner(),
+            &body.message,
+            body.root_id,
+            &body.file_ids,
+            state.settings.files.per_post,
+        )
+        .await?
+    };
     state.metrics.posts_created.add(1, &[]);
     state.realtime.publish_event(&event);
     Ok(HttpResponse::Created().json(PostWithSeq { post, seq: event.seq }))
@@ -156,8 +176,16 @@ pub async fn edit_post(
 #[utoipa::path(tag = "posts", params(("post_id" = PostId, Path, description = "The post's id.")), responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
 #[delete("/posts/{post_id}")]
 pub async fn delete_post(state: web::Data<AppState>, caller: AuthUser, path: Path<PostId>) -> Result<HttpResponse> {
-    let event = app::posts::delete(&state.store, &caller, path.into_inner()).await?;
+    let post = path.into_inner();
+    let event = app::posts::delete(&state.store, &caller, post).await?;
     state.realtime.publish_event(&event);
+    // Its files go now, beside the answer (the sweep would within a round, should this fail).
+    let (store, files) = (state.store.clone(), state.files.clone());
+    tokio::spawn(async move {
+        if let Err(e) = crate::files::sweeper::release_post(&store, &files, post).await {
+            tracing::warn!(error = ?e, post = %post, "cannot remove a deleted post's files now; the sweep will");
+        }
+    });
     Ok(HttpResponse::NoContent().finish())
 }
 

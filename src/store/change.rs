@@ -274,6 +274,7 @@ mod tests {
             last_reply_at: None,
             is_pinned: false,
             reactions: Vec::new(),
+            files: Vec::new(),
         }
     }
 

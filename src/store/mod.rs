@@ -9,6 +9,7 @@ pub mod change;
 mod channels;
 mod diagnose;
 mod events;
+pub mod files;
 mod migrate;
 pub mod models;
 mod posts;

@@ -126,6 +126,10 @@ pub struct Post {
     #[sqlx(skip)]
     #[serde(default)]
     pub reactions: Vec<ReactionSummary>,
+    /// Attached files, oldest first; absent when there are none.
+    #[sqlx(skip)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<super::files::FileInfo>,
 }
 
 /// Who reacted with one emoji on one post.

@@ -53,6 +53,9 @@ pub struct Metrics {
     pub actor_restarts: Counter<u64>,
     pub rate_limited: Counter<u64>,
     pub posts_created: Counter<u64>,
+    pub files_uploaded_bytes: Counter<u64>,
+    pub files_downloaded_bytes: Counter<u64>,
+    pub storage_errors: Counter<u64>,
     pub fanout_latency: Histogram<f64>,
 }
 
@@ -150,6 +153,9 @@ impl Metrics {
             ),
             rate_limited: counter("rustchat_rate_limit_exceeded", "requests refused by a rate limit"),
             posts_created: counter("rustchat_posts_created", "posts created"),
+            files_uploaded_bytes: counter("rustchat_files_uploaded_bytes", "bytes of attachments stored"),
+            files_downloaded_bytes: counter("rustchat_files_downloaded_bytes", "bytes of attachments sent"),
+            storage_errors: counter("rustchat_storage_errors", "file storage operations that failed, by operation"),
             fanout_latency: meter
                 .f64_histogram("rustchat_fanout_delivery_latency")
                 .with_unit("s")

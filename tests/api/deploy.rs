@@ -201,10 +201,12 @@ async fn the_kubernetes_manifests_validate_against_the_schemas() {
     let readme = read("README.md");
     for file in &resources {
         let text = read(&format!("k8s/{file}"));
-        for var in text
-            .match_indices("RUSTCHAT_")
-            .map(|(i, _)| text[i..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect::<String>())
-        {
+        for var in text.match_indices("RUSTCHAT_").map(|(i, _)| {
+            text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect::<String>()
+        }) {
             assert!(readme.contains(&format!("`{var}`")), "k8s/{file} sets {var}, which RustChat does not know");
         }
     }

@@ -16,8 +16,12 @@ use crate::common::{Db, redis_available, redis_url, spawn_app};
 fn limits(per_minute: u32, prefix: &str) -> (RateLimits, Arc<Breaker>) {
     let breaker = Arc::new(Breaker::new("redis", Arc::new(|_: &str, _, _| {})));
     let link = RedisLink::new(&Secret::new(redis_url()), Some(breaker.clone())).unwrap();
-    let settings =
-        RateLimitSettings { auth_per_minute: per_minute, ws_per_minute: per_minute, trusted_proxies: vec![] };
+    let settings = RateLimitSettings {
+        auth_per_minute: per_minute,
+        ws_per_minute: per_minute,
+        uploads_per_minute: per_minute,
+        trusted_proxies: vec![],
+    };
     (RateLimits::new(&settings, Some(Arc::new(link)), prefix), breaker)
 }
 

@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod op;
 pub mod process;
 pub mod proxy;
+pub mod s3;
 pub mod ws;
 
 use std::sync::mpsc;
@@ -51,6 +52,11 @@ fn available(name: &str, up: bool) -> bool {
         eprintln!("SKIPPED: {name} is not reachable");
     }
     up
+}
+
+/// `true` when a tool a test runs is installed; on CI a missing one fails the test instead.
+pub fn available_tool(name: &str, installed: bool) -> bool {
+    available(name, installed)
 }
 
 pub async fn postgres_available() -> bool {
@@ -191,7 +197,7 @@ pub async fn spawn_app(db: Db, extra: &[(&str, &str)]) -> Option<TestApp> {
 
 /// The JWT secret every node of a test cluster shares.
 pub const CLUSTER_JWT_SECRET: &str = "c2hhcmVkLWp3dC1zZWNyZXQtb2YtdGhlLXdob2xlLWNsdXN0ZXItMDEyMzQ1Njc4OQ==";
-const CLUSTER_ENCRYPTION_KEY: &str = "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ==";
+pub const CLUSTER_ENCRYPTION_KEY: &str = "c2hhcmVkLWVuY3J5cHRpb24ta2V5LW9mLXRoZS13aG9sZS1jbHVzdGVyLTAxMjM0NQ==";
 
 /// Two nodes of one cluster on `db`, without Redis: they share the secrets every node of a cluster
 /// shares, so a token from one is good on the other.

@@ -8,7 +8,7 @@ use super::super::events::insert_event;
 use super::super::models::Post;
 use super::super::sessions::live_session;
 use super::super::{Store, with_tx};
-use crate::domain::{ChannelId, ChannelKind, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
+use crate::domain::{ChannelId, ChannelKind, FileId, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
 /// A post about to be created.
@@ -22,6 +22,8 @@ pub struct NewPost<'a> {
     pub root: Option<PostId>,
     /// Members online now, who an `@here` mentions.
     pub online: &'a [UserId],
+    /// Uploads to attach: each must be the author's, to this channel, stored and not yet taken.
+    pub files: &'a [FileId],
 }
 
 /// The common post (no thread, no mentions) on PostgreSQL: everything `create_post`'s transaction does,
@@ -51,6 +53,7 @@ async fn create_plain_post_pg(
         last_reply_at: None,
         is_pinned: false,
         reactions: Vec::new(),
+        files: Vec::new(),
     };
     let change = Change::Posted { post: post.clone(), mentions: Mentions::default() };
     // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
@@ -166,6 +169,29 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
             post.reactions = Vec::new();
+            // The files join the post in its transaction: a file another post took meanwhile, or one
+            // that is not the author's upload to this channel, rolls the post back.
+            for file in new.files {
+                let taken = sqlx::query_as::<_, super::super::files::FileInfo>(concat!(
+                    "UPDATE files SET post_id = $1 WHERE id = $2 AND uploader_id = $3 AND channel_id = $4
+                     AND state = 'ready' AND post_id IS NULL AND deleted_at IS NULL RETURNING ",
+                    super::super::files::file_columns!()
+                ))
+                .bind(id)
+                .bind(*file)
+                .bind(new.author)
+                .bind(new.channel)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match taken {
+                    Some(f) => post.files.push(f),
+                    None => {
+                        return Err(Error::validation(format!(
+                            "file_ids: {file} is not an upload of yours to this channel that no post has taken"
+                        )));
+                    }
+                }
+            }
             // Takes the event's seq and counts the message in one statement; the row stays locked until
             // commit, so commit order is seq order, as with `append_event!`.
             let (seq, total): (i64, i64) = sqlx::query_as(

@@ -128,7 +128,7 @@ impl Store {
         self.with_reactions(vec![post]).await?.pop().ok_or_else(|| Error::not_found("post"))
     }
 
-    /// Fills each post's reaction summary with one query for the whole page.
+    /// Fills each post's reaction summary and its files with one query each for the whole page.
     pub(crate) async fn with_reactions(&self, mut posts: Vec<Post>) -> Result<Vec<Post>> {
         if posts.is_empty() {
             return Ok(posts);
@@ -160,8 +160,15 @@ impl Store {
                 None => list.push(ReactionSummary { emoji_name: r.emoji_name, count: 1, user_ids: vec![r.user_id] }),
             }
         }
+        let mut files: HashMap<PostId, Vec<super::files::FileInfo>> = HashMap::new();
+        for f in self.files_of_posts(&ids).await? {
+            if let Some(post) = f.post_id {
+                files.entry(post).or_default().push(f);
+            }
+        }
         for p in &mut posts {
             p.reactions = by_post.remove(&p.id).unwrap_or_default();
+            p.files = files.remove(&p.id).unwrap_or_default();
         }
         Ok(posts)
     }
