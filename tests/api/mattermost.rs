@@ -109,3 +109,11 @@ async fn the_official_websocket_client_gets_live_events_and_resumes_on_the_other
     assert_eq!(summary["passed"], 6, "{summary}");
     s.cluster.kill9(0);
 }
+
+#[tokio::test]
+async fn the_python_driver_authenticates_its_websocket_by_challenge_and_gets_posted_live() {
+    let Some(s) = setup().await else { return };
+    let summary = run(&venv_python(), "ws_driver.py", &s.env).await;
+    assert_eq!(summary["passed"], 3, "{summary}");
+    drop(s.cluster);
+}

@@ -92,6 +92,8 @@ async function main() {
     assert.equal(connectionId, hello.data.connection_id);
     await until('bob hello', () => b.events.find((e) => e.event === 'hello'));
     await until('the ping answered', () => a.replies.find((r) => r.status === 'OK' && r.data && r.data.text === 'pong'));
+    // The challenge (the client's action 1) was answered OK, with no seq of its own.
+    await until('the challenge answered', () => a.replies.find((r) => r.seq_reply === 1 && r.status === 'OK' && !('seq' in r)));
   });
   let post;
   await check('posted, live from the other node, in Mattermost shape', async () => {

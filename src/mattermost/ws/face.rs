@@ -82,10 +82,11 @@ impl Face for MmFace {
     }
 
     fn direct(&self, text: ByteString) -> Option<ByteString> {
-        if text.starts_with("{\"status\"") {
+        let v: Value = serde_json::from_str(&text).ok()?;
+        if v.get("seq_reply").is_some() {
+            // Already a v4 reply (the handshake's own, before the session started).
             return Some(text);
         }
-        let v: Value = serde_json::from_str(&text).ok()?;
         let seq_reply = v["id"].as_i64();
         match v["event"].as_str()? {
             "hello" => {
@@ -163,4 +164,100 @@ pub fn translate(text: &str) -> Option<String> {
         _ => json!({ "action": "unsupported", "id": seq }),
     };
     Some(action.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ChannelId, Mentions, PostId, Timestamp, UserId};
+    use crate::store::change::Change;
+    use crate::store::models::Post;
+
+    type Numbers = tokio::sync::mpsc::UnboundedReceiver<(i64, Option<(Uuid, i64)>)>;
+
+    fn face(user: Uuid) -> (MmFace, Numbers) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let f = MmFace::new(Arc::default());
+        f.begin(user, "c".repeat(26), 0, true, tx);
+        (f, rx)
+    }
+
+    fn posted(channel: ChannelId, seq: i64) -> Frame {
+        let post = Post {
+            id: PostId::new(),
+            channel_id: channel,
+            user_id: UserId::new(),
+            root_id: None,
+            message: "hi".into(),
+            created_at: Timestamp::now(),
+            edited_at: None,
+            deleted_at: None,
+            reply_count: 0,
+            last_reply_at: None,
+            is_pinned: false,
+            reactions: Vec::new(),
+        };
+        let event = ChannelEvent {
+            channel_id: channel,
+            seq,
+            created_at: Timestamp::now(),
+            change: Change::Posted { post, mentions: Mentions::parse("hi") },
+        };
+        crate::realtime::render::frame(&event)
+    }
+
+    #[test]
+    fn an_event_is_rendered_once_per_node_and_numbered_per_connection() {
+        let channel = ChannelId::new();
+        let frame = posted(channel, 7);
+        let (a, mut a_sent) = face(Uuid::now_v7());
+        let (b, _) = face(Uuid::now_v7());
+        // Each connection has had its hello (seq 0) and one event (seq 1) already on b.
+        a.direct(ByteString::from(r#"{"event":"hello","data":{}}"#)).unwrap();
+        b.direct(ByteString::from(r#"{"event":"hello","data":{}}"#)).unwrap();
+        b.channel(&posted(channel, 6)).unwrap();
+        let on_a = a.channel(&frame).unwrap();
+        let rendered = frame.source.as_ref().unwrap().rendered.get().cloned().flatten().unwrap();
+        let on_b = b.channel(&frame).unwrap();
+        // One rendering, shared: the texts differ only by each connection's number.
+        assert_eq!(&*on_a, format!("{rendered}1}}"));
+        assert_eq!(&*on_b, format!("{rendered}2}}"));
+        let v: Value = serde_json::from_str(&on_a).unwrap();
+        assert_eq!(v["event"], "posted");
+        assert!(v["data"]["post"].is_string());
+        assert_eq!(v["broadcast"]["channel_id"], encode(channel.0));
+        assert_eq!(a_sent.try_recv().unwrap(), (0, None));
+        assert_eq!(a_sent.try_recv().unwrap(), (1, Some((channel.0, 7))));
+    }
+
+    #[test]
+    fn replies_answer_the_action_seq_and_resumed_connections_get_no_hello() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let f = MmFace::new(Arc::default());
+        f.begin(Uuid::now_v7(), "c".repeat(26), 12, false, tx);
+        assert!(f.direct(ByteString::from(r#"{"event":"hello","data":{}}"#)).is_none());
+        let pong: Value =
+            serde_json::from_str(&f.direct(ByteString::from(r#"{"event":"pong","id":3}"#)).unwrap()).unwrap();
+        assert_eq!((pong["status"].as_str(), pong["seq_reply"].as_i64()), (Some("OK"), Some(3)));
+        assert_eq!(pong["data"]["text"], "pong");
+        assert!(pong.get("seq").is_none());
+        let fail = r#"{"event":"reply","id":4,"status":"error","error":{"code":"x","message":"no"}}"#;
+        let fail: Value = serde_json::from_str(&f.direct(ByteString::from(fail)).unwrap()).unwrap();
+        assert_eq!((fail["status"].as_str(), fail["seq_reply"].as_i64()), (Some("FAIL"), Some(4)));
+    }
+
+    #[test]
+    fn client_actions_translate_and_need_a_positive_seq() {
+        let channel = Uuid::now_v7();
+        let typing = format!(
+            r#"{{"seq":2,"action":"user_typing","data":{{"channel_id":"{}","parent_id":""}}}}"#,
+            encode(channel)
+        );
+        let v: Value = serde_json::from_str(&translate(&typing).unwrap()).unwrap();
+        assert_eq!((v["action"].as_str(), v["id"].as_i64()), (Some("typing"), Some(2)));
+        assert_eq!(v["channel_id"], channel.to_string());
+        assert!(translate(r#"{"seq":0,"action":"ping"}"#).is_none());
+        let other: Value = serde_json::from_str(&translate(r#"{"seq":5,"action":"get_statuses"}"#).unwrap()).unwrap();
+        assert_eq!(other["action"], "unsupported");
+    }
 }
