@@ -31,6 +31,9 @@ use super::error::{MmError, MmResult};
 use crate::auth::AuthUser;
 use crate::state::AppState;
 
+/// Largest client frame accepted (as on the v1 socket).
+pub const MAX_FRAME: usize = 64 * 1024;
+
 /// How long an unauthenticated socket may wait for its `authentication_challenge`.
 pub const AUTH_WAIT: Duration = Duration::from_secs(5);
 
@@ -74,7 +77,7 @@ pub async fn connect(state: web::Data<AppState>, req: HttpRequest, body: web::Pa
         .message_body(BodyStream::new(outbox.body()).boxed())
         .map_err(|e| crate::error::Error::internal(anyhow::anyhow!("cannot build the upgrade response: {e}")))?
         .into();
-    let inbound = Inbound::new(body.into_inner(), outbox.clone(), crate::http::ws::MAX_FRAME);
+    let inbound = Inbound::new(body.into_inner(), outbox.clone(), MAX_FRAME);
     let state = state.into_inner();
     actix_web::rt::spawn(async move {
         if let Err(reason) = start(&state, face, &outbox, inbound, token, query).await {
