@@ -109,6 +109,7 @@ impl Node {
         let grace = settings.shutdown_grace;
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
+        let mattermost = crate::mattermost::ws::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,
@@ -118,6 +119,7 @@ impl Node {
             openapi_json: http::openapi::document(),
             redis,
             realtime,
+            mattermost,
             metrics,
             tree,
             rate_limits,

@@ -27,6 +27,8 @@ pub struct AppState {
     pub openapi_json: String,
     pub redis: Option<Arc<RedisLink>>,
     pub realtime: Realtime,
+    /// The Mattermost API's WebSocket parts of this node.
+    pub mattermost: crate::mattermost::ws::MmSockets,
     pub metrics: Arc<Metrics>,
     /// The root of the supervisor tree, which owns the circuit breakers.
     pub tree: Tree,

@@ -22,6 +22,26 @@ pub enum Effect {
     MemberRemoved(Uuid),
 }
 
+/// What a frame was rendered from, for a second face of the protocol (the Mattermost API's WebSocket):
+/// the server's typed event, and that face's rendering of it, made once per node by its first
+/// recipient and shared by every other (never once per connection).
+pub struct Source {
+    pub event: Box<dyn std::any::Any + Send + Sync>,
+    pub rendered: std::sync::OnceLock<Option<ByteString>>,
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Source")
+    }
+}
+
+impl Source {
+    pub fn new(event: impl std::any::Any + Send + Sync) -> std::sync::Arc<Source> {
+        std::sync::Arc::new(Source { event: Box::new(event), rendered: std::sync::OnceLock::new() })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub channel: Uuid,
@@ -31,6 +51,8 @@ pub struct Frame {
     /// When the frame reached this node (published here, received from the bus, or read back): the
     /// start of the fan-out latency the metrics report.
     pub arrived: std::time::Instant,
+    /// The typed event behind a stored channel event, when the server attached it.
+    pub source: Option<std::sync::Arc<Source>>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +80,14 @@ impl Frame {
             ("member_removed", Some(u)) => Effect::MemberRemoved(u),
             _ => Effect::None,
         };
-        Ok(Frame { channel: head.channel_id, seq: head.seq, effect, text, arrived: std::time::Instant::now() })
+        Ok(Frame {
+            channel: head.channel_id,
+            seq: head.seq,
+            effect,
+            text,
+            arrived: std::time::Instant::now(),
+            source: None,
+        })
     }
 
     /// Builds a channel frame from its parts.
@@ -69,7 +98,7 @@ impl Frame {
             ("member_removed", Some(u)) => Effect::MemberRemoved(u),
             _ => Effect::None,
         };
-        Frame { channel, seq, effect, text: text.into(), arrived: std::time::Instant::now() }
+        Frame { channel, seq, effect, text: text.into(), arrived: std::time::Instant::now(), source: None }
     }
 
     pub fn is_ephemeral(&self) -> bool {

@@ -60,8 +60,17 @@ pub struct Bounds {
     pub bytes: usize,
 }
 
+/// Another protocol spoken over the same machinery (the Mattermost API's WebSocket): it renders each
+/// frame for its client as it is queued, under the outbox's lock, so it can number what it sends in
+/// the order the client receives it. `None` drops the frame for this client.
+pub trait Face: Send + Sync {
+    fn channel(&self, frame: &Frame) -> Option<ByteString>;
+    fn direct(&self, text: ByteString) -> Option<ByteString>;
+}
+
 pub struct Outbox {
     state: Mutex<State>,
+    face: Option<Arc<dyn Face>>,
     bounds: Bounds,
     counters: Arc<SessionCounters>,
 }
@@ -137,7 +146,16 @@ impl Queue {
 
 impl Outbox {
     pub fn new(bounds: Bounds, counters: Arc<SessionCounters>) -> Arc<Outbox> {
-        Arc::new(Outbox {
+        Arc::new(Outbox::build(bounds, counters, None))
+    }
+
+    /// An outbox whose frames `face` renders.
+    pub fn with_face(bounds: Bounds, counters: Arc<SessionCounters>, face: Arc<dyn Face>) -> Arc<Outbox> {
+        Arc::new(Outbox::build(bounds, counters, Some(face)))
+    }
+
+    fn build(bounds: Bounds, counters: Arc<SessionCounters>, face: Option<Arc<dyn Face>>) -> Outbox {
+        Outbox {
             state: Mutex::new(State {
                 queue: Queue::default(),
                 lanes: HashMap::new(),
@@ -147,7 +165,8 @@ impl Outbox {
             }),
             bounds,
             counters,
-        })
+            face,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -163,7 +182,15 @@ impl Outbox {
 
     /// Queues a frame that belongs to no channel log (hello, replies, user events).
     pub fn push_direct(&self, text: ByteString) -> Result<(), Refused> {
-        self.lock().queue.push(text, self.bounds)?;
+        let mut st = self.lock();
+        let text = match &self.face {
+            Some(face) => match face.direct(text) {
+                Some(t) => t,
+                None => return Ok(()),
+            },
+            None => text,
+        };
+        st.queue.push(text, self.bounds)?;
         self.counters.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
@@ -176,13 +203,21 @@ impl Outbox {
         let Some(lane) = lanes.get_mut(&frame.channel) else {
             return Err(Refused::NotNext);
         };
+        let text = |frame: &Frame| match &self.face {
+            Some(face) => face.channel(frame),
+            None => Some(frame.text.clone()),
+        };
         if frame.is_ephemeral() {
-            queue.push(frame.text.clone(), self.bounds)?;
+            if let Some(t) = text(frame) {
+                queue.push(t, self.bounds)?;
+            }
         } else {
             if (live_only && !lane.live) || frame.seq != lane.delivered + 1 {
                 return Err(Refused::NotNext);
             }
-            queue.push(frame.text.clone(), self.bounds)?;
+            if let Some(t) = text(frame) {
+                queue.push(t, self.bounds)?;
+            }
             lane.delivered = frame.seq;
             if let Some(observe) = self.counters.fanout_latency.get() {
                 observe(frame.arrived.elapsed().as_secs_f64());

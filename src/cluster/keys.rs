@@ -84,6 +84,11 @@ impl Keys {
         format!("{}:rl:{limit}:{client}", self.prefix)
     }
 
+    /// A Mattermost API WebSocket connection's position (`mattermost::ws::position`).
+    pub fn mmconn(&self, id: &str) -> String {
+        format!("{}:mmconn:{id}", self.prefix)
+    }
+
     pub fn oauth(&self, kind: OAuthKind, id: &str) -> String {
         format!("{}:oauth:{}:{id}", self.prefix, kind.as_str())
     }

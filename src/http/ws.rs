@@ -137,6 +137,8 @@ pub async fn connect(
                 config: config.clone(),
                 span: tracing::Span::current(),
                 memberships,
+                translate: None,
+                initial: Vec::new(),
             },
             Inbound::new(body.into_inner(), outbox, MAX_FRAME),
         );

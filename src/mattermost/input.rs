@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::error::{MmError, MmResult};
 
-/// Largest JSON body a v4 route reads.
-pub const MAX_BODY: usize = crate::http::MAX_JSON_BODY;
+/// Largest JSON body a v4 route reads (as v1's: a maximal message in 4-byte characters fits).
+pub const MAX_BODY: usize = 80 * 1024;
 
 /// A path or body id: a Mattermost id (ours, encoded) or, for scripts that hold our own ids, a UUID.
 pub fn id(text: &str, what: &str) -> MmResult<Uuid> {
@@ -47,6 +47,11 @@ pub async fn json<T: DeserializeOwned>(mut payload: web::Payload) -> MmResult<T>
 /// The query string as `T`.
 pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> MmResult<T> {
     serde_urlencoded::from_str(req.query_string()).map_err(|e| MmError::bad_request(format!("Invalid query: {e}")))
+}
+
+/// The request's user agent, kept with the session a login opens.
+pub fn user_agent(req: &HttpRequest) -> &str {
+    req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 /// A page of a list: `page` (from 0) and `per_page` (1-200, default 60), as Mattermost reads them.

@@ -18,6 +18,7 @@ pub mod posts;
 pub mod system;
 pub mod teams;
 pub mod users;
+pub mod ws;
 
 use actix_web::middleware::{DefaultHeaders, NormalizePath, TrailingSlash};
 use actix_web::web;
@@ -99,6 +100,7 @@ v4_routes! {
     "/posts/{post_id}/thread" { get 200 "PostList" true => posts::thread, "A post's thread"; }
     "/posts/{post_id}/reactions" { get 200 "[Reaction]" true => posts::reactions, "A post's reactions"; }
     "/reactions" { post 200 "Reaction" true => posts::react, "React to a post"; }
+    "/websocket" { get 101 "Object" false => ws::connect, "Mattermost's WebSocket"; }
 }
 
 /// Mounts `/api/v4`: the routes above, and 501 for every other path under it.

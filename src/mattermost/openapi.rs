@@ -74,11 +74,6 @@ pub fn build() -> Value {
         let entry = paths.entry(path).or_insert_with(|| json!({}));
         entry[r.method] = operation(r);
     }
-    paths.insert(
-        "/api/v4/websocket".into(),
-        json!({ "get": { "tags": ["websocket"], "summary": "Mattermost's WebSocket (authentication_challenge, hello, seq, replay by connection_id and sequence_number)",
-                          "operationId": "get_websocket", "responses": { "101": { "description": "switching protocols" }, "default": error("refused") } } }),
-    );
     json!({
         "openapi": "3.1.0",
         "info": {

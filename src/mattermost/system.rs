@@ -68,7 +68,7 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Payl
     state.rate_limit(Limit::Auth, &ip, &ip).await?;
     let body: LoginBody = json(body).await?;
     state.rate_limit(Limit::Login, &body.login_id.trim().to_lowercase(), &ip).await?;
-    let agent = crate::http::auth::user_agent(&req);
+    let agent = super::input::user_agent(&req);
     let (user, token, expires) =
         app::sessions::session_token(&state.store, &state.tokens, &body.login_id, &body.password, agent)
             .await

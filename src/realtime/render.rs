@@ -84,7 +84,14 @@ pub fn frame(event: &ChannelEvent) -> Frame {
         Change::MemberRemoved { user_id } => Effect::MemberRemoved(user_id.0),
         _ => Effect::None,
     };
-    Frame { channel: event.channel_id.0, seq: event.seq, effect, text: text.into(), arrived: std::time::Instant::now() }
+    Frame {
+        channel: event.channel_id.0,
+        seq: event.seq,
+        effect,
+        text: text.into(),
+        arrived: std::time::Instant::now(),
+        source: Some(rustchat_actors::frame::Source::new(event.clone())),
+    }
 }
 
 /// Renders a channel message received from the bus: an event in this release's encoding or a v1 frame

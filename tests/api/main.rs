@@ -24,6 +24,7 @@ mod input;
 mod logins;
 mod logs;
 mod mattermost;
+mod mattermost_wire;
 mod openapi;
 mod operability;
 mod operator;

@@ -100,3 +100,20 @@ async fn the_python_driver_logs_in_lists_posts_pages_edits_deletes_threads_and_r
     assert_eq!(summary["passed"], 10, "{summary}");
     drop(s.cluster);
 }
+
+#[tokio::test]
+async fn the_official_websocket_client_gets_live_events_and_resumes_on_the_other_node_after_kill_9() {
+    let Some(mut s) = setup().await else { return };
+    s.env.push(("MM_NODE0_PID".into(), s.cluster.node(0).pid().to_string()));
+    let summary = run(Path::new("node"), "ws.js", &s.env).await;
+    assert_eq!(summary["passed"], 6, "{summary}");
+    s.cluster.kill9(0);
+}
+
+#[tokio::test]
+async fn the_python_driver_authenticates_its_websocket_by_challenge_and_gets_posted_live() {
+    let Some(s) = setup().await else { return };
+    let summary = run(&venv_python(), "ws_driver.py", &s.env).await;
+    assert_eq!(summary["passed"], 3, "{summary}");
+    drop(s.cluster);
+}

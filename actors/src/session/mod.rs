@@ -84,7 +84,15 @@ pub struct SessionParts {
     /// The user's channels, read before the upgrade (so a node too busy to read them refuses the
     /// handshake with 503 instead of closing an open socket).
     pub memberships: Vec<Membership>,
+    /// Another protocol's client actions, translated to this one's (`None`: answered or dropped by
+    /// the translator itself); see [`crate::outbox::Face`] for the other direction.
+    pub translate: Option<Translate>,
+    /// Actions run as if the client had sent them first (a resume decided at the handshake).
+    pub initial: Vec<String>,
 }
+
+/// Translates a client frame of another protocol into this one's action text.
+pub type Translate = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 pub struct WsSession {
     conn: Uuid,
@@ -113,6 +121,8 @@ pub struct WsSession {
     /// Client messages counted in the current one-second window.
     window: (Instant, u32),
     typing_sent: HashMap<Uuid, Instant>,
+    translate: Option<Translate>,
+    initial: Vec<String>,
 }
 
 impl WsSession {
@@ -142,6 +152,8 @@ impl WsSession {
                 memberships: parts.memberships,
                 window: (Instant::now(), 0),
                 typing_sent: HashMap::new(),
+                translate: parts.translate,
+                initial: parts.initial,
             }
         })
     }
@@ -197,6 +209,9 @@ impl Actor for WsSession {
         for m in std::mem::take(&mut self.memberships) {
             self.subscribe(m.channel, m.last_seq, m.presence);
         }
+        for action in std::mem::take(&mut self.initial) {
+            self.on_text(&action, ctx);
+        }
         let window = if self.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
         ctx.run_later(window, |act, ctx| act.release(ctx));
         let hello = json!({ "event": "hello", "data": {
@@ -237,7 +252,14 @@ impl StreamHandler<Result<Message, ProtocolError>> for WsSession {
         }
         match message {
             Message::Text(text) => {
-                self.on_text(&text, ctx);
+                match &self.translate {
+                    Some(translate) => {
+                        if let Some(text) = translate(&text) {
+                            self.on_text(&text, ctx);
+                        }
+                    }
+                    None => self.on_text(&text, ctx),
+                }
                 self.release(ctx);
             }
             Message::Binary(_) => {
