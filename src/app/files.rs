@@ -184,3 +184,21 @@ pub async fn download(
     let download = storage.get(&FileStorage::key(id, object), range).await?;
     Ok((file, download))
 }
+
+/// Files whose names hold every word of `terms`, among those of posts the caller can read as a member.
+pub async fn search(
+    store: &Store,
+    caller: &AuthUser,
+    terms: &str,
+    channel: Option<ChannelId>,
+    limit: u32,
+) -> Result<Vec<FileInfo>> {
+    if terms.chars().count() > super::search::MAX_QUERY_CHARS {
+        return Err(Error::validation(format!("q must be at most {} characters", super::search::MAX_QUERY_CHARS)));
+    }
+    let words: Vec<String> = terms.split_whitespace().take(16).map(str::to_string).collect();
+    if words.is_empty() {
+        return Err(Error::validation("q must contain at least one word"));
+    }
+    store.search_files(caller.id(), &words, channel, limit).await
+}

@@ -153,6 +153,31 @@ pub async fn get_file_info(state: web::Data<AppState>, caller: AuthUser, path: P
     Ok(HttpResponse::Ok().json(app::files::readable_file(&state.store, &caller, path.into_inner()).await?))
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct FileSearchQuery {
+    /// Words the file name must contain (all of them, any case).
+    #[param(min_length = 1, max_length = 512)]
+    pub q: String,
+    /// Only files in this channel.
+    pub channel_id: Option<ChannelId>,
+    /// 1–200, default 60.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+}
+
+/// Search attached files by name, in channels you are a member of, newest first.
+#[utoipa::path(tag = "files", params(FileSearchQuery), responses((status = 200, body = Vec<FileInfo>)), security(("bearer" = [])))]
+#[get("/search/files")]
+pub async fn search_files(
+    state: web::Data<AppState>,
+    caller: AuthUser,
+    query: Query<FileSearchQuery>,
+) -> Result<HttpResponse> {
+    let limit = super::page_limit(query.limit, 60)?;
+    let files = app::files::search(&state.store, &caller, &query.q, query.channel_id, limit).await?;
+    Ok(HttpResponse::Ok().json(files))
+}
+
 async fn send(
     state: &AppState,
     req: &HttpRequest,

@@ -92,6 +92,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(posts::pin_post)
             .service(posts::unpin_post)
             .service(search::search_posts)
+            .service(files::search_files)
             .service(files::upload_files)
             .service(files::get_file_info)
             .service(files::get_thumbnail)

@@ -214,3 +214,49 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Attached files whose name contains every word (case-insensitively, ASCII letters folded), in
+    /// channels `searcher` is a member of, of live posts; newest first.
+    pub async fn search_files(
+        &self,
+        searcher: UserId,
+        words: &[String],
+        channel: Option<ChannelId>,
+        limit: u32,
+    ) -> Result<Vec<FileInfo>> {
+        let channel_filter = match self.backend() {
+            super::Backend::Postgres => "($2::uuid IS NULL OR f.channel_id = $2)",
+            super::Backend::Sqlite => "($2 IS NULL OR f.channel_id = $2)",
+        };
+        let mut sql = format!(
+            "SELECT f.id, f.channel_id, f.uploader_id, f.post_id, f.name, f.size, f.mime_type, f.width, f.height,
+                    f.has_thumbnail, f.created_at
+             FROM files f
+             JOIN channel_members m ON m.channel_id = f.channel_id AND m.user_id = $1
+             JOIN posts p ON p.id = f.post_id
+             WHERE f.deleted_at IS NULL AND p.deleted_at IS NULL AND {channel_filter}"
+        );
+        for i in 0..words.len() {
+            sql.push_str(&format!(" AND lower(f.name) LIKE ${} ESCAPE '\\'", i + 4));
+        }
+        sql.push_str(" ORDER BY f.created_at DESC, f.id DESC LIMIT $3");
+        let patterns: Vec<String> = words
+            .iter()
+            .map(|w| {
+                let escaped = w.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                format!("%{escaped}%")
+            })
+            .collect();
+        Ok(with_pool!(self, |pool| {
+            let mut q = sqlx::query_as::<_, FileInfo>(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(searcher)
+                .bind(channel)
+                .bind(i64::from(limit));
+            for p in &patterns {
+                q = q.bind(p.clone());
+            }
+            q.fetch_all(pool).await?
+        }))
+    }
+}

@@ -117,6 +117,11 @@ async fn an_upload_is_typed_from_its_bytes_attached_and_downloaded_by_readers_on
     assert_eq!(post["files"][0]["id"], id, "the post carries its files: {post}");
     assert_eq!(post["files"][0]["post_id"], post["id"]);
     let page = mate.get(&format!("/api/v1/channels/{ch}/posts")).await.expect(200);
+    let found = mate.get("/api/v1/search/files?q=R%C3%89SUM").await.expect(200);
+    assert_eq!(found[0]["id"], id, "file names are searchable by members: {found}");
+    let found = outsider.get("/api/v1/search/files?q=gnp").await.expect(200);
+    assert_eq!(found, json!([]), "but not by others");
+    assert_eq!(mate.get("/api/v1/search/files?q=%20").await.status, 400);
     assert_eq!(page["posts"][0]["files"][0]["name"], "résumégnp.html", "reads carry the files: {page}");
 
     let got = download(&mate, &path, &[]).await;
