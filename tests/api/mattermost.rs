@@ -107,6 +107,8 @@ async fn the_official_websocket_client_gets_live_events_and_resumes_on_the_other
     s.env.push(("MM_NODE0_PID".into(), s.cluster.node(0).pid().to_string()));
     let summary = run(Path::new("node"), "ws.js", &s.env).await;
     assert_eq!(summary["passed"], 6, "{summary}");
+    // Timings for the record (live delivery across nodes; kill -9 to the missed posts replayed).
+    eprintln!("ws.js: {summary}");
     s.cluster.kill9(0);
 }
 

@@ -153,3 +153,86 @@ async fn login_cookies_csrf_errors_and_v1_v4_users_live_together() {
     }
     drop(cluster);
 }
+
+async fn socket_at(base: &str, token: &str, query: &str) -> Socket {
+    let url = format!("{}/api/v4/websocket?{query}", base.replacen("http://", "ws://", 1));
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// The next event (replies and status changes skipped).
+async fn next_event(ws: &mut Socket) -> Value {
+    loop {
+        let v = next(ws).await.expect("an event");
+        if v.get("event").is_some() && v["event"] != "status_change" {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_reconnect_resumes_exactly_carries_on_or_starts_over_as_mattermost_does() {
+    let Some(cluster) = Cluster::start(1, &[]).await else { return };
+    let base = cluster.base(0);
+    let alice = Api::register(&base, "alice").await;
+    let team = alice.create_team("resume", true).await;
+    let channel = alice.create_channel(&team, "room", "public").await;
+    let (token, _, _) = mm_login(&base, "alice").await;
+
+    let mut ws = socket_at(&base, &token, "").await;
+    let hello = next_event(&mut ws).await;
+    let id = hello["data"]["connection_id"].as_str().unwrap().to_string();
+    for i in 0..3 {
+        alice.say(&channel, &format!("m{i}")).await;
+    }
+    let mut last = 0;
+    for _ in 0..3 {
+        last = next_event(&mut ws).await["seq"].as_i64().unwrap();
+    }
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let message = |e: &Value| -> String {
+        let post: Value = serde_json::from_str(e["data"]["post"].as_str().unwrap()).unwrap();
+        post["message"].as_str().unwrap().to_string()
+    };
+
+    // Found: it says it got everything up to m0 (expects last - 1 next): m1 and m2 again, numbered on
+    // from there with no gap (a presence change may come first), and no hello.
+    let mut ws = socket_at(&base, &token, &format!("connection_id={id}&sequence_number={}", last - 1)).await;
+    let mut got = Vec::new();
+    let mut seqs = Vec::new();
+    while got.len() < 2 {
+        let v = next(&mut ws).await.expect("an event");
+        if let Some(seq) = v["seq"].as_i64() {
+            assert_ne!(v["event"], "hello", "{v}");
+            seqs.push(seq);
+            if v["event"] == "posted" {
+                got.push(message(&v));
+            }
+        }
+    }
+    assert_eq!(got, ["m1", "m2"]);
+    assert_eq!(seqs, (last - 1..last - 1 + seqs.len() as i64).collect::<Vec<_>>());
+    let resumed_next = seqs.last().unwrap() + 1;
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Lossless: it missed nothing; the next post is numbered on, with no hello.
+    let mut ws = socket_at(&base, &token, &format!("connection_id={id}&sequence_number={resumed_next}")).await;
+    alice.say(&channel, "m3").await;
+    let e = next_event(&mut ws).await;
+    assert_eq!(message(&e), "m3", "{e}");
+    assert!(e["seq"].as_i64().unwrap() >= resumed_next, "{e}");
+    drop(ws);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Loss: a position it cannot have (ahead of what was sent), or an unknown id: a fresh hello, new id.
+    for query in [format!("connection_id={id}&sequence_number=999"), "connection_id=unknown&sequence_number=5".into()] {
+        let mut ws = socket_at(&base, &token, &query).await;
+        let e = next_event(&mut ws).await;
+        assert_eq!((e["event"].as_str(), e["seq"].as_i64()), (Some("hello"), Some(0)), "{e}");
+        assert_ne!(e["data"]["connection_id"], json!(id));
+    }
+    drop(cluster);
+}

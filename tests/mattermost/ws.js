@@ -58,13 +58,15 @@ function socket(c, host) {
   return s;
 }
 
-async function until(what, fn, ms = 15000) {
+const timings = {};
+
+async function until(what, fn, ms = 15000, step = 20) {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
+    await sleep(step);
   }
 }
 
@@ -97,8 +99,10 @@ async function main() {
   });
   let post;
   await check('posted, live from the other node, in Mattermost shape', async () => {
+    const sentAt = Date.now();
     post = await bob.createPost({ channel_id: channel.id, message: 'live 1' });
-    const e = await until('posted', () => posted(a, 'live 1'));
+    const e = await until('posted', () => posted(a, 'live 1'), 15000, 1);
+    timings.live_ms = Date.now() - sentAt;
     const p = JSON.parse(e.data.post);
     assert.equal(p.id, post.id);
     assert.equal(p.user_id, bobMe.id);
@@ -136,10 +140,12 @@ async function main() {
   await check('after kill -9 of its node, the client resumes on the other node and misses nothing', async () => {
     const before = a.seqs.length;
     a.host = base1; // the "load balancer" now sends it to the surviving node
+    const killedAt = Date.now();
     process.kill(Number(env('MM_NODE0_PID')), 'SIGKILL');
     await until('the socket to drop', () => a.ws.conn === null || a.ws.connectFailCount > 0);
     for (let i = 0; i < 3; i += 1) await bob.createPost({ channel_id: channel.id, message: `while away ${i}` });
-    await until('the three posts', () => posted(a, 'while away 2'), 20000);
+    await until('the three posts', () => posted(a, 'while away 2'), 20000, 1);
+    timings.kill_to_resumed_ms = Date.now() - killedAt;
     const away = a.events.filter((e) => e.event === 'posted' && JSON.parse(e.data.post).message.startsWith('while away'));
     assert.deepEqual(away.map((e) => JSON.parse(e.data.post).message), ['while away 0', 'while away 1', 'while away 2']);
     assert.equal(a.ws.connectionId, connectionId, 'same connection: no new hello');
@@ -149,7 +155,7 @@ async function main() {
   });
   a.ws.close();
   b.ws.close();
-  console.log(JSON.stringify({ passed }));
+  console.log(JSON.stringify({ passed, ...timings }));
   process.exit(0);
 }
 

@@ -209,8 +209,13 @@ impl Actor for WsSession {
         for m in std::mem::take(&mut self.memberships) {
             self.subscribe(m.channel, m.last_seq, m.presence);
         }
-        for action in std::mem::take(&mut self.initial) {
-            self.on_text(&action, ctx);
+        let initial = std::mem::take(&mut self.initial);
+        for action in &initial {
+            self.on_text(action, ctx);
+        }
+        if !initial.is_empty() {
+            // The resume the client would have announced has been made: nothing to wait for.
+            self.release(ctx);
         }
         let window = if self.resume_announced { ANNOUNCED_RESUME_WINDOW } else { RESUME_WINDOW };
         ctx.run_later(window, |act, ctx| act.release(ctx));
