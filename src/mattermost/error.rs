@@ -92,9 +92,10 @@ impl From<Error> for MmError {
             ErrorCode::UnsupportedMediaType => "api.context.invalid_body_param.app_error",
             ErrorCode::Unprocessable => "api.context.invalid_param.app_error",
             ErrorCode::RateLimited => "api.context.rate_limited.app_error",
-            ErrorCode::ServiceUnavailable | ErrorCode::DatabaseBusy | ErrorCode::DatabaseUnavailable => {
-                "api.context.unavailable.app_error"
-            }
+            ErrorCode::ServiceUnavailable
+            | ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::StorageUnavailable => "api.context.unavailable.app_error",
             ErrorCode::Internal => "api.context.internal.app_error",
         };
         MmError { status: e.code.status(), id, message: e.message.clone(), detailed: String::new() }
