@@ -313,11 +313,12 @@ try {
   await dp.getByLabel('Password', { exact: true }).fill('password-alice');
   await dp.getByRole('button', { name: 'Sign in' }).click();
   await dp.locator('#messages[data-loaded="true"]').waitFor();
+  await dp.locator('#dm-list .dot.online').waitFor();
   await audit(dp, 'channel (dark)');
   await shot(dp, '06-dark');
   await dp.setViewportSize({ width: 390, height: 844 });
   await shot(dp, '07-phone');
-  step('dark scheme and phone width');
+  step('dark scheme and phone width; a new sign-in shows who of its DMs is online');
 
   expect(report.cspViolations.length === 0, `CSP violations: ${report.cspViolations.join(' | ')}`);
   console.log(`RESULT ${JSON.stringify(report)}`);

@@ -10,7 +10,7 @@ import { announce, h } from './dom.js';
 import { jumpTo, messageList, openChannel, react, remove, replied, upsert } from './messages.js';
 import { Socket } from './socket.js';
 import { accept, channelLabel, currentChannel, loadChannels, on, state, user } from './state.js';
-import { createTeam, drawSidebar, sidebar } from './sidebar.js';
+import { createTeam, drawSidebar, refreshPresence, sidebar } from './sidebar.js';
 import { add as addToThread, closeThread, openThread, removeFromThread, threadPanel } from './thread.js';
 
 const root = document.getElementById('app');
@@ -109,7 +109,8 @@ let helloCount = 0;
 function onHello() {
   helloCount += 1;
   // After a reconnect the resume replays what was missed; the counts of other channels catch up here.
-  if (helloCount > 1) loadChannels().catch(() => {});
+  if (helloCount > 1) loadChannels().then(refreshPresence).catch(() => {});
+  else refreshPresence().catch(() => {});
 }
 
 export function navigate(path, replace = false) {
