@@ -76,15 +76,20 @@ for (let run = 0; run < RUNS; run += 1) {
     const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) longest.ms = Math.max(longest.ms, e.duration); });
     obs.observe({ type: 'longtask', buffered: false });
     const list = document.getElementById('messages');
+    // Counting posts with querySelectorAll would itself cost O(n) per poll: watch insertions instead.
+    let batches = 0;
+    const watch = new MutationObserver(() => { batches += 1; });
+    watch.observe(list, { childList: true });
     const times = [];
-    for (let i = 0; i < pages; i += 1) {
-      const before = list.querySelectorAll('article.post').length;
+    for (let i = 0; i < pages && list.dataset.older !== 'done'; i += 1) {
+      const before = batches;
       const t0 = performance.now();
       list.scrollTop = 0;
       list.dispatchEvent(new Event('scroll'));
-      while (list.querySelectorAll('article.post').length === before) await new Promise((r) => setTimeout(r, 2));
+      while (batches === before) await new Promise((r) => setTimeout(r, 2));
       times.push(performance.now() - t0);
     }
+    watch.disconnect();
     obs.disconnect();
     return { times, longestTask: longest.ms, posts: list.querySelectorAll('article.post').length };
   }, PAGES_BACK);

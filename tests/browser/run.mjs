@@ -319,6 +319,13 @@ try {
   await dp.setViewportSize({ width: 390, height: 844 });
   await shot(dp, '07-phone');
   step('dark scheme and phone width; a new sign-in shows who of its DMs is online');
+  await dp.setViewportSize({ width: 1280, height: 800 });
+  await dp.getByRole('button', { name: 'Sign out' }).click();
+  await dp.getByRole('heading', { name: 'Sign in to RustChat' }).waitFor();
+  expect(await dp.evaluate(() => sessionStorage.length) === 0, 'signing out forgets the refresh token');
+  await dp.reload();
+  await dp.getByRole('heading', { name: 'Sign in to RustChat' }).waitFor();
+  step('signed out: back to the sign-in page, nothing kept');
 
   expect(report.cspViolations.length === 0, `CSP violations: ${report.cspViolations.join(' | ')}`);
   console.log(`RESULT ${JSON.stringify(report)}`);
