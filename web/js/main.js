@@ -134,7 +134,8 @@ function channelShell() {
     h('div', {}, h('h1', { id: 'channel-title', tabindex: '-1' }), h('p', { id: 'channel-purpose', class: 'muted' })),
     h('div', { class: 'row' }, h('button', { type: 'button', class: 'small', onclick: editChannel, id: 'edit-channel' }, 'Edit'),
       h('button', { type: 'button', class: 'small', onclick: showMembers }, 'Members'), leave));
-  const box = composer({ label: 'Write a message', channelId: () => state.currentId, socket, onSent: (p) => upsert(p) });
+  // A post sent while the newest posts are scrolled out of the window: back to the newest page.
+  const box = composer({ label: 'Write a message', channelId: () => state.currentId, socket, onSent: (p) => { if (upsert(p) === 'hidden') openChannel(p.channel_id, 0); } });
   box.form.id = 'composer';
   main.replaceChildren(header, messageList(), typingLine, box.form);
   return leave;
