@@ -34,6 +34,10 @@ impl Seen {
         if self.head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
+            // Once the type is known, only an image is worth keeping whole (for its thumbnail).
+            if self.head.len() == SNIFF_BYTES && !inspect::is_inline(inspect::content_type(&self.head)) {
+                self.whole = None;
+            }
         }
         if let Some(whole) = &mut self.whole {
             if whole.len() + chunk.len() <= MAX_PREVIEW_SOURCE {
