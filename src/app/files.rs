@@ -68,11 +68,32 @@ where
     let id = FileId::new();
     let name = FileName::from_client(client_name);
     store.begin_upload(id, channel, caller.id(), &name).await?;
-    match write_file(store, storage, id, body, max_bytes).await {
-        Ok(info) => Ok(info),
-        Err(e) => {
-            discard(store, storage, id).await;
-            Err(e)
+    // Should the request be dropped mid-upload (the client gone), the guard still cleans up.
+    let mut guard = Cleanup { store: store.clone(), storage: storage.clone(), id, armed: true };
+    let result = write_file(store, storage, id, body, max_bytes).await;
+    guard.armed = false;
+    if result.is_err() {
+        discard(store, storage, id).await;
+    }
+    result
+}
+
+/// Discards an upload whose request was dropped before it finished.
+struct Cleanup {
+    store: Store,
+    storage: FileStorage,
+    id: FileId,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, storage, id) = (self.store.clone(), self.storage.clone(), self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { discard(&store, &storage, id).await });
         }
     }
 }
