@@ -34,6 +34,10 @@ impl Seen {
         if self.head.len() < SNIFF_BYTES {
             let take = (SNIFF_BYTES - self.head.len()).min(chunk.len());
             self.head.extend_from_slice(&chunk[..take]);
+            // Once the type is known, only an image is worth keeping whole (for its thumbnail).
+            if self.head.len() == SNIFF_BYTES && !inspect::is_inline(inspect::content_type(&self.head)) {
+                self.whole = None;
+            }
         }
         if let Some(whole) = &mut self.whole {
             if whole.len() + chunk.len() <= MAX_PREVIEW_SOURCE {
@@ -64,11 +68,32 @@ where
     let id = FileId::new();
     let name = FileName::from_client(client_name);
     store.begin_upload(id, channel, caller.id(), &name).await?;
-    match write_file(store, storage, id, body, max_bytes).await {
-        Ok(info) => Ok(info),
-        Err(e) => {
-            discard(store, storage, id).await;
-            Err(e)
+    // Should the request be dropped mid-upload (the client gone), the guard still cleans up.
+    let mut guard = Cleanup { store: store.clone(), storage: storage.clone(), id, armed: true };
+    let result = write_file(store, storage, id, body, max_bytes).await;
+    guard.armed = false;
+    if result.is_err() {
+        discard(store, storage, id).await;
+    }
+    result
+}
+
+/// Discards an upload whose request was dropped before it finished.
+struct Cleanup {
+    store: Store,
+    storage: FileStorage,
+    id: FileId,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, storage, id) = (self.store.clone(), self.storage.clone(), self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { discard(&store, &storage, id).await });
         }
     }
 }

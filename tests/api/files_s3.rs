@@ -156,3 +156,48 @@ async fn nodes_that_do_not_share_their_file_directory_are_told_so() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("node node-b"), "{warnings:?}");
 }
+
+#[tokio::test]
+async fn storage_stopped_during_a_download_cuts_that_answer_short_and_the_next_one_works() {
+    let Some(db) = TestDb::create().await else { return };
+    let Some(moto) = Moto::start().await else { return };
+    moto.create_bucket("cut").await;
+    let proxy = TcpProxy::start(format!("127.0.0.1:{}", moto.port)).await;
+    let vars = vars(&format!("http://127.0.0.1:{}", proxy.port), "cut");
+    let app = spawn_app_on(&db.url, &borrowed(&vars)).await.unwrap();
+    let owner = Api::register(&app.address, "owner").await;
+    let team = owner.create_team("acme", false).await;
+    let ch = owner.create_channel(&team, "general", "public").await;
+    let big: Vec<u8> = (0..40_000_000u32).map(|i| (i % 253) as u8).collect();
+    let file = upload_one(&owner, &ch, "big.bin", big.clone()).await;
+    let path = format!("{}/api/v1/files/{}", app.address, file["id"].as_str().unwrap());
+
+    // Read the first bytes, then the storage goes away while the rest is on its way.
+    let res = owner.http.get(&path).bearer_auth(owner.token.as_deref().unwrap()).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.content_length(), Some(big.len() as u64));
+    let mut stream = res.bytes_stream();
+    use futures_util::StreamExt;
+    let mut received = stream.next().await.unwrap().unwrap().len();
+    proxy.cut();
+    let mut failed = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) => received += bytes.len(),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed && received < big.len(), "a cut answer must not look complete ({received} bytes)");
+
+    proxy.restore();
+    eventually(Duration::from_secs(30), "the whole file again once the storage is back", || async {
+        let got = download(&owner, &format!("/api/v1/files/{}", file["id"].as_str().unwrap()), &[]).await;
+        (got.status == 200 && got.bytes == big).then_some(())
+    })
+    .await;
+    drop(app);
+    moto.remove_bucket("cut").await;
+}

@@ -71,24 +71,43 @@ for (let run = 0; run < RUNS; run += 1) {
   // Scroll back through #big, one page at a time.
   await page.locator(`#sidebar a.channel[data-name="big"]`).click();
   await page.locator('#messages[data-loaded="true"]').waitFor();
-  const scroll = await page.evaluate(async (pages) => {
+  const scroll = await page.evaluate(async ([pages]) => {
     const longest = { ms: 0 };
     const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) longest.ms = Math.max(longest.ms, e.duration); });
     obs.observe({ type: 'longtask', buffered: false });
     const list = document.getElementById('messages');
+    const newestAtStart = list.querySelector('article.post:last-of-type')?.dataset.id;
+    // Counting posts with querySelectorAll would itself cost O(n) per poll: watch insertions instead.
+    let batches = 0;
+    const watch = new MutationObserver(() => { batches += 1; });
+    watch.observe(list, { childList: true });
     const times = [];
-    for (let i = 0; i < pages; i += 1) {
-      const before = list.querySelectorAll('article.post').length;
+    for (let i = 0; i < pages && list.dataset.older !== 'done'; i += 1) {
+      const before = batches;
       const t0 = performance.now();
       list.scrollTop = 0;
       list.dispatchEvent(new Event('scroll'));
-      while (list.querySelectorAll('article.post').length === before) await new Promise((r) => setTimeout(r, 2));
+      while (batches === before) await new Promise((r) => setTimeout(r, 2));
       times.push(performance.now() - t0);
     }
+    const oldest = list.querySelector('article.post .body')?.textContent ?? '';
+    // And forward again to the newest post (the window pages the dropped posts back in).
+    let forward = 0;
+    const atNewest = () => [...list.querySelectorAll('article.post')].at(-1)?.dataset.id === newestAtStart;
+    for (let i = 0; i < pages + 5 && !atNewest(); i += 1) {
+      const before = batches;
+      list.scrollTop = list.scrollHeight;
+      list.dispatchEvent(new Event('scroll'));
+      const t0 = performance.now();
+      while (batches === before && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 2));
+      forward += 1;
+    }
+    watch.disconnect();
     obs.disconnect();
-    return { times, longestTask: longest.ms, posts: list.querySelectorAll('article.post').length };
-  }, PAGES_BACK);
-  runs.push({ bytes, switchMs, renderMs, shown, pageMs: median(scroll.times), worstPageMs: Math.max(...scroll.times), longestTaskMs: scroll.longestTask, postsShown: scroll.posts });
+    const newest = atNewest();
+    return { times, longestTask: longest.ms, posts: times.length * 50 + 50, inDom: list.querySelectorAll('article.post').length, oldest, newest, forward };
+  }, [PAGES_BACK]);
+  runs.push({ bytes, switchMs, renderMs, shown, pageMs: median(scroll.times), worstPageMs: Math.max(...scroll.times), longestTaskMs: scroll.longestTask, postsReached: scroll.posts, inDom: scroll.inDom, oldest: scroll.oldest.slice(0, 14), newestBack: scroll.newest, forwardPages: scroll.forward });
   console.log(JSON.stringify(runs.at(-1)));
   await context.close();
 }

@@ -182,7 +182,10 @@ try {
   await alice.page.getByRole('searchbox', { name: 'Search messages' }).press('Enter');
   await alice.page.getByRole('dialog', { name: /Results for/ }).getByRole('button', { name: /welcome to/ }).click();
   await alice.page.locator('#messages article.post.highlight', { hasText: 'Hello Bob' }).waitFor();
-  step('an edit and a delete arrived live; search jumped to the message');
+  await alice.page.locator('#edit-channel').click();
+  await dialogForm(alice.page, 'Edit channel', [['Purpose', 'Where we talk']], 'Save');
+  await bob.page.locator('#channel-purpose', { hasText: 'Where we talk' }).waitFor();
+  step('an edit and a delete arrived live; search jumped to the message; a new purpose arrived live');
 
   // ---- kill -9 of bob's node while alice keeps posting -------------------------------------------
   const killed = await bob.page.locator('#connection').getAttribute('data-node');
@@ -208,7 +211,8 @@ try {
   const seen = (await bodies(bob.page)).filter((t) => /^count \d+$/.test(t.trim())).map((t) => t.trim());
   expect(JSON.stringify(seen) === JSON.stringify(sent), `after the kill bob shows ${JSON.stringify(seen)}, expected ${JSON.stringify(sent)}`);
   const duplicates = Number(await bob.page.locator('#connection').getAttribute('data-duplicates') ?? 0);
-  expect(duplicates === 0, `the server sent ${duplicates} events twice`);
+  const lastDuplicate = await bob.page.locator('#connection').getAttribute('data-last-duplicate');
+  expect(duplicates === 0, `the server sent ${duplicates} events twice; the last: ${lastDuplicate}`);
   report.kill = { node: killed, duplicates, reconnected_to: await bob.page.locator('#connection').getAttribute('data-node'), messages: seen.length };
   step(`bob's node ${killed} was killed; bob reconnected and shows all ${seen.length} messages once, in order`);
 
@@ -309,11 +313,19 @@ try {
   await dp.getByLabel('Password', { exact: true }).fill('password-alice');
   await dp.getByRole('button', { name: 'Sign in' }).click();
   await dp.locator('#messages[data-loaded="true"]').waitFor();
+  await dp.locator('#dm-list .dot.online').waitFor();
   await audit(dp, 'channel (dark)');
   await shot(dp, '06-dark');
   await dp.setViewportSize({ width: 390, height: 844 });
   await shot(dp, '07-phone');
-  step('dark scheme and phone width');
+  step('dark scheme and phone width; a new sign-in shows who of its DMs is online');
+  await dp.setViewportSize({ width: 1280, height: 800 });
+  await dp.getByRole('button', { name: 'Sign out' }).click();
+  await dp.getByRole('heading', { name: 'Sign in to RustChat' }).waitFor();
+  expect(await dp.evaluate(() => sessionStorage.length) === 0, 'signing out forgets the refresh token');
+  await dp.reload();
+  await dp.getByRole('heading', { name: 'Sign in to RustChat' }).waitFor();
+  step('signed out: back to the sign-in page, nothing kept');
 
   expect(report.cspViolations.length === 0, `CSP violations: ${report.cspViolations.join(' | ')}`);
   console.log(`RESULT ${JSON.stringify(report)}`);

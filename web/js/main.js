@@ -10,7 +10,7 @@ import { announce, h } from './dom.js';
 import { jumpTo, messageList, openChannel, react, remove, replied, upsert } from './messages.js';
 import { Socket } from './socket.js';
 import { accept, channelLabel, currentChannel, loadChannels, on, state, user } from './state.js';
-import { createTeam, drawSidebar, sidebar } from './sidebar.js';
+import { createTeam, drawSidebar, refreshPresence, sidebar } from './sidebar.js';
 import { add as addToThread, closeThread, openThread, removeFromThread, threadPanel } from './thread.js';
 
 const root = document.getElementById('app');
@@ -51,12 +51,20 @@ function showTyping() {
 setInterval(showTyping, 1000);
 
 let duplicates = 0;
+/** channel → highest seq this tab's sockets delivered (REST loads may know more: see `accept`). */
+const delivered = new Map();
 function onEvent(e) {
-  if (!accept(e)) {
-    // The server promises each (channel, seq) once; count any repeat it sends (the browser test checks 0).
-    connection.dataset.duplicates = String(++duplicates);
-    return;
+  if (e.seq > 0 && e.channel_id) {
+    // The server promises each (channel, seq) once per socket history; count any repeat it sends
+    // (the browser test checks 0). Events older than a REST load are dropped below, not counted.
+    const before = delivered.get(e.channel_id) ?? 0;
+    if (e.seq <= before) {
+      connection.dataset.duplicates = String(++duplicates);
+      connection.dataset.lastDuplicate = `${e.event} ${e.channel_id} seq ${e.seq} (had ${before}) after ${helloCount} hello(s)`;
+    }
+    delivered.set(e.channel_id, Math.max(before, e.seq));
   }
+  if (!accept(e)) return;
   const c = state.channels.get(e.channel_id);
   const d = e.data ?? {};
   const here = e.channel_id === state.currentId;
@@ -101,7 +109,8 @@ let helloCount = 0;
 function onHello() {
   helloCount += 1;
   // After a reconnect the resume replays what was missed; the counts of other channels catch up here.
-  if (helloCount > 1) loadChannels().catch(() => {});
+  if (helloCount > 1) loadChannels().then(refreshPresence).catch(() => {});
+  else refreshPresence().catch(() => {});
 }
 
 export function navigate(path, replace = false) {
@@ -123,8 +132,10 @@ function channelShell() {
   const leave = h('button', { type: 'button', class: 'small', onclick: leaveChannel }, 'Leave');
   const header = h('header', { class: 'channel-header' },
     h('div', {}, h('h1', { id: 'channel-title', tabindex: '-1' }), h('p', { id: 'channel-purpose', class: 'muted' })),
-    h('div', { class: 'row' }, h('button', { type: 'button', class: 'small', onclick: showMembers }, 'Members'), leave));
-  const box = composer({ label: 'Write a message', channelId: () => state.currentId, socket, onSent: (p) => upsert(p) });
+    h('div', { class: 'row' }, h('button', { type: 'button', class: 'small', onclick: editChannel, id: 'edit-channel' }, 'Edit'),
+      h('button', { type: 'button', class: 'small', onclick: showMembers }, 'Members'), leave));
+  // A post sent while the newest posts are scrolled out of the window: back to the newest page.
+  const box = composer({ label: 'Write a message', channelId: () => state.currentId, socket, onSent: (p) => { if (upsert(p) === 'hidden') openChannel(p.channel_id, 0); } });
   box.form.id = 'composer';
   main.replaceChildren(header, messageList(), typingLine, box.form);
   return leave;
@@ -154,6 +165,7 @@ async function route() {
   c.mention_count = 0;
   const leave = channelShell();
   leave.hidden = c.kind === 'direct';
+  document.getElementById('edit-channel').hidden = c.kind === 'direct' || c.kind === 'group';
   drawHeader();
   drawSidebar();
   showTyping();
@@ -184,6 +196,21 @@ async function showWelcome() {
       await loadChannels();
       navigate('/', true);
     } }, `Join ${t.display_name || t.name}`)))) : null));
+}
+
+function editChannel() {
+  const c = currentChannel();
+  if (!c) return;
+  const dialog = formDialog('Edit channel', [
+    ['display_name', 'Name', { required: true, maxlength: 64, value: c.display_name }],
+    ['purpose', 'Purpose', { maxlength: 250, value: c.purpose }],
+    ['header', 'Header', { maxlength: 1024, value: c.header }],
+  ], 'Save', async (v) => {
+    Object.assign(c, await api.patch(`/channels/${c.id}`, v));
+    drawHeader();
+    drawSidebar();
+  });
+  return dialog;
 }
 
 async function showMembers() {
@@ -290,7 +317,11 @@ async function startApp(me) {
   on('channels', () => { drawSidebar(); if (state.currentId && !state.channels.has(state.currentId)) navigate('/', true); });
   on('thread', (id) => openThread(id));
   window.addEventListener('popstate', route);
-  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible' && state.currentId) markViewedSoon(); });
+  document.addEventListener('visibilitychange', () => {
+    const visible = document.visibilityState === 'visible';
+    socket.notify({ action: 'presence', status: visible ? 'online' : 'away' });
+    if (visible && state.currentId) markViewedSoon();
+  });
   socket.start();
   await route();
 }

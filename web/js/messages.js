@@ -9,6 +9,8 @@ import { render } from './markdown.js';
 import { displayName, emit, state, user } from './state.js';
 
 const PAGE = 50;
+/** Posts kept in the list: scrolling further drops the far end and pages it back in on return. */
+const WINDOW = 600;
 export const EMOJI = [['thumbsup', '👍'], ['heart', '❤️'], ['smile', '😄'], ['tada', '🎉'], ['eyes', '👀'], ['rocket', '🚀'], ['white_check_mark', '✅'], ['laughing', '😆']];
 const EMOJI_CHAR = new Map([...EMOJI, ['+1', '👍']]);
 
@@ -18,6 +20,9 @@ export const posts = new Map();
 let channelId = null;
 let hasMore = false;
 let loadingOlder = false;
+/** Newer posts exist below the window (dropped while scrolling back). */
+let hasNewer = false;
+let loadingNewer = false;
 
 export function messageList() { return list; }
 
@@ -31,6 +36,7 @@ function separator(p) {
 /** Opens a channel: its newest page, scrolled to the bottom, marked read. */
 export async function openChannel(id, unread) {
   channelId = id;
+  hasNewer = false;
   posts.clear();
   list.replaceChildren(h('p', { class: 'muted', role: 'status' }, 'Loading messages…'));
   list.dataset.loaded = 'false';
@@ -80,13 +86,62 @@ export async function loadOlder() {
     const before = list.scrollHeight;
     list.prepend(frag);
     list.scrollTop += list.scrollHeight - before;
+    trim(false);
   } finally {
     loadingOlder = false;
     list.dataset.older = hasMore ? 'more' : 'done';
   }
 }
 
-list.addEventListener('scroll', () => { if (list.scrollTop < 400) loadOlder(); });
+/** Drops posts beyond the window: at the bottom after paging back (`fromTop` false), else at the top. */
+function trim(fromTop) {
+  const all = list.querySelectorAll('article.post');
+  let extra = all.length - WINDOW;
+  if (extra <= 0) return;
+  const height = list.scrollHeight;
+  for (let i = 0; extra > 0; i += 1, extra -= 1) {
+    const el = all[fromTop ? i : all.length - 1 - i];
+    posts.delete(el.dataset.id);
+    el.remove();
+  }
+  // Separators left without a post after them, or a marker at an end, go too.
+  for (const sep of list.querySelectorAll('.day, .new-marker')) {
+    const next = sep.nextElementSibling;
+    if (!next || next.classList.contains('day')) sep.remove();
+  }
+  if (fromTop) { list.scrollTop -= height - list.scrollHeight; hasMore = true; } else hasNewer = true;
+}
+
+/** The page after the newest post shown, when the window dropped it. */
+async function loadNewer() {
+  if (!hasNewer || loadingNewer || !channelId) return;
+  const shown = list.querySelectorAll('article.post');
+  const last = shown[shown.length - 1];
+  if (!last) return;
+  loadingNewer = true;
+  const id = channelId;
+  try {
+    const page = await get(`/channels/${id}/posts?limit=${PAGE}&after=${last.dataset.id}`);
+    if (channelId !== id) return;
+    hasNewer = page.has_more;
+    let day = dayOf(posts.get(last.dataset.id));
+    const frag = document.createDocumentFragment();
+    for (const p of page.posts.slice().sort(order).filter((q) => !posts.has(q.id))) {
+      if (dayOf(p) !== day) { day = dayOf(p); frag.append(separator(p)); }
+      posts.set(p.id, p);
+      frag.append(postElement(p));
+    }
+    list.append(frag);
+    trim(true);
+  } finally {
+    loadingNewer = false;
+  }
+}
+
+list.addEventListener('scroll', () => {
+  if (list.scrollTop < 400) loadOlder();
+  else if (list.scrollHeight - list.scrollTop - list.clientHeight < 400) loadNewer();
+});
 
 /** Adds or replaces a post of the open channel, in (created_at, id) order. */
 export function upsert(p) {
@@ -102,9 +157,11 @@ export function upsert(p) {
   for (let i = all.length - 1; i >= 0; i -= 1) {
     if (order(posts.get(all[i].dataset.id), p) < 0) { after = all[i]; break; }
   }
+  // Newer than everything shown while the newest posts are out of the window: it comes with its page.
+  if (hasNewer && after === all[all.length - 1]) { posts.delete(p.id); return 'hidden'; }
   const el = postElement(p);
   if (!after) {
-    if (hasMore) return; // older than everything shown: it will come with its page
+    if (hasMore) { posts.delete(p.id); return 'hidden'; } // older than everything shown: it comes with its page
     list.prepend(separator(p), el);
   } else {
     const prevDay = dayOf(posts.get(after.dataset.id));

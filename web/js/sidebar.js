@@ -36,6 +36,17 @@ function presenceDot(c) {
   return h('span', { class: `dot ${status}`, role: 'img', 'aria-label': status });
 }
 
+/** Asks who of the people in my direct messages is online (presence events only tell changes). */
+export async function refreshPresence() {
+  const dms = [...state.channels.values()].filter((c) => c.kind === 'direct');
+  await Promise.all(dms.map((c) => channelLabel(c)));
+  const ids = [...new Set(dms.flatMap((c) => (state.members.get(c.id) ?? []).map((m) => m.user_id)))].slice(0, 500);
+  if (!ids.length) return;
+  const statuses = await post('/users/status/ids', ids).catch(() => []);
+  for (const s of statuses) state.presence.set(s.user_id, s.status);
+  drawSidebar();
+}
+
 let drawing = 0;
 export async function drawSidebar() {
   const turn = ++drawing;
