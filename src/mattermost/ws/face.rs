@@ -196,6 +196,7 @@ mod tests {
             last_reply_at: None,
             is_pinned: false,
             reactions: Vec::new(),
+            files: Vec::new(),
         };
         let event = ChannelEvent {
             channel_id: channel,
