@@ -109,7 +109,7 @@ impl Node {
         let grace = settings.shutdown_grace;
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
-        let mattermost = crate::mattermost::ws::MmSockets::new(redis.clone(), &settings.redis.prefix);
+        let mattermost = crate::mattermost::ws::sockets::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
             store,

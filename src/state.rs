@@ -28,7 +28,7 @@ pub struct AppState {
     pub redis: Option<Arc<RedisLink>>,
     pub realtime: Realtime,
     /// The Mattermost API's WebSocket parts of this node.
-    pub mattermost: crate::mattermost::ws::MmSockets,
+    pub mattermost: crate::mattermost::ws::sockets::MmSockets,
     pub metrics: Arc<Metrics>,
     /// The root of the supervisor tree, which owns the circuit breakers.
     pub tree: Tree,

@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+/// What every variable's name starts with.
+pub const PREFIX: &str = "RUSTCHAT_";
+
 /// The form of a variable's value, with its bounds where it has any.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 pub use check::check_config;
 pub use files::{FileBackend, FileSettings, S3Settings};
-pub use kind::{DefaultValue, Kind, Unit, Variable, markdown_table};
+pub use kind::{DefaultValue, Kind, PREFIX, Unit, Variable, markdown_table};
 pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
 pub use sources::{Source, Sources};
-pub use variables::{PREFIX, TEST_FAULTS, VARIABLES};
+pub use variables::{TEST_FAULTS, VARIABLES};
 
 /// `development` (the default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

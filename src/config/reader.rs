@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::kind::{DefaultValue, Kind, Variable};
-use super::variables::PREFIX;
+use super::kind::{DefaultValue, Kind, PREFIX, Variable};
 use super::{ConfigError, ConfigErrors, Sources};
 
 /// Words a boolean variable accepts.

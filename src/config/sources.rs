@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-use super::variables::PREFIX;
+use super::kind::PREFIX;
 
 /// The origin of one effective value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

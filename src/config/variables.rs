@@ -8,8 +8,6 @@ use std::time::Duration;
 use super::kind::{DefaultValue as D, Kind, Unit, Variable};
 use super::secrets::MIN_SECRET_BYTES;
 
-pub const PREFIX: &str = "RUSTCHAT_";
-
 /// Arms the test fault endpoint (`crate::http::faults`). Not in the table: it exists only in debug builds
 /// and is refused in a release build and in production, so it is no operator's setting.
 pub const TEST_FAULTS: &str = "RUSTCHAT_TEST_FAULTS";
@@ -284,6 +282,7 @@ pub fn find(name: &str) -> Option<&'static Variable> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::kind::PREFIX;
     use super::*;
 
     #[test]

@@ -8,6 +8,7 @@ pub mod directory;
 pub mod face;
 pub mod position;
 pub mod render;
+pub mod sockets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use self::face::{MmFace, reply};
-use self::position::{Positions, Record, Resume};
+use self::position::{Record, Resume};
 use super::auth::request_token;
 use super::error::{MmError, MmResult};
 use crate::auth::AuthUser;
@@ -36,22 +37,6 @@ pub const MAX_FRAME: usize = 64 * 1024;
 
 /// How long an unauthenticated socket may wait for its `authentication_challenge`.
 pub const AUTH_WAIT: Duration = Duration::from_secs(5);
-
-/// The per-node parts of the v4 WebSocket.
-pub struct MmSockets {
-    pub directory: Arc<directory::Directory>,
-    pub positions: Positions,
-}
-
-impl MmSockets {
-    pub fn new(redis: Option<Arc<crate::cluster::RedisLink>>, prefix: &str) -> MmSockets {
-        let positions = match redis {
-            Some(link) => Positions::Redis(link, crate::cluster::Keys::new(prefix)),
-            None => Positions::Memory(Arc::default()),
-        };
-        MmSockets { directory: Arc::default(), positions }
-    }
-}
 
 #[derive(Deserialize)]
 struct ConnectQuery {
