@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::kind::{DefaultValue as D, Kind, Unit, Variable};
 use super::secrets::MIN_SECRET_BYTES;
 
-/// Arms the test fault endpoint (`crate::http::faults`). Not in the table: it exists only in debug builds
+/// Arms the test fault endpoint (the debug-only `faults` route of the HTTP face). Not in the table: it exists only in debug builds
 /// and is refused in a release build and in production, so it is no operator's setting.
 pub const TEST_FAULTS: &str = "RUSTCHAT_TEST_FAULTS";
 

@@ -18,6 +18,10 @@ pub use names::{DisplayName, Email, EmojiName, MessageBody, Password, Slug, Text
 pub use site::{Registration, SiteConfig};
 pub use timestamp::Timestamp;
 
+/// Longest channel purpose and header, in characters, whichever face sets them.
+pub const CHANNEL_PURPOSE_MAX: usize = 250;
+pub const CHANNEL_HEADER_MAX: usize = 1024;
+
 /// The longest message a post may carry, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 16_000;
 /// The largest page any list endpoint returns.

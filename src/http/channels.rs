@@ -84,9 +84,6 @@ pub struct EventsQuery {
     pub limit: Option<u32>,
 }
 
-const PURPOSE_MAX: usize = 250;
-const HEADER_MAX: usize = 1024;
-
 /// Create a public or private channel in a team (team members).
 #[utoipa::path(tag = "channels", params(("team_id" = TeamId, Path, description = "The team's id.")), request_body = CreateChannel, responses((status = 201, body = Channel), (status = 404), (status = 409)), security(("bearer" = [])))]
 #[post("/teams/{team_id}/channels")]
@@ -100,8 +97,8 @@ pub async fn create_channel(
     let kind = body.kind.unwrap_or(ChannelKind::Public);
     let name = Slug::parse(&body.name, "name")?;
     let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
-    let purpose = Text::parse(body.purpose.as_deref().unwrap_or(""), "purpose", PURPOSE_MAX)?;
-    let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", HEADER_MAX)?;
+    let purpose = Text::parse(body.purpose.as_deref().unwrap_or(""), "purpose", crate::domain::CHANNEL_PURPOSE_MAX)?;
+    let header = Text::parse(body.header.as_deref().unwrap_or(""), "header", crate::domain::CHANNEL_HEADER_MAX)?;
     let new = NewChannel {
         team,
         kind,
@@ -147,8 +144,10 @@ pub async fn update_channel(
 ) -> Result<HttpResponse> {
     let name = body.name.as_deref().map(|n| Slug::parse(n, "name")).transpose()?;
     let display_name = body.display_name.as_deref().map(|d| DisplayName::parse(d, "display_name")).transpose()?;
-    let purpose = body.purpose.as_deref().map(|p| Text::parse(p, "purpose", PURPOSE_MAX)).transpose()?;
-    let header = body.header.as_deref().map(|h| Text::parse(h, "header", HEADER_MAX)).transpose()?;
+    let purpose =
+        body.purpose.as_deref().map(|p| Text::parse(p, "purpose", crate::domain::CHANNEL_PURPOSE_MAX)).transpose()?;
+    let header =
+        body.header.as_deref().map(|h| Text::parse(h, "header", crate::domain::CHANNEL_HEADER_MAX)).transpose()?;
     let patch = ChannelPatch {
         name: name.as_ref(),
         display_name: display_name.as_ref().map(DisplayName::as_str),

@@ -56,8 +56,8 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Paylo
     };
     let name = Slug::parse(&body.name, "name")?;
     let display_name = DisplayName::parse(body.display_name.as_deref().unwrap_or(name.as_str()), "display_name")?;
-    let purpose = Text::parse(&body.purpose, "purpose", 250)?;
-    let header = Text::parse(&body.header, "header", 1024)?;
+    let purpose = Text::parse(&body.purpose, "purpose", crate::domain::CHANNEL_PURPOSE_MAX)?;
+    let header = Text::parse(&body.header, "header", crate::domain::CHANNEL_HEADER_MAX)?;
     let new = NewChannel {
         team,
         kind,
