@@ -2,6 +2,7 @@
 //! takes the caller and parsed input and returns what was committed; faces parse and render.
 
 pub mod accounts;
+pub mod bots;
 pub mod channels;
 pub mod files;
 pub mod invites;
@@ -14,6 +15,7 @@ pub mod search;
 pub mod sessions;
 pub mod site;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 
 use crate::auth::AuthUser;
