@@ -42,6 +42,17 @@ async fn a_bot_posts_only_where_it_is_a_member_and_its_posts_say_so(db: Db) {
     let seen = admin.get(&format!("/api/v1/users/{bot_id}")).await.expect(200);
     assert_eq!(seen["is_bot"], true, "others see it is a bot: {seen}");
     assert_eq!(admin.get("/api/v1/users/me").await.expect(200)["is_bot"], false);
+    let mm_id = rustchat::mattermost::ids::encode(bot_id.parse().unwrap());
+    let mm_user: Value = reqwest::Client::new()
+        .get(format!("{}/api/v4/users/{mm_id}", app.address))
+        .bearer_auth(admin.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mm_user["is_bot"], true, "the v4 face says so too: {mm_user}");
 
     let team = admin.create_team("acme", false).await;
     let channel = admin.create_channel(&team, "deploys", "private").await;

@@ -234,3 +234,54 @@ async fn token_audit_lines_are_json_and_never_hold_the_secret() {
     assert!(!text.contains(secret_part), "a log line holds the token's secret");
     assert!(!text.contains(&token), "a log line holds the token");
 }
+
+/// Mattermost's user access token endpoints, on the same tokens.
+#[tokio::test]
+async fn the_mattermost_face_creates_lists_and_revokes_user_access_tokens() {
+    let Some(app) = spawn_app(Db::Postgres, &[]).await else { return };
+    let admin = Api::register(&app.address, "admin").await;
+    enable_tokens(&admin).await;
+    let http = reqwest::Client::new();
+    let v4 = |method: reqwest::Method, path: &str, token: &str| {
+        http.request(method, format!("{}/api/v4{path}", app.address)).header("Authorization", format!("BEARER {token}"))
+    };
+    let login = admin.token.clone().unwrap();
+
+    let created = v4(reqwest::Method::POST, "/users/me/tokens", &login)
+        .json(&json!({ "description": "mmctl" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_string();
+    assert_eq!((created["description"].as_str(), created["is_active"].as_bool()), (Some("mmctl"), Some(true)));
+    let me: Value = v4(reqwest::Method::GET, "/users/me", &token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["username"], "admin");
+
+    let listed: Value =
+        v4(reqwest::Method::GET, "/users/me/tokens", &token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert!(listed[0].get("token").is_none(), "{listed}");
+    assert_eq!(listed[0]["id"], created["id"]);
+    // The same token in v1: the ids name the same token.
+    let v1 = admin.get("/api/v1/users/me/tokens").await.expect(200);
+    assert_eq!(rustchat::mattermost::ids::encode(v1[0]["id"].as_str().unwrap().parse().unwrap()), created["id"]);
+
+    let bad = v4(reqwest::Method::POST, "/users/me/tokens", &login).json(&json!({ "description": "" })).send().await;
+    assert_eq!(bad.unwrap().status(), 400);
+    let revoked = v4(reqwest::Method::POST, "/users/tokens/revoke", &login)
+        .json(&json!({ "token_id": created["id"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let refused = v4(reqwest::Method::GET, "/users/me", &token).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let again = v4(reqwest::Method::POST, "/users/tokens/revoke", &login)
+        .json(&json!({ "token_id": created["id"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+}
