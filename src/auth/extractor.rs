@@ -158,15 +158,22 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let req_token = request_token(req);
-        let claims = state.as_ref().map(|s| token_claims(&s.tokens, req));
+        let personal = personal_token(&request_token(req)).map(str::to_string);
+        // A personal access token is no JWT: checking it as one would log a refusal for every use.
+        let claims = match (&state, &personal) {
+            (Some(s), None) => Some(token_claims(&s.tokens, req)),
+            _ => None,
+        };
         Box::pin(async move {
-            let (Some(state), Some(claims)) = (state, claims) else {
+            let Some(state) = state else {
                 return Err(Error::internal(anyhow::anyhow!("AppState missing")));
             };
-            if let Some(token) = personal_token(&req_token) {
-                return AuthUser::of_personal_token(&state.store, token).await.map(|(caller, _)| caller);
+            if let Some(token) = personal {
+                return AuthUser::of_personal_token(&state.store, &token).await.map(|(caller, _)| caller);
             }
+            let Some(claims) = claims else {
+                return Err(Error::internal(anyhow::anyhow!("token claims missing")));
+            };
             let (session, user) = claims?;
             AuthUser::of_session(&state.store, session, user).await
         })

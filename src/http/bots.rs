@@ -16,7 +16,8 @@ use crate::store::Bot;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateBot {
-    #[schema(min_length = 3, max_length = 32)]
+    /// 3–22 characters of a-z, 0-9, '.', '_' or '-', starting with a letter (stored lower-case).
+    #[schema(pattern = "^[A-Za-z][A-Za-z0-9._-]{2,21}$")]
     pub username: String,
     #[schema(max_length = 64)]
     pub display_name: Option<String>,

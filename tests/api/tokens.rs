@@ -228,6 +228,11 @@ async fn token_audit_lines_are_json_and_never_hold_the_secret() {
     let used = &used[0]["fields"];
     assert_eq!((used["token_id"].as_str(), used["first_use"].as_bool()), (Some(id), Some(true)));
 
+    // A valid token is not mistaken for a bad JWT: the only refusal is the use after revocation.
+    let refusals: Vec<_> =
+        lines.iter().filter(|l| l["message"] == "Invalid token").map(|l| &l["fields"]["reason"]).collect();
+    assert_eq!(refusals, [&json!("session revoked")], "the runbook counts these lines");
+
     let secret_part = token.rsplit('_').next().unwrap();
     let node = cluster.node(0);
     let text = [node.stdout_lines(), node.stderr_lines()].concat().join("\n");
