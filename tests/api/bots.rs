@@ -76,6 +76,16 @@ async fn a_bot_posts_only_where_it_is_a_member_and_its_posts_say_so(db: Db) {
     let marks: Vec<_> = page["posts"].as_array().unwrap().iter().map(|p| p["from_bot"].as_bool()).collect();
     assert_eq!(marks, [None, Some(true)], "newest first: {page}");
     let post_id = posted["id"].as_str().unwrap();
+    let mm_post: Value = reqwest::Client::new()
+        .get(format!("{}/api/v4/posts/{}", app.address, rustchat::mattermost::ids::encode(post_id.parse().unwrap())))
+        .bearer_auth(admin.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mm_post["props"]["from_bot"], "true", "Mattermost's marker: {mm_post}");
     as_bot.post(&format!("/api/v1/posts/{post_id}/reactions"), json!({ "emoji_name": "rocket" })).await.expect(201);
 }
 

@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::common::{Api, Cluster, Db, TestDb, Ws, spawn_app, two_nodes_over_redis};
 use crate::on_both_databases;
@@ -157,6 +160,20 @@ async fn a_token_authenticates_the_websocket_and_the_mattermost_face() {
         let me: Value = me.json().await.unwrap();
         assert_eq!((me["username"].as_str(), me["is_bot"].as_bool()), (Some("admin"), Some(false)), "{scheme}");
     }
+
+    // Mattermost's WebSocket, authenticated on the upgrade.
+    let mut request =
+        format!("{}/api/v4/websocket", app.address.replacen("http://", "ws://", 1)).into_client_request().unwrap();
+    request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut mm, _) = tokio_tungstenite::connect_async(request).await.expect("v4 WebSocket handshake");
+    let hello = loop {
+        match tokio::time::timeout(T, mm.next()).await.expect("a frame").expect("open") {
+            Ok(Message::Text(t)) => break serde_json::from_str::<Value>(&t).unwrap(),
+            Ok(_) => continue,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(hello["event"], "hello", "{hello}");
 }
 
 /// The socket sits on node b; the token is revoked through node a: b closes it at once (not at the
