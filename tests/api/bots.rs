@@ -156,6 +156,12 @@ async fn bad_bot_input_is_a_4xx_json_error() {
     assert_eq!((reply.status, reply.code()), (404, "not_found"), "a person is not a bot");
     let reply = admin.post(&format!("/api/v1/bots/{}/tokens", admin.user_id), json!({ "name": "x" })).await;
     assert_eq!(reply.status, 404);
+    // At most 20 bots per owner ("taken" is the first).
+    for i in 1..20 {
+        create_bot(&admin, &format!("bot{i}")).await;
+    }
+    let over = admin.post("/api/v1/bots", json!({ "username": "bot20" })).await;
+    assert_eq!((over.status, over.code()), (409, "conflict"), "{}", over.body);
 }
 
 /// A bot's socket sits on node b; its owner is deactivated (or the bot disabled) through node a: the
