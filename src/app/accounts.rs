@@ -80,6 +80,9 @@ pub async fn reset_password(
     new: &Password,
 ) -> Result<(u64, LoginsEnded)> {
     system_admins_only(by, "only system admins can reset passwords")?;
+    if store.user(target).await?.is_some_and(|u| u.is_bot) {
+        return Err(Error::validation("bots have no password: they act through access tokens"));
+    }
     let hash = hash_password(new).await?;
     store.set_password_hash(target, &hash).await?;
     let revoked = store.revoke_sessions(target).await?;
@@ -88,20 +91,23 @@ pub async fn reset_password(
 }
 
 /// Activates or deactivates an account (system admins, the operator; never your own deactivation).
-/// Deactivation ends every login of the account.
+/// Deactivation ends every login of the account, and revokes the tokens of the bots it owns.
 pub async fn set_active(
     store: &Store,
     by: Principal<'_>,
     target: UserId,
     active: bool,
-) -> Result<(User, Option<LoginsEnded>)> {
+) -> Result<(User, Vec<LoginsEnded>)> {
     system_admins_only(by, "only system admins can change account status")?;
     if by.user() == Some(target) && !active {
         return Err(Error::validation("you cannot deactivate your own account"));
     }
     let user = store.set_user_active(target, active).await?;
     tracing::info!(user_id = %target, active, by = %by, "account status changed");
-    let ended =
-        (!active).then_some(LoginsEnded { user: target.0, scope: LoginScope::All, reason: EndReason::Deactivated });
+    let mut ended = Vec::new();
+    if !active {
+        ended.push(LoginsEnded { user: target.0, scope: LoginScope::All, reason: EndReason::Deactivated });
+        ended.extend(super::bots::owner_deactivated(store, target).await?);
+    }
     Ok((user, ended))
 }

@@ -2,6 +2,7 @@
 //! takes the caller and parsed input and returns what was committed; faces parse and render.
 
 pub mod accounts;
+pub mod bots;
 pub mod channels;
 pub mod files;
 pub mod invites;
@@ -15,6 +16,7 @@ pub mod sessions;
 pub mod site;
 pub mod sso;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 
 use crate::auth::AuthUser;

@@ -127,6 +127,7 @@ async fn post_message(
             channel: access.channel.id,
             kind: access.channel.kind,
             author: caller.id(),
+            from_bot: caller.user.is_bot,
             message: &body,
             mentions: &mentions,
             root,

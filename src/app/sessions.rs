@@ -18,6 +18,11 @@ const USER_AGENT_CHARS: usize = 256;
 /// Opens a session for `user` (already authenticated, by password or an identity provider) and
 /// issues its first token pair.
 pub async fn open(store: &Store, tokens: &TokenKeys, user: User, user_agent: &str) -> Result<TokenPair> {
+    if user.is_bot {
+        // Bots act through access tokens only; no identity provider logs one in either.
+        tracing::info!(user_id = %user.id, "Unauthorized: a bot cannot log in");
+        return Err(Error::unauthorized("Unauthorized: invalid login or password"));
+    }
     let user_agent: String = user_agent.chars().take(USER_AGENT_CHARS).collect();
     let placeholder = RefreshToken::generate(SessionId::new());
     let expires = Timestamp::now().plus(REFRESH_TTL);
@@ -48,7 +53,7 @@ async fn check_password(store: &Store, login: &str, password: &str) -> Result<Us
     };
     let ok = verify_password(password, hash).await?;
     match user {
-        Some(user) if ok && user.is_active => Ok(user),
+        Some(user) if ok && user.is_active && !user.is_bot => Ok(user),
         _ => {
             tracing::info!("Unauthorized: auth login failed");
             Err(Error::unauthorized("Unauthorized: invalid login or password"))

@@ -1,19 +1,26 @@
 //! `AuthUser`: the caller, from `Authorization: Bearer <access token>`. The token's signature and expiry
 //! are checked, then its session (revoked? expired?) and user (active?) in the database, so a revoked
 //! token is refused on every node from the next request on. Each refusal logs `Invalid token` with the
-//! reason and answers 401.
+//! reason and answers 401. A personal access token (`rcpat_…`) is checked against its stored hash
+//! and its session the same way, and its use is recorded at most once a minute.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use sha2::{Digest, Sha256};
 
 use super::TokenKeys;
+use super::personal::PersonalToken;
 use crate::domain::{SessionId, Timestamp, UserId};
 use crate::error::{Error, ErrorCode};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::models::User;
+
+/// How often a token's last use is written: a busy integration costs one write a minute, not one a
+/// request.
+const LAST_USED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct AuthUser {
@@ -81,6 +88,22 @@ pub fn access_cookie(req: &HttpRequest) -> Option<String> {
     header.split(';').map(str::trim).find_map(|c| c.strip_prefix("rustchat_access=")).map(str::to_string)
 }
 
+/// The request's token when it is a personal access token.
+fn personal_token(token: &Option<String>) -> Option<&str> {
+    token.as_deref().filter(|t| PersonalToken::looks_like(t))
+}
+
+/// The login a request names: the session and user of its access token, its signature and expiry
+/// checked (no database read), or of its personal access token, checked in full (one read). Callers
+/// that check the session inside their own statement start here.
+pub async fn request_login(store: &Store, tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId, UserId), Error> {
+    if let Some(token) = personal_token(&request_token(req)?) {
+        let (caller, _) = AuthUser::of_personal_token(store, token).await?;
+        return Ok((caller.session, caller.id()));
+    }
+    token_claims(tokens, req)
+}
+
 fn refuse(reason: &str) -> Error {
     tracing::warn!(reason, "Invalid token");
     Error::new(ErrorCode::InvalidToken, "Unauthorized: the access token is missing, invalid, expired or revoked")
@@ -94,9 +117,43 @@ impl AuthUser {
         tokens: &TokenKeys,
         token: &str,
     ) -> Result<(AuthUser, std::time::SystemTime), Error> {
+        if PersonalToken::looks_like(token) {
+            return AuthUser::of_personal_token(store, token).await;
+        }
         let claims = tokens.verify_access(token).map_err(|reason| refuse(&reason))?;
         let caller = AuthUser::of_session(store, claims.sid, claims.sub).await?;
         Ok((caller, claims.expires_at()))
+    }
+
+    /// Authenticates a personal access token: its secret against the stored hash, then its session and
+    /// user as for any login. Says when its session ends.
+    async fn of_personal_token(store: &Store, text: &str) -> Result<(AuthUser, std::time::SystemTime), Error> {
+        let Some(token) = PersonalToken::parse(text) else {
+            return Err(refuse("malformed personal access token"));
+        };
+        let now = Timestamp::now();
+        let Some(found) = store.token_session(token.session, now).await? else {
+            return Err(refuse("unknown personal access token"));
+        };
+        // Digests of the hashes compare in the same time whatever they share.
+        if Sha256::digest(found.token_hash.as_bytes()) != Sha256::digest(token.hash().as_bytes()) {
+            return Err(refuse("wrong personal access token secret"));
+        }
+        let session = found.session;
+        if !session.live {
+            return Err(refuse(session.why_not_live(now)));
+        }
+        let since = Timestamp::from(now.inner() - LAST_USED_EVERY);
+        if found.last_used_at.is_none_or(|t| t < since) && store.touch_access_token(token.session, now, since).await? {
+            tracing::info!(
+                token_id = %token.session,
+                user_id = %session.user.id,
+                first_use = found.last_used_at.is_none(),
+                "access token used"
+            );
+        }
+        let expires = std::time::SystemTime::from(session.expires_at.inner());
+        Ok((AuthUser { user: session.user, session: token.session }, expires))
     }
 
     /// The caller behind a login session, if it is still live and theirs (also used by WebSocket
@@ -122,10 +179,21 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let claims = state.as_ref().map(|s| token_claims(&s.tokens, req));
+        let personal = personal_token(&request_token(req).unwrap_or(None)).map(str::to_string);
+        // A personal access token is no JWT: checking it as one would log a refusal for every use.
+        let claims = match (&state, &personal) {
+            (Some(s), None) => Some(token_claims(&s.tokens, req)),
+            _ => None,
+        };
         Box::pin(async move {
-            let (Some(state), Some(claims)) = (state, claims) else {
+            let Some(state) = state else {
                 return Err(Error::internal(anyhow::anyhow!("AppState missing")));
+            };
+            if let Some(token) = personal {
+                return AuthUser::of_personal_token(&state.store, &token).await.map(|(caller, _)| caller);
+            }
+            let Some(claims) = claims else {
+                return Err(Error::internal(anyhow::anyhow!("token claims missing")));
             };
             let (session, user) = claims?;
             AuthUser::of_session(&state.store, session, user).await

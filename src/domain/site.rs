@@ -21,6 +21,11 @@ pub struct SiteConfig {
     pub site_name: String,
     /// Whether any user may create a team (otherwise only system admins).
     pub allow_team_creation: bool,
+    /// Whether users may create personal access tokens, and owners tokens for their bots (system
+    /// admins always may). Off by default, as in Mattermost: an operator opts in.
+    pub enable_personal_access_tokens: bool,
+    /// Whether any user may create bot accounts (otherwise only system admins).
+    pub enable_bot_account_creation: bool,
 }
 
 impl Default for SiteConfig {
@@ -30,6 +35,8 @@ impl Default for SiteConfig {
             registration: Registration::Open,
             site_name: "RustChat".into(),
             allow_team_creation: true,
+            enable_personal_access_tokens: false,
+            enable_bot_account_creation: false,
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bots;
 pub mod channels;
 pub mod client;
 pub mod faults;
@@ -19,6 +20,7 @@ pub mod params;
 pub mod posts;
 pub mod search;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 pub mod ws;
 
@@ -59,6 +61,16 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(users::get_user)
             .service(users::deactivate_user)
             .service(users::activate_user)
+            .service(tokens::create_my_token)
+            .service(tokens::list_my_tokens)
+            .service(tokens::revoke_my_token)
+            .service(bots::create_bot)
+            .service(bots::list_bots)
+            .service(bots::get_bot)
+            .service(bots::update_bot)
+            .service(tokens::create_bot_token)
+            .service(tokens::list_bot_tokens)
+            .service(tokens::revoke_bot_token)
             .service(teams::create_team)
             .service(teams::list_my_teams)
             .service(teams::list_joinable_teams)

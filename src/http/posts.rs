@@ -10,7 +10,7 @@ use super::json::Json;
 use super::params::{Path, Query};
 use crate::access::readable_channel;
 use crate::app;
-use crate::auth::{AuthUser, token_claims};
+use crate::auth::{AuthUser, request_login};
 use crate::domain::{ChannelId, EmojiName, FileId, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -88,7 +88,7 @@ pub async fn create_post(
     path: Path<ChannelId>,
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
-    let (session, author) = token_claims(&state.tokens, &req)?;
+    let (session, author) = request_login(&state.store, &state.tokens, &req).await?;
     let presence = state.realtime.slots.as_ref();
     let (post, event) = if body.file_ids.is_empty() {
         crate::app::posts::post_as(

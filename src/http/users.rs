@@ -119,7 +119,7 @@ pub async fn activate_user(state: web::Data<AppState>, caller: AuthUser, path: P
 
 async fn set_active(state: &AppState, caller: &AuthUser, target: UserId, active: bool) -> Result<HttpResponse> {
     let (user, ended) = app::accounts::set_active(&state.store, caller.into(), target, active).await?;
-    if let Some(ended) = ended {
+    for ended in ended {
         state.realtime.end_logins(ended);
     }
     Ok(HttpResponse::Ok().json(user))

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod posts;
 pub mod system;
 pub mod teams;
+pub mod tokens;
 pub mod users;
 pub mod ws;
 
@@ -64,8 +65,13 @@ v4_routes! {
     "/users/ids" { post 200 "[User]" true => users::by_ids, "Users by ids"; }
     "/users/usernames" { post 200 "[User]" true => users::by_usernames, "Users by usernames"; }
     "/users/status/ids" { post 200 "[UserStatus]" true => users::statuses, "Online status of users"; }
+    "/users/tokens/revoke" { post 200 "Status" true => tokens::revoke, "Revoke a user access token (mine, or a bot's I manage)"; }
     "/users" { get 200 "[User]" true => users::list, "Users, in a team (in_team) or channel (in_channel), by page"; }
     "/users/{user_id}" { get 200 "User" true => users::get_user, "A user (me: the caller)"; }
+    "/users/{user_id}/tokens" {
+        get 200 "[UserAccessToken]" true => tokens::list, "A user's access tokens (mine, or a bot's I manage), never their secrets";
+        post 200 "UserAccessToken" true => tokens::create, "Create a user access token: its secret is in this answer only";
+    }
     "/users/{user_id}/teams" { get 200 "[Team]" true => teams::my_teams, "The caller's teams"; }
     "/users/{user_id}/teams/{team_id}/channels" { get 200 "[Channel]" true => teams::my_channels, "The caller's channels in a team, with their direct and group conversations"; }
     "/users/{user_id}/teams/{team_id}/channels/members" { get 200 "[ChannelMember]" true => teams::my_channel_members, "The caller's memberships of those channels, with read counts"; }

@@ -46,7 +46,7 @@ pub fn user(u: &User, me: bool) -> Value {
         "locale": "en",
         "timezone": { "automaticTimezone": "", "manualTimezone": "", "useAutomaticTimezone": "true" },
         "mfa_active": false,
-        "is_bot": false,
+        "is_bot": u.is_bot,
     })
 }
 
@@ -56,7 +56,7 @@ pub fn public_user(u: &PublicUser) -> Value {
         "id": encode(u.id.0), "create_at": 0, "update_at": 0, "delete_at": if u.is_active { 0 } else { 1 },
         "username": u.username, "auth_data": "", "auth_service": "", "email": "", "nickname": u.display_name,
         "first_name": "", "last_name": "", "position": "", "roles": "system_user",
-        "notify_props": {}, "props": {}, "locale": "en", "mfa_active": false, "is_bot": false,
+        "notify_props": {}, "props": {}, "locale": "en", "mfa_active": false, "is_bot": u.is_bot,
     })
 }
 
@@ -184,7 +184,8 @@ pub fn post(p: &Post) -> Value {
         "original_id": "",
         "message": p.message,
         "type": "",
-        "props": {},
+        // Mattermost marks a bot's post with the string "true" in `from_bot`.
+        "props": if p.from_bot { json!({ "from_bot": "true" }) } else { json!({}) },
         "hashtags": "",
         "pending_post_id": "",
         "reply_count": p.reply_count,

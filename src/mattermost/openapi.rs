@@ -100,6 +100,7 @@ pub fn build() -> Value {
                 "PostList": object(&["order", "posts", "next_post_id", "prev_post_id", "has_next"]),
                 "Reaction": object(&["user_id", "post_id", "emoji_name", "create_at"]),
                 "Preference": object(&["user_id", "category", "name", "value"]),
+                "UserAccessToken": object(&["id", "user_id", "description", "is_active"]),
             },
         },
     })

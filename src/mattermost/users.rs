@@ -115,6 +115,7 @@ fn named(user: UserId, username: &str, display_name: &str) -> Value {
         username: username.to_string(),
         display_name: display_name.to_string(),
         is_active: true,
+        is_bot: false,
     })
 }
 

@@ -273,6 +273,7 @@ mod tests {
             reply_count: 0,
             last_reply_at: None,
             is_pinned: false,
+            from_bot: false,
             reactions: Vec::new(),
             files: Vec::new(),
         }

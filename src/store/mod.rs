@@ -264,3 +264,7 @@ impl Store {
         }
     }
 }
+mod bots;
+mod tokens;
+pub use bots::{Bot, NewBot};
+pub use tokens::{AccessToken, NewToken, TokenSession};

@@ -17,6 +17,8 @@ pub struct User {
     pub is_active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A bot account: no password, acts through access tokens only.
+    pub is_bot: bool,
 }
 
 /// A user as other users see them (no email).
@@ -26,11 +28,12 @@ pub struct PublicUser {
     pub username: String,
     pub display_name: String,
     pub is_active: bool,
+    pub is_bot: bool,
 }
 
 impl From<User> for PublicUser {
     fn from(u: User) -> Self {
-        Self { id: u.id, username: u.username, display_name: u.display_name, is_active: u.is_active }
+        Self { id: u.id, username: u.username, display_name: u.display_name, is_active: u.is_active, is_bot: u.is_bot }
     }
 }
 
@@ -123,6 +126,9 @@ pub struct Post {
     pub reply_count: i64,
     pub last_reply_at: Option<Timestamp>,
     pub is_pinned: bool,
+    /// A bot wrote it; absent otherwise (older readers see the format they know).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_bot: bool,
     #[sqlx(skip)]
     #[serde(default)]
     pub reactions: Vec<ReactionSummary>,

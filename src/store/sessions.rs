@@ -90,7 +90,7 @@ impl Store {
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, SessionUser>(concat!(
                 "SELECT u.id, u.username, u.email, u.display_name, u.is_system_admin, u.is_active, u.created_at, u.updated_at,
-                        s.revoked_at, s.expires_at, ",
+                        u.is_bot, s.revoked_at, s.expires_at, ",
                 live_session!("$2"),
                 " AS live FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
             ))

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 
 macro_rules! user_columns {
     () => {
-        "id, username, email, display_name, is_system_admin, is_active, created_at, updated_at"
+        "id, username, email, display_name, is_system_admin, is_active, created_at, updated_at, is_bot"
     };
 }
 
@@ -133,7 +133,7 @@ impl Store {
         let pattern = format!("{}%", escape_like(&prefix.trim().to_lowercase()));
         Ok(with_pool!(self, |pool| {
             sqlx::query_as::<_, PublicUser>(
-                "SELECT id, username, display_name, is_active FROM users
+                "SELECT id, username, display_name, is_active, is_bot FROM users
                  WHERE username LIKE $1 ESCAPE '\\' OR lower(display_name) LIKE $1 ESCAPE '\\'
                  ORDER BY username LIMIT $2",
             )

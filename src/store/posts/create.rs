@@ -16,6 +16,8 @@ pub struct NewPost<'a> {
     pub channel: ChannelId,
     pub kind: ChannelKind,
     pub author: UserId,
+    /// The author is a bot: the post says so.
+    pub from_bot: bool,
     pub message: &'a MessageBody,
     /// What the message mentions (read from it once, by the caller).
     pub mentions: &'a Mentions,
@@ -52,6 +54,8 @@ async fn create_plain_post_pg(
         reply_count: 0,
         last_reply_at: None,
         is_pinned: false,
+        // Bots never take this path (the statement declines them).
+        from_bot: false,
         reactions: Vec::new(),
         files: Vec::new(),
     };
@@ -63,7 +67,7 @@ async fn create_plain_post_pg(
            WHERE id = $2 AND archived_at IS NULL
              AND EXISTS (SELECT 1 FROM channel_members WHERE channel_id = $2 AND user_id = $3)
              AND EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
-                         WHERE s.id = $7 AND s.user_id = $3 AND ",
+                         WHERE s.id = $7 AND s.user_id = $3 AND NOT u.is_bot AND ",
         live_session!("$5"),
         ")
            RETURNING last_seq, total_msg_count, kind
@@ -156,8 +160,8 @@ impl Store {
                 }
             };
             let mut post = sqlx::query_as::<_, Post>(concat!(
-                "INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
+                "INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at, from_bot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
                 post_columns!(bare)
             ))
             .bind(id)
@@ -166,6 +170,7 @@ impl Store {
             .bind(root)
             .bind(new.message.as_str())
             .bind(now)
+            .bind(new.from_bot)
             .fetch_one(&mut *tx)
             .await?;
             post.reactions = Vec::new();
