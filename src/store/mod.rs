@@ -39,7 +39,7 @@ pub use search::SearchQuery;
 pub use sessions::RefreshOutcome;
 pub use vault::StoredProvider;
 
-use rustchat_actors::breaker::Breaker;
+use rustchat_actors::breaker::{Breaker, Permit};
 
 use crate::config::{DatabaseSettings, DatabaseUrl};
 use crate::error::{Error, Result};
@@ -71,7 +71,7 @@ pub(crate) fn enclosing_fn(marker: &'static str) -> &'static str {
 macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {{
         let store = &$store;
-        store.admit()?;
+        let permit = store.admit()?;
         let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
             async {
                 Ok(match &store.pool {
@@ -82,7 +82,7 @@ macro_rules! with_pool {
             $crate::store::query_span!(false),
         )
         .await;
-        store.observe(&result);
+        store.observe(permit, &result);
         result?
     }};
 }
@@ -94,7 +94,7 @@ pub(crate) use with_pool;
 macro_rules! with_tx {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let store = &$store;
-        store.admit()?;
+        let permit = store.admit()?;
         let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
             async {
                 Ok(match &store.pool {
@@ -115,7 +115,7 @@ macro_rules! with_tx {
             $crate::store::query_span!(true),
         )
         .await;
-        store.observe(&result);
+        store.observe(permit, &result);
         result?
     }};
 }
@@ -202,22 +202,26 @@ impl Store {
         self
     }
 
-    fn admit(&self) -> Result<()> {
+    /// Leave for one query from the breaker (none without one). A query whose future is dropped
+    /// before it ends drops its permit, which gives back a half-open breaker's probe.
+    fn admit(&self) -> Result<Option<Permit<'_>>> {
         match &self.breaker {
-            Some(b) if !b.admit() => Err(Error::new(
-                crate::error::ErrorCode::DatabaseUnavailable,
-                "database unavailable (circuit breaker open); retry shortly",
-            )),
-            _ => Ok(()),
+            None => Ok(None),
+            Some(b) => b.permit().map(Some).ok_or_else(|| {
+                Error::new(
+                    crate::error::ErrorCode::DatabaseUnavailable,
+                    "database unavailable (circuit breaker open); retry shortly",
+                )
+            }),
         }
     }
 
     /// Feeds a query's outcome to the breaker: only failures to reach the database count.
-    fn observe<T>(&self, result: &Result<T>) {
-        let Some(b) = &self.breaker else { return };
+    fn observe<T>(&self, permit: Option<Permit<'_>>, result: &Result<T>) {
+        let Some(permit) = permit else { return };
         match result {
-            Err(e) if e.code == crate::error::ErrorCode::DatabaseUnavailable => b.record_failure(),
-            _ => b.record_success(),
+            Err(e) if e.code == crate::error::ErrorCode::DatabaseUnavailable => permit.failed(),
+            _ => permit.succeeded(),
         }
     }
 
@@ -232,7 +236,7 @@ impl Store {
     /// breaker like any query (so readiness reports an open circuit), and a timeout counts as a failure.
     pub async fn ping(&self, timeout: Duration) -> Result<Duration> {
         let started = Instant::now();
-        self.admit()?;
+        let permit = self.admit()?;
         let query = async {
             match &self.pool {
                 Pool::Pg(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
@@ -244,7 +248,7 @@ impl Store {
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(Error::new(crate::error::ErrorCode::DatabaseUnavailable, "database did not answer in time")),
         };
-        self.observe(&result);
+        self.observe(permit, &result);
         result
     }
 

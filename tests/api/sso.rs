@@ -559,8 +559,8 @@ async fn a_broken_provider_trips_only_its_own_breaker() {
 }
 
 /// With the provider hanging and its breaker half-open, a browser that gives up on the probing login
-/// (the request's future is dropped) gives the probe back: the next login is answered, not refused
-/// with 503 until the node restarts.
+/// (it resets the connection, and the request's future is dropped) gives the probe back: the next
+/// login is answered, not refused with 503 until the node restarts.
 #[tokio::test]
 async fn a_probe_dropped_mid_flight_does_not_hold_the_oidc_breaker_half_open() {
     let Some((mut provider, app)) = one_node_with_provider("code").await else { return };
@@ -568,38 +568,56 @@ async fn a_probe_dropped_mid_flight_does_not_hold_the_oidc_breaker_half_open() {
     let mut callbacks = Vec::new();
     for _ in 0..7 {
         let browser = Browser::new();
-        let callback = browser.login_until_callback(&app.address, "alice", &provider).await;
-        callbacks.push((browser, callback));
+        let (callback, cookie) = browser.login_bound("sso", &app.address, "alice", &provider).await;
+        callbacks.push((browser, callback, cookie));
     }
     provider.stop();
-    for (browser, callback) in callbacks.drain(..5) {
+    for (browser, callback, _) in callbacks.drain(..5) {
         assert_eq!(browser.get(&callback).await.status(), 503, "the token endpoint is down");
     }
     let (_, stats) = app.get_json("/api/v1/health/stats").await;
     assert_eq!(stats["circuit_breakers"]["oidc:sso"]["state"], "open", "{stats}");
     tokio::time::sleep(rustchat_actors::breaker::OPEN_COOLDOWN + Duration::from_millis(300)).await;
-    // The provider's port now accepts connections and never answers.
+    // The provider's port now accepts connections and never answers; the connections stay open to the
+    // end of the test, so the probe's call can only end by being dropped or by its own 5 s timeout.
     let hanging = tokio::net::TcpListener::bind(("127.0.0.1", provider.port)).await.unwrap();
-    let held = tokio::spawn(async move {
-        let mut sockets = Vec::new();
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = accepted.clone();
+    let listener = tokio::spawn(async move {
         while let Ok((s, _)) = hanging.accept().await {
-            sockets.push(s);
+            keep.lock().unwrap().push(s);
         }
     });
-    let (browser, callback) = callbacks.remove(0);
-    let gave_up = tokio::time::timeout(Duration::from_secs(1), browser.get(&callback)).await;
-    assert!(gave_up.is_err(), "the probing login hangs with the provider");
+    // The probing login, sent by hand by a client that then resets its connection.
+    let (_, callback, cookie) = callbacks.remove(0);
+    let target = url::Url::parse(&callback).unwrap();
+    let mut socket = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
+    let request = format!(
+        "GET {}?{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nCookie: {cookie}\r\n\r\n",
+        target.path(),
+        target.query().unwrap(),
+        app.port
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut socket, request.as_bytes()).await.unwrap();
+    eventually(Duration::from_secs(5), "the probe to reach the hanging provider", || {
+        let n = accepted.lock().unwrap().len();
+        async move { (n == 1).then_some(()) }
+    })
+    .await;
+    socket.set_zero_linger().unwrap();
+    drop(socket); // a reset, as from a tab closed mid-login
     tokio::time::sleep(Duration::from_millis(300)).await;
-    held.abort();
-    let _ = held.await;
+    listener.abort();
+    let _ = listener.await;
     provider.launch(0).await;
     // The provider restarted without the codes it issued: it refuses the last one (401), which is an
     // answer: the breaker closes. Before the fix this was 503 until the node restarted.
-    let (browser, callback) = callbacks.remove(0);
+    let (browser, callback, _) = callbacks.remove(0);
     let r = browser.get(&callback).await;
     assert_eq!(r.status(), 401, "{}", r.text().await.unwrap());
     let (_, stats) = app.get_json("/api/v1/health/stats").await;
     assert_eq!(stats["circuit_breakers"]["oidc:sso"]["state"], "closed", "{stats}");
+    drop(accepted);
 }
 
 /// ID tokens that are expired or meant for another client are refused, however genuine their signature.

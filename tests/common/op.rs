@@ -128,12 +128,25 @@ impl Browser {
 
     /// Like [`Browser::login_until_callback`] through the provider registered as `id`.
     pub async fn login_with(&self, id: &str, start: &str, account: &str, provider: &Provider) -> String {
+        self.login_bound(id, start, account, provider).await.0
+    }
+
+    /// Like [`Browser::login_with`], with the `name=value` of the cookie that binds the login to this
+    /// browser (for a test that sends the callback by hand).
+    pub async fn login_bound(&self, id: &str, start: &str, account: &str, provider: &Provider) -> (String, String) {
         let r = self.http.get(format!("{start}/api/v1/auth/oidc/{id}/login")).send().await.unwrap();
-        assert_eq!(r.status(), 302, "login start: {}", r.text().await.unwrap());
+        assert_eq!(r.status(), 302, "login start: {}", r.status());
+        let binding = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+            .find(|c| c.starts_with("rustchat_oidc_login="))
+            .unwrap_or_default();
         let mut location = format!("{}&login_hint={account}", r.headers()["location"].to_str().unwrap());
         for _ in 0..10 {
             if location.contains("/api/v1/auth/oidc/") {
-                return location;
+                return (location, binding);
             }
             let url =
                 if location.starts_with('/') { format!("{}{location}", provider.issuer) } else { location.clone() };

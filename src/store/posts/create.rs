@@ -117,9 +117,9 @@ impl Store {
         if !mentions.is_empty() {
             return Ok(None);
         }
-        self.admit()?;
+        let permit = self.admit()?;
         let result = create_plain_post_pg(pool, session, author, channel, message).await;
-        self.observe(&result);
+        self.observe(permit, &result);
         result
     }
 
