@@ -165,6 +165,12 @@ impl MessageBody {
         }
         Ok(Self(raw.to_string()))
     }
+
+    /// The text of a post that carries attachments, which may be empty (Mattermost posts a webhook's
+    /// attachments without text so).
+    pub fn parse_beside_attachments(raw: &str) -> Result<Self, Error> {
+        if raw.trim().is_empty() { Ok(Self(String::new())) } else { Self::parse(raw) }
+    }
 }
 
 impl EmojiName {

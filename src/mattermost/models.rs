@@ -183,8 +183,9 @@ pub fn post(p: &Post) -> Value {
         "root_id": p.root_id.map(|r| encode(r.0)).unwrap_or_default(),
         "original_id": "",
         "message": p.message,
-        "type": "",
-        "props": {},
+        // Mattermost's clients draw a webhook's attachments from a post of this type.
+        "type": if p.props.as_ref().is_some_and(|props| !props.attachments.is_empty()) { "slack_attachment" } else { "" },
+        "props": p.props.as_ref().map_or_else(|| json!({}), |props| json!(props)),
         "hashtags": "",
         "pending_post_id": "",
         "reply_count": p.reply_count,

@@ -275,6 +275,7 @@ mod tests {
             is_pinned: false,
             reactions: Vec::new(),
             files: Vec::new(),
+            props: None,
         }
     }
 

@@ -19,7 +19,7 @@ pub struct SearchQuery {
 
 const PG_SEARCH: &str =
     "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
-        p.reply_count, p.last_reply_at, p.is_pinned
+        p.reply_count, p.last_reply_at, p.is_pinned, p.props
  FROM posts p JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
  WHERE p.deleted_at IS NULL AND p.search @@ plainto_tsquery('simple', $2)
    AND ($3::uuid IS NULL OR p.channel_id = $3) AND ($4::uuid IS NULL OR p.user_id = $4)
@@ -28,7 +28,7 @@ const PG_SEARCH: &str =
 
 const SQLITE_SEARCH: &str =
     "SELECT p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
-        p.reply_count, p.last_reply_at, p.is_pinned
+        p.reply_count, p.last_reply_at, p.is_pinned, p.props
  FROM posts_fts f JOIN posts p ON p.rowid = f.rowid
  JOIN channel_members m ON m.channel_id = p.channel_id AND m.user_id = $1
  WHERE posts_fts MATCH $2 AND p.deleted_at IS NULL

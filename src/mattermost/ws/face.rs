@@ -197,6 +197,7 @@ mod tests {
             is_pinned: false,
             reactions: Vec::new(),
             files: Vec::new(),
+            props: None,
         };
         let event = ChannelEvent {
             channel_id: channel,

@@ -1,0 +1,19 @@
+-- Incoming webhooks (#20). A hook is known by its public id (logs, lists, revocation); whoever holds its
+-- secret may post through it, so only the secret's SHA-256 is stored. Revoking deletes the row.
+CREATE TABLE incoming_hooks (
+    id             BLOB PRIMARY KEY,
+    secret_hash    TEXT NOT NULL UNIQUE,
+    channel_id     BLOB NOT NULL REFERENCES channels(id) ON DELETE CASCADE,
+    creator_id     BLOB NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    display_name   TEXT NOT NULL,
+    description    TEXT NOT NULL,
+    channel_locked INTEGER NOT NULL DEFAULT 0,
+    created_at     TEXT NOT NULL,
+    last_used_at   TEXT
+);
+CREATE INDEX idx_incoming_hooks_creator ON incoming_hooks(creator_id);
+CREATE INDEX idx_incoming_hooks_channel ON incoming_hooks(channel_id);
+
+-- What a post carries besides its text, in Mattermost's shape (`from_webhook`, `override_username`,
+-- `override_icon_url`, `attachments`), as JSON text; NULL for an ordinary post.
+ALTER TABLE posts ADD COLUMN props TEXT;
