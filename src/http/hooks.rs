@@ -80,6 +80,22 @@ pub async fn revoke_hook(state: web::Data<AppState>, caller: AuthUser, path: Pat
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Whether the body is a form (`payload=<json>`) rather than JSON. A body without a type is read as
+/// JSON, as Mattermost reads it; any other type is refused (415).
+fn body_kind(req: &HttpRequest) -> Result<bool> {
+    let Some(value) = req.headers().get(actix_web::http::header::CONTENT_TYPE) else { return Ok(false) };
+    let mime = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-www-form-urlencoded" => Ok(true),
+        "application/json" => Ok(false),
+        m if m.ends_with("+json") => Ok(false),
+        _ => Err(Error::new(
+            ErrorCode::UnsupportedMediaType,
+            "expected Content-Type: application/json, or application/x-www-form-urlencoded with a `payload` field",
+        )),
+    }
+}
+
 /// Post through an incoming webhook: a Slack-compatible payload (`text`, `username`, `icon_url`,
 /// `channel`, `attachments`) as JSON, or as a form whose `payload` field holds the JSON. Answers `ok`
 /// (text/plain), as Mattermost does. Limits: 100 KB a body (413), the site's posts a minute per hook
@@ -92,6 +108,7 @@ pub async fn post_to_hook(
     path: Path<String>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse> {
+    let form = body_kind(&req)?;
     let too_large =
         || Error::new(ErrorCode::PayloadTooLarge, format!("request body is larger than {MAX_HOOK_BODY} bytes"));
     let declared = req
@@ -110,11 +127,6 @@ pub async fn post_to_hook(
         }
         body.extend_from_slice(&chunk);
     }
-    let form = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let site = state.site.get();
     let presence = state.realtime.slots.as_ref();
     let delivered =

@@ -231,6 +231,12 @@ async fn every_bad_request_gets_a_clear_answer(db: Db) {
         ),
         ("a JSON array", send_json(&w.base, &url, json!(["text"])).await, 400, "validation_failed"),
         (
+            "a body of another type",
+            send(&w.base, &url, "text/plain", "{\"text\":\"x\"}").await,
+            415,
+            "unsupported_media_type",
+        ),
+        (
             "a body over 100 KB",
             send_json(&w.base, &url, json!({ "text": "x".repeat(101 * 1024) })).await,
             413,
