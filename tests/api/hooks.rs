@@ -285,11 +285,20 @@ async fn every_bad_request_gets_a_clear_answer(db: Db) {
     assert!(!mine.to_string().contains(url.trim_start_matches("/hooks/")), "a list never shows a secret");
     let all = w.alice.get(&format!("/api/v1/hooks/incoming?channel_id={}", w.town)).await.expect(200);
     assert_eq!(all.as_array().unwrap().len(), 3, "a system admin sees every hook: {all}");
+    assert!(mine[0]["last_used_at"].is_string(), "a hook shows when it was last presented: {mine}");
     assert_eq!(w.carol.delete(&format!("/api/v1/hooks/incoming/{hook_id}")).await.status, 404, "carol cannot revoke");
     assert_eq!(w.bob.delete(&format!("/api/v1/hooks/incoming/{hook_id}")).await.status, 204);
     let revoked = send_json(&w.base, &url, json!({"text": "x"})).await;
     assert_eq!((revoked.status, revoked.error_code().as_str()), (404, "not_found"), "a revoked hook is gone");
     assert_eq!(w.bob.delete(&format!("/api/v1/hooks/incoming/{hook_id}")).await.status, 404);
+
+    // A hook speaks with its creator's rights at the time of the post: one who left the channel silences it.
+    w.alice.add_to_channel(&w.town, &w.carol.user_id).await;
+    let (_, carols) = create_hook(&w.carol, &w.town, false).await;
+    assert_eq!(send_json(&w.base, &carols, json!({"text": "while a member"})).await.status, 200);
+    w.alice.delete(&format!("/api/v1/channels/{}/members/{}", w.town, w.carol.user_id)).await;
+    let left = send_json(&w.base, &carols, json!({"text": "after leaving"})).await;
+    assert_eq!((left.status, left.error_code().as_str()), (403, "forbidden"), "{}", left.body);
 
     // An archived channel takes no more posts; admins-only sites refuse members.
     w.alice.delete(&format!("/api/v1/channels/{}", w.town)).await.expect(200);
