@@ -46,7 +46,15 @@ struct Draft {
 
 impl Draft {
     fn parse(message: &str) -> Result<Draft> {
-        let body = MessageBody::parse(message)?;
+        Self::of(MessageBody::parse(message)?)
+    }
+
+    /// A draft carrying files (or a webhook's attachments): its text may be empty.
+    fn with_files(message: &str) -> Result<Draft> {
+        Self::of(MessageBody::parse_caption(message)?)
+    }
+
+    fn of(body: MessageBody) -> Result<Draft> {
         let mentions = Mentions::parse(body.as_str());
         Ok(Draft { body, mentions })
     }
@@ -91,7 +99,7 @@ pub async fn post_with_files(
     if unique.len() != files.len() {
         return Err(Error::validation("file_ids: a file is listed twice"));
     }
-    post_message(store, presence, &caller, channel, Draft::parse(message), root, files, None).await
+    post_message(store, presence, &caller, channel, Draft::with_files(message), root, files, None).await
 }
 
 /// Posts what an incoming webhook received, as the hook's creator (`app::hooks` checked the hook and
@@ -105,14 +113,7 @@ pub async fn post_from_hook(
     text: &str,
     props: &PostProps,
 ) -> Result<(Post, ChannelEvent)> {
-    let draft = if props.attachments.is_empty() {
-        Draft::parse(text)
-    } else {
-        MessageBody::parse_beside_attachments(text).map(|body| {
-            let mentions = Mentions::parse(body.as_str());
-            Draft { body, mentions }
-        })
-    };
+    let draft = if props.attachments.is_empty() { Draft::parse(text) } else { Draft::with_files(text) };
     post_message(store, presence, creator, channel, draft, None, &[], Some(props)).await
 }
 
