@@ -17,3 +17,9 @@ CREATE INDEX idx_incoming_hooks_channel ON incoming_hooks(channel_id);
 -- What a post carries besides its text, in Mattermost's shape (`from_webhook`, `override_username`,
 -- `override_icon_url`, `attachments`); NULL for an ordinary post.
 ALTER TABLE posts ADD COLUMN props JSONB;
+
+-- A webhook's attachments are searchable like the text: their strings, indexed on the posts that carry
+-- props only (no rewrite of the posts table; `store::search` asks this expression beside `search`).
+CREATE INDEX idx_posts_attachments_search ON posts
+    USING GIN (jsonb_to_tsvector('simple'::regconfig, props -> 'attachments', '["string"]'))
+    WHERE props IS NOT NULL;

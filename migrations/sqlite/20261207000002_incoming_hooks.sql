@@ -17,3 +17,26 @@ CREATE INDEX idx_incoming_hooks_channel ON incoming_hooks(channel_id);
 -- What a post carries besides its text, in Mattermost's shape (`from_webhook`, `override_username`,
 -- `override_icon_url`, `attachments`), as JSON text; NULL for an ordinary post.
 ALTER TABLE posts ADD COLUMN props TEXT;
+
+-- A webhook's attachments are searchable like the text: the strings of `props.attachments`, in a
+-- contentless FTS5 table kept by triggers (a deletion repeats the indexed text, read again from the row).
+CREATE VIRTUAL TABLE posts_attachments_fts USING fts5(attachments, content='', tokenize='unicode61');
+CREATE TRIGGER posts_attachments_fts_insert AFTER INSERT ON posts WHEN new.props IS NOT NULL BEGIN
+    INSERT INTO posts_attachments_fts(rowid, attachments)
+    VALUES (new.rowid, (SELECT group_concat(value, ' ') FROM json_tree(new.props, '$.attachments') WHERE type = 'text'));
+END;
+CREATE TRIGGER posts_attachments_fts_delete AFTER DELETE ON posts WHEN old.props IS NOT NULL BEGIN
+    INSERT INTO posts_attachments_fts(posts_attachments_fts, rowid, attachments)
+    VALUES ('delete', old.rowid, (SELECT group_concat(value, ' ') FROM json_tree(old.props, '$.attachments') WHERE type = 'text'));
+END;
+CREATE TRIGGER posts_attachments_fts_update AFTER UPDATE OF props ON posts WHEN old.props IS NOT NULL BEGIN
+    INSERT INTO posts_attachments_fts(posts_attachments_fts, rowid, attachments)
+    VALUES ('delete', old.rowid, (SELECT group_concat(value, ' ') FROM json_tree(old.props, '$.attachments') WHERE type = 'text'));
+    INSERT INTO posts_attachments_fts(rowid, attachments)
+    SELECT new.rowid, (SELECT group_concat(value, ' ') FROM json_tree(new.props, '$.attachments') WHERE type = 'text')
+    WHERE new.props IS NOT NULL;
+END;
+CREATE TRIGGER posts_attachments_fts_props_set AFTER UPDATE OF props ON posts WHEN old.props IS NULL AND new.props IS NOT NULL BEGIN
+    INSERT INTO posts_attachments_fts(rowid, attachments)
+    VALUES (new.rowid, (SELECT group_concat(value, ' ') FROM json_tree(new.props, '$.attachments') WHERE type = 'text'));
+END;

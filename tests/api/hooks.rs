@@ -344,6 +344,22 @@ async fn overrides_are_ignored_unless_the_site_allows_them_and_long_text_is_spli
     assert!(first["props"].get("attachments").is_none());
     assert_eq!(last["message"].as_str().unwrap(), "b".repeat(8_000));
     assert_eq!(last["props"]["attachments"][0]["text"], "tail");
+
+    // An attachment's words find its post, as the text's do; deleting the post forgets them.
+    let payload = json!({ "attachments": [{ "title": "Nightly flamingo", "fields": [{ "title": "Host", "value": "zebrafish-7" }] }] });
+    assert_eq!(send_json(&w.base, &url, payload).await.body, "ok");
+    let found = latest_post(&w.bob, &w.town).await;
+    assert_eq!(found["message"], "", "a post of attachments alone has no text");
+    for q in ["flamingo", "zebrafish", "nightly flamingo"] {
+        let hits = w.alice.get(&format!("/api/v1/search/posts?q={q}")).await.expect(200);
+        let ids: Vec<&str> = hits.as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [found["id"].as_str().unwrap()], "searching '{q}'");
+    }
+    let text_hits = w.alice.get("/api/v1/search/posts?q=hello").await.expect(200);
+    assert_eq!(text_hits.as_array().unwrap().len(), 2, "text search still works: {text_hits}");
+    w.bob.delete(&format!("/api/v1/posts/{}", found["id"].as_str().unwrap())).await.expect(204);
+    let gone = w.alice.get("/api/v1/search/posts?q=flamingo").await.expect(200);
+    assert_eq!(gone, json!([]), "a deleted post is not found by its attachments");
 }
 
 async fn a_hook_over_its_rate_gets_429_with_retry_after(db: Db) {
