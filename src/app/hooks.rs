@@ -14,7 +14,7 @@ use super::posts;
 use crate::access::member_channel;
 use crate::auth::AuthUser;
 use crate::domain::hooks::{HookPayload, HookSecret, PostProps, split_text};
-use crate::domain::{ChannelId, HookId, MAX_MESSAGE_CHARS, SessionId, SiteConfig, Text};
+use crate::domain::{ChannelId, HookId, MAX_MESSAGE_CHARS, MessageBody, SessionId, SiteConfig, Text};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ratelimit::RateLimits;
 use crate::store::change::ChannelEvent;
@@ -114,7 +114,6 @@ pub struct Delivered {
 /// Posts a payload through the hook whose secret is `secret`: unknown or revoked → 404, over the
 /// hook's rate → 429, a bad payload → 400, then the creator's rights decide. Text longer than a post
 /// holds is split over several posts (at line breaks where it can), the attachments on the last.
-#[allow(clippy::too_many_arguments)]
 pub async fn deliver(
     store: &Store,
     presence: &dyn Connections,
@@ -157,6 +156,14 @@ pub async fn deliver(
     };
     let pieces = split_text(&payload.text, MAX_MESSAGE_CHARS);
     let last = pieces.len() - 1;
+    // Every piece is checked before the first is posted, so a bad text posts nothing rather than half.
+    for (i, piece) in pieces.iter().enumerate() {
+        if i == last && !payload.attachments.is_empty() {
+            MessageBody::parse_caption(piece)?;
+        } else {
+            MessageBody::parse(piece)?;
+        }
+    }
     for (i, piece) in pieces.into_iter().enumerate() {
         let props = if i == last {
             PostProps { attachments: payload.attachments.clone(), ..props.clone() }

@@ -254,11 +254,19 @@ async fn every_bad_request_gets_a_clear_answer(db: Db) {
             400,
             "validation_failed",
         ),
+        (
+            "a control character in the second of two posts",
+            send_json(&w.base, &url, json!({ "text": format!("{}\u{1}", "a".repeat(16_000)) })).await,
+            400,
+            "validation_failed",
+        ),
     ];
     for (what, answer, status, code) in cases {
         assert_eq!(answer.status, status, "{what}: {}", answer.body);
         assert_eq!(answer.error_code(), code, "{what}");
     }
+    let page = w.bob.get(&format!("/api/v1/channels/{}/posts", w.town)).await.expect(200);
+    assert_eq!(page["posts"], json!([]), "no refused payload posted anything, not even half of itself");
 
     // A locked hook may name its own channel, and nothing else.
     let (_, locked) = create_hook(&w.alice, &w.town, true).await;
