@@ -368,6 +368,15 @@ async fn overrides_are_ignored_unless_the_site_allows_them_and_long_text_is_spli
     w.bob.delete(&format!("/api/v1/posts/{}", found["id"].as_str().unwrap())).await.expect(204);
     let gone = w.alice.get("/api/v1/search/posts?q=flamingo").await.expect(200);
     assert_eq!(gone, json!([]), "a deleted post is not found by its attachments");
+
+    // Switched off site-wide: no hook posts and none can be created; switched on, the old ones work again.
+    w.alice.patch("/api/v1/admin/config/site", json!({ "enable_incoming_webhooks": false })).await.expect(200);
+    let off = send_json(&w.base, &url, json!({ "text": "x" })).await;
+    assert_eq!((off.status, off.error_code().as_str()), (403, "forbidden"), "{}", off.body);
+    let refused = w.bob.post(&format!("/api/v1/channels/{}/hooks", w.town), json!({ "display_name": "x" })).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    w.alice.patch("/api/v1/admin/config/site", json!({ "enable_incoming_webhooks": true })).await.expect(200);
+    assert_eq!(send_json(&w.base, &url, json!({ "text": "back" })).await.body, "ok");
 }
 
 async fn a_hook_over_its_rate_gets_429_with_retry_after(db: Db) {
