@@ -97,8 +97,8 @@ fn body_kind(req: &HttpRequest) -> Result<bool> {
 }
 
 /// Post through an incoming webhook: a Slack-compatible payload (`text`, `username`, `icon_url`,
-/// `channel`, `attachments`) as JSON, or as a form whose `payload` field holds the JSON. Answers `ok`
-/// (text/plain), as Mattermost does. Limits: 100 KB a body (413), the site's posts a minute per hook
+/// `channel`, `attachments`) as JSON (also without a Content-Type), or as a form whose `payload` field
+/// holds the JSON; any other type is 415. Answers `ok` (text/plain), as Mattermost does. Limits: 100 KB a body (413), the site's posts a minute per hook
 /// (429 with Retry-After); text over 16 000 characters is split over several posts.
 #[utoipa::path(tag = "hooks", params(("secret" = String, Path, description = "The hook's secret, from its URL.")), request_body(content((HookPayload = "application/json"), (HookPayload = "application/x-www-form-urlencoded"))), responses((status = 200, description = "posted", body = String, content_type = "text/plain"), (status = 403, description = "the channel is archived or locked, or the creator may not post there"), (status = 404, description = "no such hook (unknown or revoked)"), (status = 413), (status = 429)))]
 #[post("/hooks/{secret}")]
