@@ -60,7 +60,7 @@ impl Node {
         let test_faults = crate::http::faults::enabled(&settings)?;
         // The root of the supervisor tree: it owns the breakers the store, Redis and OIDC use.
         let tree = Tree::new(breaker_observer(metrics.clone()), metrics.clone());
-        for name in tree.breakers().snapshot().keys() {
+        for name in tree.breakers().names() {
             metrics.declare_breaker(name);
         }
         let store = Store::connect_lazy(&settings.database)?.with_breaker(tree.breakers().database.clone());
@@ -88,6 +88,7 @@ impl Node {
             store.clone(),
             vault,
             tree.breakers().oidc.clone(),
+            settings.sso.clone(),
         )?;
         let one_time = crate::oidc::one_time::OneTime::new(redis.clone(), store.clone(), &settings.redis.prefix);
         let rate_limits =
@@ -207,6 +208,11 @@ impl Node {
 /// and counts it.
 fn breaker_observer(metrics: Arc<Metrics>) -> Observer {
     Arc::new(move |name: &str, from: BreakerState, to: BreakerState| {
+        // A breaker made for a new target (an identity provider) is announced as closed -> closed.
+        if from == to {
+            metrics.declare_breaker(name);
+            return;
+        }
         let (from, to) = (from.as_str(), to.as_str());
         if to == "open" {
             tracing::warn!(breaker = name, from, to, "circuit breaker {name}: {from} -> {to}");

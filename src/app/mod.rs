@@ -14,6 +14,7 @@ pub mod registration;
 pub mod search;
 pub mod sessions;
 pub mod site;
+pub mod sso;
 pub mod teams;
 pub mod users;
 

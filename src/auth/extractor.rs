@@ -38,15 +38,36 @@ pub fn bearer(req: &HttpRequest) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The access token a request carries: the bearer token, else the SSO cookie.
-fn request_token(req: &HttpRequest) -> Option<String> {
-    bearer(req).map(str::to_string).or_else(|| access_cookie(req))
+/// The access token a request carries: the bearer token, else the SSO cookie. A cookie rides on
+/// requests other sites make too, so a cookie-authenticated request that changes something must show
+/// it comes from a page of ours (`cookie_write_allowed`).
+fn request_token(req: &HttpRequest) -> Result<Option<String>, Error> {
+    if let Some(token) = bearer(req) {
+        return Ok(Some(token.to_string()));
+    }
+    let Some(cookie) = access_cookie(req) else { return Ok(None) };
+    cookie_write_allowed(req)?;
+    Ok(Some(cookie))
+}
+
+/// CSRF protection for cookie-authenticated requests: one that is not a read must carry
+/// `X-Requested-With` — a header a cross-site form cannot send, and a cross-site script cannot
+/// either without a CORS preflight, which this server never grants.
+pub fn cookie_write_allowed(req: &HttpRequest) -> Result<(), Error> {
+    let read = matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    if read || req.headers().get("x-requested-with").is_some_and(|v| !v.is_empty()) {
+        return Ok(());
+    }
+    tracing::warn!(method = %req.method(), path = req.path(), "cookie-authenticated write without X-Requested-With refused (CSRF protection)");
+    Err(Error::forbidden(
+        "a request authenticated by cookie that changes something must carry the X-Requested-With header",
+    ))
 }
 
 /// The session and user a request's access token names, its signature and expiry checked; the database
 /// is not asked. Callers check the session next: `AuthUser::of_session`, or inside their own statement.
 pub fn token_claims(tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId, UserId), Error> {
-    let Some(token) = request_token(req) else {
+    let Some(token) = request_token(req)? else {
         tracing::info!("Unauthorized request: no bearer token");
         return Err(Error::new(ErrorCode::Unauthorized, "Unauthorized: send Authorization: Bearer <access token>"));
     };

@@ -5,6 +5,6 @@ mod extractor;
 mod password;
 mod tokens;
 
-pub use extractor::{AuthUser, access_cookie, bearer, token_claims};
+pub use extractor::{AuthUser, access_cookie, bearer, cookie_write_allowed, token_claims};
 pub use password::{hash_password, verify_password};
 pub use tokens::{ACCESS_TTL, REFRESH_TTL, RefreshToken, TokenKeys, TokenPair, generate_invite_code, hash_invite};

@@ -148,6 +148,14 @@ fn effective_value(s: &Settings, name: &str) -> String {
         "RUSTCHAT_OIDC_CLIENT_SECRET" => s.oidc.as_ref().map_or("(not set)".into(), |_| "[redacted]".into()),
         "RUSTCHAT_OIDC_SCOPES" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.scopes.join(" ")),
         "RUSTCHAT_OIDC_DISPLAY_NAME" => s.oidc.as_ref().map_or("(not set)".into(), |o| o.display_name.clone()),
+        "RUSTCHAT_OIDC_SIGNING_ALGS" => s.sso.signing_algs.join(" "),
+        "RUSTCHAT_OIDC_LINK_EMAIL_DOMAINS" => {
+            if s.sso.link_email_domains.is_empty() {
+                "(none)".into()
+            } else {
+                s.sso.link_email_domains.join(" ")
+            }
+        }
         "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY" => format!("{:?}", s.oauth_token_delivery).to_lowercase(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE" => s.rate_limit.auth_per_minute.to_string(),
         "RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE" => s.rate_limit.ws_per_minute.to_string(),

@@ -114,6 +114,40 @@ pub struct OidcProviderSettings {
     pub display_name: String,
 }
 
+/// The ID token signature algorithms accepted by default: every asymmetric one, no shared secret.
+pub const DEFAULT_SIGNING_ALGS: &str = "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA";
+/// Every algorithm `RUSTCHAT_OIDC_SIGNING_ALGS` may name (JOSE names).
+pub const SIGNING_ALGS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512",
+];
+
+/// How single sign-on trusts identity providers (all of them).
+#[derive(Debug, Clone)]
+pub struct SsoPolicy {
+    /// ID token signature algorithms accepted (JOSE names).
+    pub signing_algs: Vec<String>,
+    /// Email domains (lowercase) whose verified addresses link a first login to an existing account;
+    /// `*` any. Empty: never.
+    pub link_email_domains: Vec<String>,
+}
+
+impl SsoPolicy {
+    /// Whether a first login asserting verified `email` may link to the account that has it.
+    pub fn links_email(&self, email: &str) -> bool {
+        let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+        self.link_email_domains.iter().any(|d| d == "*" || *d == domain)
+    }
+}
+
+impl Default for SsoPolicy {
+    fn default() -> Self {
+        Self {
+            signing_algs: DEFAULT_SIGNING_ALGS.split_whitespace().map(String::from).collect(),
+            link_email_domains: Vec::new(),
+        }
+    }
+}
+
 /// WebSocket limits.
 #[derive(Debug, Clone)]
 pub struct WsSettings {
@@ -150,6 +184,8 @@ pub struct Settings {
     pub encryption_key_previous: Option<SecretBytes>,
     pub oauth_token_delivery: TokenDelivery,
     pub oidc: Option<OidcProviderSettings>,
+    /// How every identity provider is trusted.
+    pub sso: SsoPolicy,
     pub rate_limit: RateLimitSettings,
     pub ws: WsSettings,
     pub data_dir: PathBuf,

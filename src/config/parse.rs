@@ -155,6 +155,21 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     if oidc.is_some() && site_url.is_none() {
         p.fail(&var::SITE_URL, "required with RUSTCHAT_OIDC_ISSUER: the redirect URI is built from it");
     }
+    let signing_algs: Vec<String> = p.text(&var::OIDC_SIGNING_ALGS).split_whitespace().map(String::from).collect();
+    if let Some(bad) = signing_algs.iter().find(|a| !super::SIGNING_ALGS.contains(&a.as_str())) {
+        p.fail(
+            &var::OIDC_SIGNING_ALGS,
+            format!("unknown algorithm '{bad}'; expected some of {}", super::SIGNING_ALGS.join(" ")),
+        );
+    } else if signing_algs.is_empty() {
+        p.fail(&var::OIDC_SIGNING_ALGS, "name at least one algorithm");
+    }
+    let link_email_domains: Vec<String> = p
+        .text(&var::OIDC_LINK_EMAIL_DOMAINS)
+        .split_whitespace()
+        .map(|d| d.trim_start_matches('@').to_ascii_lowercase())
+        .collect();
+    let sso = super::SsoPolicy { signing_algs, link_email_domains };
     let oauth_token_delivery = match p.choice(&var::OAUTH_TOKEN_DELIVERY) {
         "code" => TokenDelivery::Code,
         _ => TokenDelivery::Cookie,
@@ -228,6 +243,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         jwt_secret_previous,
         encryption_key_previous,
         oauth_token_delivery,
+        sso,
         oidc,
         rate_limit: RateLimitSettings { auth_per_minute, ws_per_minute, uploads_per_minute, trusted_proxies },
         ws,

@@ -136,6 +136,18 @@ pub const OIDC_SCOPES: Variable =
     var("RUSTCHAT_OIDC_SCOPES", Kind::Words, D::Text("openid email profile"), "scopes to request");
 pub const OIDC_DISPLAY_NAME: Variable =
     var("RUSTCHAT_OIDC_DISPLAY_NAME", Kind::Text, D::Text("Single sign-on"), "the label clients show for the provider");
+pub const OIDC_SIGNING_ALGS: Variable = var(
+    "RUSTCHAT_OIDC_SIGNING_ALGS",
+    Kind::Words,
+    D::Text(super::DEFAULT_SIGNING_ALGS),
+    "ID token signature algorithms accepted, whatever a provider's discovery lists; symmetric HS256/384/512 only if listed here",
+);
+pub const OIDC_LINK_EMAIL_DOMAINS: Variable = var(
+    "RUSTCHAT_OIDC_LINK_EMAIL_DOMAINS",
+    Kind::Words,
+    D::None,
+    "email domains whose provider-verified addresses link a first SSO login to the existing account with that email (`*`: any; never a system admin's); empty: never, users link a provider from their account",
+);
 pub const OAUTH_TOKEN_DELIVERY: Variable = var(
     "RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY",
     Kind::Choice(&["cookie", "code"]),
@@ -247,6 +259,8 @@ pub const VARIABLES: &[Variable] = &[
     OIDC_CLIENT_SECRET,
     OIDC_SCOPES,
     OIDC_DISPLAY_NAME,
+    OIDC_SIGNING_ALGS,
+    OIDC_LINK_EMAIL_DOMAINS,
     OAUTH_TOKEN_DELIVERY,
     RATE_LIMIT_AUTH,
     RATE_LIMIT_WS,

@@ -40,7 +40,9 @@ pub struct LoginRequest {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Omit it to refresh an SSO cookie session from its `rustchat_refresh` cookie.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -85,17 +87,39 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<Logi
 }
 
 /// Exchange a refresh token for a new token pair. Each refresh token works once; presenting a used
-/// one again revokes its session.
-#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 200, body = TokenPair), (status = 401)))]
+/// one again revokes its session. Without `refresh_token`, an SSO cookie session refreshes from its
+/// `rustchat_refresh` cookie (with `X-Requested-With`): 204 and new cookies, no token in the body.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 200, body = TokenPair), (status = 204, description = "cookie session refreshed: new cookies set"), (status = 401), (status = 403)))]
 #[post("/auth/refresh")]
 pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<RefreshRequest>) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     state.rate_limit(Limit::Auth, &ip, &ip).await?;
-    let refreshed = app::sessions::refresh(&state.store, &state.tokens, &body.refresh_token).await?;
+    let (presented, from_cookie) = match &body.refresh_token {
+        Some(token) => (token.clone(), false),
+        None => {
+            crate::auth::cookie_write_allowed(&req)?;
+            let cookie = super::oidc::refresh_cookie(&req).ok_or_else(|| {
+                crate::error::Error::new(
+                    crate::error::ErrorCode::InvalidToken,
+                    "Unauthorized: send refresh_token, or the rustchat_refresh cookie",
+                )
+            })?;
+            (cookie, true)
+        }
+    };
+    let refreshed = app::sessions::refresh(&state.store, &state.tokens, &presented).await?;
     if let Some(ended) = refreshed.ended {
         state.realtime.end_logins(ended);
     }
-    Ok(HttpResponse::Ok().json(refreshed.answer?))
+    let pair = refreshed.answer?;
+    if from_cookie {
+        let mut answer = HttpResponse::NoContent();
+        for cookie in super::oidc::session_cookies(&state, &pair) {
+            answer.append_header((actix_web::http::header::SET_COOKIE, cookie));
+        }
+        return Ok(answer.finish());
+    }
+    Ok(HttpResponse::Ok().json(pair))
 }
 
 /// End the current session: its access and refresh tokens stop working everywhere.

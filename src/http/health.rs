@@ -116,7 +116,7 @@ struct Stats {
     db_pool_saturation: f64,
     db_pool: crate::store::PoolStats,
     redis_bus_connected: bool,
-    circuit_breakers: std::collections::BTreeMap<&'static str, rustchat_actors::breaker::Snapshot>,
+    circuit_breakers: std::collections::BTreeMap<String, rustchat_actors::breaker::Snapshot>,
     cluster: Vec<rustchat_actors::ports::NodeInfo>,
 }
 

@@ -51,6 +51,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(oidc::exchange)
             .service(oidc::login)
             .service(oidc::callback)
+            .service(oidc::link)
             .service(users::get_me)
             .service(users::update_me)
             .service(users::my_channels)

@@ -1,7 +1,10 @@
 //! Single sign-on endpoints. The browser goes to `/auth/oidc/{provider}/login`, is sent to the
 //! provider, and comes back to `/auth/oidc/{provider}/callback` — on any node: the login's state is
-//! kept in Redis. Accounts are matched by (issuer, subject); a first login links to an existing
-//! account only through an email address the provider says is verified, otherwise it creates one.
+//! kept in Redis. The login is bound to the browser that began it: `/login` sets a short-lived
+//! HttpOnly cookie whose hash the state keeps, and the callback refuses a state without it (so an
+//! attacker's half-finished login cannot sign a victim's browser in as the attacker). Which account an
+//! identity signs in as is `app::sso`. A signed-in user links a provider to their account with
+//! `POST /auth/oidc/{provider}/link`, then the same round trip.
 //! Tokens are handed over per `RUSTCHAT_SECURITY_OAUTH_TOKEN_DELIVERY`: HttpOnly cookies, or a
 //! one-time code (60 s, single use) that the client exchanges at `POST /auth/oidc/exchange`.
 
@@ -17,16 +20,17 @@ use super::params::{Path, Query};
 use crate::auth::TokenPair;
 use crate::cluster::OAuthKind;
 use crate::config::TokenDelivery;
-use crate::domain::{DisplayName, Email, Username};
 use crate::error::{Error, ErrorCode, Result};
-use crate::oidc::{Identity, LoginState, STATE_TTL};
+use crate::oidc::{LoginState, STATE_TTL};
 use crate::state::AppState;
-use crate::store::models::User;
 
 /// How long a one-time exchange code lives.
 pub const EXCHANGE_CODE_TTL: Duration = Duration::from_secs(60);
 pub const ACCESS_COOKIE: &str = "rustchat_access";
 pub const REFRESH_COOKIE: &str = "rustchat_refresh";
+/// Binds a login's state to the browser that began it.
+pub const LOGIN_COOKIE: &str = "rustchat_oidc_login";
+const LOGIN_COOKIE_PATH: &str = "/api/v1/auth/oidc";
 
 #[derive(Serialize, ToSchema)]
 pub struct ProviderInfo {
@@ -66,17 +70,69 @@ pub async fn list_providers(state: web::Data<AppState>) -> Result<HttpResponse> 
     Ok(HttpResponse::Ok().json(list))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct LinkStart {
+    /// Send the browser here (the provider's login page); it comes back to the callback.
+    pub url: String,
+}
+
+/// Begins a round trip to the provider: its URL, the state kept until the callback (with the hash of
+/// the browser's binding value, and the account to link to, if any), and the binding cookie to set.
+async fn begin(state: &AppState, provider_id: &str, link_to: Option<uuid::Uuid>) -> Result<(String, String)> {
+    let oidc = provider(state, provider_id).await?;
+    let (url, csrf, mut keep) = oidc.begin().await?;
+    let binding = crate::auth::generate_invite_code();
+    keep.browser = crate::auth::hash_invite(&binding);
+    keep.link_to = link_to;
+    let value = serde_json::to_string(&keep).map_err(Error::internal)?;
+    state.one_time.put(OAuthKind::State, &csrf, &value, STATE_TTL).await?;
+    let secure = if state.settings.is_production() { "; Secure" } else { "" };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={binding}; Path={LOGIN_COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        STATE_TTL.as_secs()
+    );
+    Ok((url, cookie))
+}
+
 /// Start a login: redirects to the provider.
 #[utoipa::path(tag = "auth", params(("provider" = String, Path, description = "The identity provider's URL name, e.g. `sso`.")), responses((status = 302, description = "to the provider"), (status = 404), (status = 503)))]
 #[get("/auth/oidc/{provider}/login")]
 pub async fn login(state: web::Data<AppState>, req: HttpRequest, path: Path<String>) -> Result<HttpResponse> {
     let ip = state.client_ip(&req);
     state.rate_limit(crate::ratelimit::Limit::Auth, &ip, &ip).await?;
-    let oidc = provider(&state, &path).await?;
-    let (url, csrf, keep) = oidc.begin().await?;
-    let value = serde_json::to_string(&keep).map_err(Error::internal)?;
-    state.one_time.put(OAuthKind::State, &csrf, &value, STATE_TTL).await?;
-    Ok(HttpResponse::Found().insert_header((header::LOCATION, url)).finish())
+    let (url, cookie) = begin(&state, &path, None).await?;
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, url))
+        .insert_header((header::SET_COOKIE, cookie))
+        .finish())
+}
+
+/// Link a provider to your account: answers the provider's URL to send the browser to (and sets the
+/// binding cookie); coming back, the provider's identity is linked to you and the browser lands on
+/// the site with `?sso_linked=<provider>`.
+#[utoipa::path(tag = "auth", params(("provider" = String, Path, description = "The identity provider's URL name, e.g. `sso`.")), responses((status = 200, body = LinkStart), (status = 401), (status = 404), (status = 503)), security(("bearer" = [])))]
+#[post("/auth/oidc/{provider}/link")]
+pub async fn link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: crate::auth::AuthUser,
+    path: Path<String>,
+) -> Result<HttpResponse> {
+    let ip = state.client_ip(&req);
+    state.rate_limit(crate::ratelimit::Limit::Auth, &caller.id().to_string(), &ip).await?;
+    let (url, cookie) = begin(&state, &path, Some(caller.id().0)).await?;
+    Ok(HttpResponse::Ok().insert_header((header::SET_COOKIE, cookie)).json(LinkStart { url }))
+}
+
+/// The binding value the browser holds, if any.
+fn login_cookie(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get(header::COOKIE)?.to_str().ok()?;
+    let prefix = format!("{LOGIN_COOKIE}=");
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(prefix.as_str())).map(str::to_string)
+}
+
+fn clear_login_cookie() -> String {
+    format!("{LOGIN_COOKIE}=; Path={LOGIN_COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
 fn refuse_state(why: &str, ip: &str) -> Error {
@@ -118,80 +174,72 @@ pub async fn callback(
     if kept.provider != oidc.settings.id {
         return Err(refuse_state("mismatched (another provider's login)", &ip));
     }
+    // The state was taken above either way: a login refused here cannot be finished by anyone.
+    let bound = login_cookie(&req).is_some_and(|b| crate::auth::hash_invite(&b) == kept.browser);
+    if !bound {
+        return Err(refuse_state("not begun in this browser", &ip));
+    }
     let code =
         query.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| Error::validation("the callback has no code"))?;
     let identity = oidc.finish(code, &kept).await?;
-    let user = account_for(&state, &identity).await?;
+    if let Some(user) = kept.link_to {
+        let user = crate::app::sso::link(&state.store, crate::domain::UserId(user), &identity, &ip).await?;
+        let mut target = url::Url::parse(&site_of(&state)).map_err(Error::internal)?;
+        target.query_pairs_mut().append_pair("sso_linked", &oidc.settings.id);
+        tracing::info!(user_id = %user.id, issuer = %identity.issuer, "SSO provider linked");
+        return Ok(HttpResponse::Found()
+            .insert_header((header::LOCATION, target.to_string()))
+            .insert_header((header::SET_COOKIE, clear_login_cookie()))
+            .finish());
+    }
+    let site = state.site.get();
+    let user = crate::app::sso::account_for(&state.store, &site, state.oidc.policy(), &identity, &ip).await?;
     tracing::info!(user_id = %user.id, issuer = %identity.issuer, "SSO login");
     let pair = crate::app::sessions::open(&state.store, &state.tokens, user, super::auth::user_agent(&req)).await?;
-    deliver(&state, pair).await
+    let mut answer = deliver(&state, pair).await?;
+    answer
+        .headers_mut()
+        .append(header::SET_COOKIE, header::HeaderValue::from_str(&clear_login_cookie()).map_err(Error::internal)?);
+    Ok(answer)
 }
 
-/// The account for a verified identity: linked before, linked now by verified email, or new.
-async fn account_for(state: &AppState, identity: &Identity) -> Result<User> {
-    if let Some(user) = state.store.user_by_identity(&identity.issuer, &identity.subject).await? {
-        return if user.is_active {
-            Ok(user)
-        } else {
-            Err(Error::unauthorized("Unauthorized: the account is deactivated"))
-        };
-    }
-    let email = identity.email.as_deref().map(Email::parse).transpose().ok().flatten();
-    if let Some(email) = &email
-        && let Some(existing) = state.store.user_by_email(email.as_str()).await?
-    {
-        if !identity.email_verified {
-            return Err(Error::conflict(
-                "an account with this email exists; the provider has not verified the address, so it is not linked",
-            ));
-        }
-        state.store.link_identity(&identity.issuer, &identity.subject, existing.id).await?;
-        return Ok(existing);
-    }
-    crate::app::registration::admit_sso_account(&state.store, &state.site.get()).await?;
-    let email =
-        email.ok_or_else(|| Error::validation("the provider shared no email address; add the 'email' scope"))?;
-    let wanted = identity
-        .preferred_username
-        .clone()
-        .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or("user").to_string());
-    let cleaned: String =
-        wanted.to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c)).take(22).collect();
-    let username = Username::parse(&cleaned)
-        .or_else(|_| Username::parse(&format!("user{}", &uuid::Uuid::new_v4().simple().to_string()[..8])))?;
-    let display = identity
-        .name
-        .as_deref()
-        .and_then(|n| DisplayName::parse(n, "name").ok())
-        .map(DisplayName::into_inner)
-        .unwrap_or_default();
-    let user = state.store.create_sso_user(&username, &email, &display).await?;
-    state.store.link_identity(&identity.issuer, &identity.subject, user.id).await?;
-    Ok(user)
+fn site_of(state: &AppState) -> String {
+    state.settings.site_url.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "/".into())
+}
+
+/// The two cookies of an SSO cookie session: the access token for every path, the refresh token only
+/// for `/api/v1/auth` (where `POST /auth/refresh` reads it).
+pub fn session_cookies(state: &AppState, pair: &TokenPair) -> [String; 2] {
+    let secure = if state.settings.is_production() { "; Secure" } else { "" };
+    [
+        format!(
+            "{ACCESS_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            pair.access_token, pair.expires_in
+        ),
+        format!(
+            "{REFRESH_COOKIE}={}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            pair.refresh_token,
+            crate::auth::REFRESH_TTL.as_secs()
+        ),
+    ]
+}
+
+/// The refresh token a cookie session's browser holds.
+pub fn refresh_cookie(req: &HttpRequest) -> Option<String> {
+    let header = req.headers().get(header::COOKIE)?.to_str().ok()?;
+    let prefix = format!("{REFRESH_COOKIE}=");
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(prefix.as_str())).map(str::to_string)
 }
 
 async fn deliver(state: &AppState, pair: TokenPair) -> Result<HttpResponse> {
-    let site = state.settings.site_url.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "/".into());
+    let site = site_of(state);
     match state.settings.oauth_token_delivery {
         TokenDelivery::Cookie => {
-            let secure = if state.settings.is_production() { "; Secure" } else { "" };
+            let [access, refresh] = session_cookies(state, &pair);
             Ok(HttpResponse::Found()
                 .insert_header((header::LOCATION, site))
-                .append_header((
-                    header::SET_COOKIE,
-                    format!(
-                        "{ACCESS_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                        pair.access_token, pair.expires_in
-                    ),
-                ))
-                .append_header((
-                    header::SET_COOKIE,
-                    format!(
-                        "{REFRESH_COOKIE}={}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                        pair.refresh_token,
-                        crate::auth::REFRESH_TTL.as_secs()
-                    ),
-                ))
+                .append_header((header::SET_COOKIE, access))
+                .append_header((header::SET_COOKIE, refresh))
                 .finish())
         }
         TokenDelivery::Code => {

@@ -34,14 +34,24 @@ fn token_from_protocols(req: &HttpRequest) -> Option<String> {
     parts.next().filter(|t| !t.is_empty()).map(str::to_string)
 }
 
-/// The SSO cookie's token, only for a handshake from the site's own pages: `Origin` names the host the
-/// request was sent to. Browsers always send `Origin` on WebSocket handshakes and a page cannot forge it.
-fn token_from_same_origin_cookie(req: &HttpRequest) -> Option<String> {
+/// The SSO cookie's token, only for a handshake from the site's own pages (cross-site WebSocket
+/// hijacking): `Origin` must be the origin of `RUSTCHAT_SITE_URL`, or without one the host the request
+/// was sent to. Browsers always send `Origin` on WebSocket handshakes and a page cannot forge it.
+fn token_from_same_origin_cookie(req: &HttpRequest, site: Option<&url::Url>) -> Option<String> {
     let headers = req.headers();
     let origin = headers.get(actix_web::http::header::ORIGIN)?.to_str().ok()?;
-    let host = headers.get(actix_web::http::header::HOST)?.to_str().ok()?;
-    let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
-    (!host.is_empty() && origin_host.eq_ignore_ascii_case(host)).then(|| access_cookie(req)).flatten()
+    let ours = match site {
+        Some(site) => url::Url::parse(origin).is_ok_and(|o| o.origin() == site.origin()),
+        None => {
+            let host = headers.get(actix_web::http::header::HOST)?.to_str().ok()?;
+            let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"))?;
+            !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
+        }
+    };
+    if !ours {
+        tracing::warn!(origin, "WebSocket handshake with the SSO cookie from another site's page refused");
+    }
+    ours.then(|| access_cookie(req)).flatten()
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -69,7 +79,7 @@ pub async fn connect(
         let Some(token) = bearer(&req)
             .map(str::to_string)
             .or_else(|| browser_token.clone())
-            .or_else(|| token_from_same_origin_cookie(&req))
+            .or_else(|| token_from_same_origin_cookie(&req, state.settings.site_url.as_ref()))
         else {
             tracing::info!(ip, "Unauthorized WebSocket: no bearer token");
             return Err(Error::new(

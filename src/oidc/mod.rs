@@ -9,7 +9,7 @@ pub mod registry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata};
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
     Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
@@ -35,6 +35,13 @@ pub struct LoginState {
     pub provider: String,
     pub pkce_verifier: String,
     pub nonce: String,
+    /// SHA-256 (hex) of the value the login's browser holds in its binding cookie: the callback must
+    /// come from the browser that began the login (login CSRF).
+    #[serde(default)]
+    pub browser: String,
+    /// A signed-in user linking this provider to their account, instead of a login.
+    #[serde(default)]
+    pub link_to: Option<uuid::Uuid>,
 }
 
 /// A verified identity from the provider.
@@ -54,6 +61,8 @@ pub struct Oidc {
     http: openidconnect::reqwest::Client,
     metadata: tokio::sync::Mutex<Option<(Instant, CoreProviderMetadata)>>,
     breaker: Arc<Breaker>,
+    /// ID token signature algorithms accepted, whatever discovery lists.
+    algs: Vec<CoreJwsSigningAlgorithm>,
 }
 
 fn unavailable(detail: impl std::fmt::Display) -> Error {
@@ -77,7 +86,16 @@ pub async fn check_discovery(issuer: &url::Url) -> std::result::Result<(), Strin
 }
 
 impl Oidc {
-    pub fn new(settings: OidcProviderSettings, site_url: &url::Url, breaker: Arc<Breaker>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: OidcProviderSettings,
+        site_url: &url::Url,
+        breaker: Arc<Breaker>,
+        signing_algs: &[String],
+    ) -> anyhow::Result<Self> {
+        let algs = signing_algs
+            .iter()
+            .map(|a| serde_json::from_value(serde_json::Value::String(a.clone())))
+            .collect::<std::result::Result<Vec<CoreJwsSigningAlgorithm>, _>>()?;
         let redirect = site_url.join(&format!("api/v1/auth/oidc/{}/callback", settings.id))?;
         let http = openidconnect::reqwest::ClientBuilder::new()
             .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -89,6 +107,7 @@ impl Oidc {
             http,
             metadata: tokio::sync::Mutex::new(None),
             breaker,
+            algs,
         })
     }
 
@@ -105,19 +124,19 @@ impl Oidc {
         {
             return Ok(m.clone());
         }
-        if !self.breaker.admit() {
+        let Some(permit) = self.breaker.permit() else {
             return Err(unavailable("oidc circuit breaker open"));
-        }
+        };
         let issuer =
             IssuerUrl::new(self.settings.issuer.as_str().trim_end_matches('/').to_string()).map_err(unavailable)?;
         match CoreProviderMetadata::discover_async(issuer, &self.http).await {
             Ok(m) => {
-                self.breaker.record_success();
+                permit.succeeded();
                 *cached = Some((Instant::now(), m.clone()));
                 Ok(m)
             }
             Err(e) => {
-                self.breaker.record_failure();
+                permit.failed();
                 tracing::warn!(error = %e, "OIDC discovery failed");
                 Err(unavailable(e))
             }
@@ -131,6 +150,12 @@ impl Oidc {
             Some(ClientSecret::new(self.settings.client_secret.expose().clone())),
         )
         .set_redirect_uri(self.redirect.clone())
+    }
+
+    /// The ID token verifier: the algorithms are ours, never just what discovery lists (a provider
+    /// listing HS256 would otherwise let a token signed with the client secret through).
+    fn verifier<'a>(&self, client: &'a ProviderClient) -> openidconnect::core::CoreIdTokenVerifier<'a> {
+        client.id_token_verifier().set_allowed_algs(self.algs.clone())
     }
 
     /// The provider's authorization URL for a new login, its `state`, and what to keep until the callback.
@@ -147,6 +172,8 @@ impl Oidc {
             provider: self.settings.id.clone(),
             pkce_verifier: verifier.secret().clone(),
             nonce: nonce.secret().clone(),
+            browser: String::new(),
+            link_to: None,
         };
         Ok((url.to_string(), state.secret().clone(), keep))
     }
@@ -154,20 +181,31 @@ impl Oidc {
     /// Exchanges the code and verifies the ID token.
     pub async fn finish(&self, code: &str, state: &LoginState) -> Result<Identity> {
         let client = self.client(self.metadata(false).await?);
-        if !self.breaker.admit() {
+        // Dropped unsettled (the browser hung up while the provider hangs), the permit gives its probe back.
+        let Some(permit) = self.breaker.permit() else {
             return Err(unavailable("oidc circuit breaker open"));
-        }
+        };
         let request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(unavailable)?
             .set_pkce_verifier(PkceCodeVerifier::new(state.pkce_verifier.clone()));
         let response = match request.request_async(&self.http).await {
             Ok(r) => {
-                self.breaker.record_success();
+                permit.succeeded();
                 r
             }
+            // The provider answered, with a body we cannot read as a token response (a claim of the
+            // wrong type, say): the provider is up, and the login is refused with the reason.
+            Err(openidconnect::RequestTokenError::Parse(e, _)) => {
+                permit.succeeded();
+                tracing::warn!(provider = %self.settings.id, error = %e, "OIDC token response unreadable");
+                return Err(Error::unauthorized(format!(
+                    "Unauthorized: the identity provider's answer could not be read ({}); ask its administrator",
+                    e.inner()
+                )));
+            }
             Err(openidconnect::RequestTokenError::ServerResponse(e)) => {
-                self.breaker.record_success();
+                permit.succeeded();
                 tracing::warn!(error = %e, "OIDC code exchange refused by the provider");
                 return Err(Error::unauthorized(format!(
                     "Unauthorized: the provider refused the authorization code ({})",
@@ -175,19 +213,19 @@ impl Oidc {
                 )));
             }
             Err(e) => {
-                self.breaker.record_failure();
+                permit.failed();
                 return Err(unavailable(e));
             }
         };
         let id_token =
             response.id_token().ok_or_else(|| Error::unauthorized("Unauthorized: the provider sent no ID token"))?;
         let nonce = Nonce::new(state.nonce.clone());
-        let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
+        let claims = match id_token.claims(&self.verifier(&client), &nonce) {
             Ok(c) => c.clone(),
             Err(first) => {
                 // Perhaps signed with a key published after our discovery: re-read and try once more.
                 let fresh = self.client(self.metadata(true).await?);
-                match id_token.claims(&fresh.id_token_verifier(), &nonce) {
+                match id_token.claims(&self.verifier(&fresh), &nonce) {
                     Ok(c) => c.clone(),
                     Err(e) => {
                         tracing::warn!(error = %e, first = %first, "OIDC ID token rejected");

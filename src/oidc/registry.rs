@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rustchat_actors::breaker::Breaker;
+use rustchat_actors::breaker::BreakerSet;
 
 use super::Oidc;
-use crate::config::{OidcProviderSettings, Secret};
+use crate::config::{OidcProviderSettings, Secret, SsoPolicy};
 use crate::crypto::Vault;
 use crate::error::{Error, Result};
 use crate::store::{Store, StoredProvider};
@@ -22,7 +22,8 @@ pub struct OidcRegistry {
     store: Store,
     vault: Arc<Vault>,
     site: Option<url::Url>,
-    breaker: Arc<Breaker>,
+    breakers: Arc<BreakerSet>,
+    policy: SsoPolicy,
 }
 
 impl OidcRegistry {
@@ -31,13 +32,22 @@ impl OidcRegistry {
         site: Option<url::Url>,
         store: Store,
         vault: Arc<Vault>,
-        breaker: Arc<Breaker>,
+        breakers: Arc<BreakerSet>,
+        policy: SsoPolicy,
     ) -> anyhow::Result<Self> {
         let env = match (env, &site) {
-            (Some(settings), Some(site)) => Some(Arc::new(Oidc::new(settings, site, breaker.clone())?)),
+            (Some(settings), Some(site)) => {
+                let breaker = breakers.get(&settings.id);
+                Some(Arc::new(Oidc::new(settings, site, breaker, &policy.signing_algs)?))
+            }
             _ => None,
         };
-        Ok(Self { env, cache: Default::default(), store, vault, site, breaker })
+        Ok(Self { env, cache: Default::default(), store, vault, site, breakers, policy })
+    }
+
+    /// How providers are trusted.
+    pub fn policy(&self) -> &SsoPolicy {
+        &self.policy
     }
 
     pub fn site_url(&self) -> Option<&url::Url> {
@@ -77,8 +87,8 @@ impl OidcRegistry {
             self.forget(id);
             return Ok(None);
         };
-        let oidc =
-            Arc::new(Oidc::new(self.settings_of(&stored)?, site, self.breaker.clone()).map_err(Error::internal)?);
+        let oidc = Oidc::new(self.settings_of(&stored)?, site, self.breakers.get(id), &self.policy.signing_algs);
+        let oidc = Arc::new(oidc.map_err(Error::internal)?);
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), (Instant::now(), oidc.clone()));
         Ok(Some(oidc))
     }

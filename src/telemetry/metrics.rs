@@ -192,15 +192,17 @@ impl Metrics {
         }
     }
 
+    /// A per-target breaker (`oidc:<provider>`) counts under its kind, with the target as `provider`.
     fn add_breaker_changes(&self, breaker: &str, from: &str, to: &str, n: u64) {
-        self.breaker_changes.add(
-            n,
-            &[
-                KeyValue::new("breaker", breaker.to_string()),
-                KeyValue::new("from", from.to_string()),
-                KeyValue::new("to", to.to_string()),
-            ],
-        );
+        let mut labels = vec![KeyValue::new("from", from.to_string()), KeyValue::new("to", to.to_string())];
+        match breaker.split_once(':') {
+            Some((kind, target)) => {
+                labels.push(KeyValue::new("breaker", kind.to_string()));
+                labels.push(KeyValue::new("provider", target.to_string()));
+            }
+            None => labels.push(KeyValue::new("breaker", breaker.to_string())),
+        }
+        self.breaker_changes.add(n, &labels);
     }
 
     fn add_actor_restarts(&self, actor: &'static str, n: u64) {

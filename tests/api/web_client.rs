@@ -8,6 +8,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+use serde_json::json;
+
 use crate::common::{Api, Db, TestApp, spawn_app};
 
 const WEB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/web");
@@ -215,4 +217,41 @@ async fn the_sso_cookie_opens_a_websocket_only_from_the_sites_own_pages() {
         assert_eq!(refused, Err("401 Unauthorized".to_string()), "origin {origin:?}");
     }
     assert_eq!(ws_with_cookie(&app, "not-a-token", Some(&own)).await, Err("401 Unauthorized".to_string()));
+}
+
+/// With a site URL the cookie handshake must come from the site's origin, whatever host the request
+/// reached (a node's own address is not the site a user's browser shows).
+#[tokio::test]
+async fn with_a_site_url_the_sso_cookie_opens_a_websocket_only_from_that_origin() {
+    let site = "https://chat.example.com";
+    let app = spawn_app(Db::Sqlite, &[("RUSTCHAT_SITE_URL", site)]).await.expect("an SQLite node always starts");
+    let token = Api::register(&app.address, "cookie").await.token.unwrap();
+    assert_eq!(ws_with_cookie(&app, &token, Some(site)).await, Ok(()), "the site's own page");
+    let node_itself = format!("http://127.0.0.1:{}", app.port);
+    for origin in [node_itself.as_str(), "http://chat.example.com", "https://chat.example.com.evil.example"] {
+        assert_eq!(ws_with_cookie(&app, &token, Some(origin)).await, Err("401 Unauthorized".to_string()), "{origin}");
+    }
+}
+
+/// A cookie rides on other sites' requests too: cookie-authenticated writes need `X-Requested-With`
+/// (which a cross-site form cannot send); reads and bearer-authenticated writes do not.
+#[tokio::test]
+async fn cookie_authenticated_writes_need_the_x_requested_with_header() {
+    let app = node().await;
+    let user = Api::register(&app.address, "cookie").await;
+    let cookie = format!("rustchat_access={}", user.token.as_deref().unwrap());
+    let http = reqwest::Client::new();
+    let team = json!({ "name": "acme", "open": false });
+    let url = format!("{}/api/v1/teams", app.address);
+    let r = http.post(&url).header("cookie", &cookie).json(&team).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a cross-site form's request");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("X-Requested-With"), "{body}");
+    let read = http.get(format!("{}/api/v1/users/me", app.address)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(read.status(), 200, "reads need no header");
+    let r = http.post(&url).header("cookie", &cookie).header("x-requested-with", "rustchat").json(&team).send().await;
+    assert_eq!(r.unwrap().status(), 201, "the web client's request");
+    let r =
+        http.post(&url).bearer_auth(user.token.as_deref().unwrap()).json(&json!({ "name": "other", "open": false }));
+    assert_eq!(r.send().await.unwrap().status(), 201, "a bearer token is no ambient credential");
 }

@@ -4,7 +4,9 @@
 //
 // Environment: PORT, CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (comma-separated),
 // KEY_SET (0 or 1: which signing key set to publish), and to mint bad ID tokens on purpose:
-// ID_TOKEN_EXPIRED=1 (already expired) or ID_TOKEN_AUDIENCE=<another client id>.
+// ID_TOKEN_EXPIRED=1 (already expired), ID_TOKEN_AUDIENCE=<another client id>, ID_TOKEN_ALG=HS256
+// (signed with the client secret, and listed in discovery as Keycloak does) or
+// EMAIL_VERIFIED_STRING=1 (`email_verified: "true"`, a claim of the wrong type).
 import Provider from 'oidc-provider';
 import { generateKeyPairSync } from 'node:crypto';
 
@@ -24,12 +26,16 @@ const configuration = {
     grant_types: ['authorization_code'],
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: process.env.ID_TOKEN_ALG || 'RS256',
   }],
+  enabledJWA: { idTokenSigningAlgValues: ['RS256', 'HS256'] },
   async findAccount(ctx, id) {
     return {
       accountId: id,
       async claims() {
-        return { sub: id, email: `${id}@example.com`, email_verified: !id.startsWith('unverified'), name: id, preferred_username: id };
+        const verified = !id.startsWith('unverified');
+        const emailVerified = process.env.EMAIL_VERIFIED_STRING === '1' ? String(verified) : verified;
+        return { sub: id, email: `${id}@example.com`, email_verified: emailVerified, name: id, preferred_username: id };
       },
     };
   },

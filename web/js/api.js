@@ -1,7 +1,9 @@
 // The REST client. Where tokens live: the access token only in this module's memory; the refresh
 // token in sessionStorage (this tab only, survives a reload, gone when the tab closes; never in
 // localStorage, never in a cookie the page can read). In SSO cookie mode the page holds no token at
-// all: the HttpOnly cookie rides on same-origin requests and the WebSocket handshake.
+// all: the HttpOnly cookie rides on same-origin requests and the WebSocket handshake, and is refreshed
+// from its refresh cookie. Every request says `X-Requested-With`: the server refuses cookie-authenticated
+// writes without it (a cross-site form cannot send it).
 
 const REFRESH_KEY = 'rustchat.refresh';
 let access = null;
@@ -50,7 +52,7 @@ export function refresh() {
 }
 
 async function raw(method, path, body, auth = true) {
-  const headers = { accept: 'application/json' };
+  const headers = { accept: 'application/json', 'x-requested-with': 'rustchat' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (auth && access) headers.authorization = `Bearer ${access}`;
   let response;
@@ -73,14 +75,29 @@ async function raw(method, path, body, auth = true) {
   return data;
 }
 
-/** A request with the session's credentials; an expired access token is refreshed once. */
+let cookieRefreshing = null;
+/** SSO cookie mode: new cookies from the refresh cookie (the page never sees a token). */
+export function refreshCookies() {
+  cookieRefreshing ??= raw('POST', '/auth/refresh', {}, false).finally(() => { cookieRefreshing = null; });
+  return cookieRefreshing;
+}
+
+let cookieTimer = null;
+/** Keeps a cookie session alive: its access cookie lasts 15 minutes. */
+export function keepCookieSession() {
+  clearInterval(cookieTimer);
+  cookieTimer = setInterval(() => { refreshCookies().catch(() => {}); }, 10 * 60 * 1000);
+}
+
+/** A request with the session's credentials; an expired access token (or cookie) is refreshed once. */
 export async function api(method, path, body) {
   try {
     return await raw(method, path, body);
   } catch (e) {
-    const retryable = e.status === 401 && hasRefresh() && !path.startsWith('/auth/');
-    if (!retryable) throw e;
-    await refresh();
+    if (e.status !== 401 || path.startsWith('/auth/')) throw e;
+    if (hasRefresh()) await refresh();
+    else if (!access) await refreshCookies();
+    else throw e;
     return raw(method, path, body);
   }
 }

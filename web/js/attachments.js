@@ -3,7 +3,7 @@
 // from memory (`blob:`): an <img src> or a plain link could not carry the bearer token, and the
 // download answer's own headers (attachment, nosniff, a sandboxing CSP) still apply to what is saved.
 
-import { ApiError, accessToken, hasRefresh, refresh } from './api.js';
+import { ApiError, accessToken, hasRefresh, refresh, refreshCookies } from './api.js';
 import { modal } from './dialogs.js';
 import { announce, h, icon } from './dom.js';
 
@@ -27,9 +27,12 @@ async function fetchJson(url) {
 async function authorized(url) {
   const go = () => fetch(url, { headers: accessToken() ? { authorization: `Bearer ${accessToken()}` } : {}, credentials: 'same-origin' });
   let r = await go();
-  if (r.status === 401 && hasRefresh()) { await refresh(); r = await go(); }
+  if (r.status === 401 && (hasRefresh() || !accessToken())) { await renew(); r = await go(); }
   return r;
 }
+
+/** A new access token, or new cookies in SSO cookie mode. */
+const renew = () => (hasRefresh() ? refresh() : refreshCookies());
 
 async function failure(response) {
   const err = (await response.json().catch(() => null))?.error ?? {};
@@ -56,6 +59,7 @@ export function upload(channelId, file, onProgress) {
     xhr = new XMLHttpRequest();
     xhr.open('POST', `/api/v1/files?channel_id=${encodeURIComponent(channelId)}`);
     xhr.setRequestHeader('accept', 'application/json');
+    xhr.setRequestHeader('x-requested-with', 'rustchat');
     if (accessToken()) xhr.setRequestHeader('authorization', `Bearer ${accessToken()}`);
     xhr.upload.addEventListener('progress', (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); });
     xhr.addEventListener('load', () => {
@@ -72,8 +76,8 @@ export function upload(channelId, file, onProgress) {
     xhr.send(form);
   });
   const done = attempt().catch(async (e) => {
-    if (e.status !== 401 || !hasRefresh() || aborted) throw e;
-    await refresh();
+    if (e.status !== 401 || aborted || !(hasRefresh() || !accessToken())) throw e;
+    await renew();
     return attempt();
   });
   return { done, abort: () => { aborted = true; xhr?.abort(); } };

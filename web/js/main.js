@@ -350,6 +350,7 @@ async function boot() {
   try {
     // With a token, or in SSO cookie mode with the HttpOnly cookie the browser sends by itself.
     const me = await api.get('/users/me');
+    if (!api.accessToken()) api.keepCookieSession();
     await startApp(me);
   } catch (e) {
     const notice = new URLSearchParams(location.search).get('signed_out');
