@@ -20,6 +20,7 @@ pub struct IncomingHook {
     /// Payloads may not post to another channel.
     pub channel_locked: bool,
     pub created_at: Timestamp,
+    /// When its URL was last presented (whether or not that request posted).
     pub last_used_at: Option<Timestamp>,
 }
 
