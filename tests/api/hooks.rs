@@ -80,11 +80,12 @@ async fn latest_post(api: &Api, channel: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_slack_client_and_curl_post_through_a_hook_and_members_see_the_attachments_live_and_on_v4() {
+async fn a_slack_client_and_curl_post_through_a_hook_and_members_see_the_attachments_live_on_another_node_and_on_v4() {
     if !slack_sdk_available() {
         return;
     }
-    let Some(cluster) = Cluster::start(1, &[]).await else { return };
+    // Two nodes: the hook is posted to on node 0, bob's socket lives on node 1.
+    let Some(cluster) = Cluster::start(2, &[]).await else { return };
     let base = cluster.base(0);
     let alice = Api::register(&base, "alice").await;
     let bob = Api::register(&base, "bob").await;
@@ -92,7 +93,7 @@ async fn a_slack_client_and_curl_post_through_a_hook_and_members_see_the_attachm
     alice.add_to_team(&team, &bob.user_id).await;
     let town = alice.create_channel(&team, "town", "public").await;
     alice.add_to_channel(&town, &bob.user_id).await;
-    let mut ws = Ws::connect(&base, bob.token.as_deref().unwrap()).await;
+    let mut ws = Ws::connect(&cluster.base(1), bob.token.as_deref().unwrap()).await;
 
     let (hook_id, url) = create_hook(&alice, &town, false).await;
     let secret = url.trim_start_matches("/hooks/").to_string();
@@ -167,7 +168,7 @@ async fn a_slack_client_and_curl_post_through_a_hook_and_members_see_the_attachm
     let used: Vec<_> = logs.iter().filter(|l| l["message"] == "incoming webhook used").collect();
     assert_eq!(used.len(), 2, "one line per use");
     assert!(used.iter().all(|l| l["fields"]["hook_id"] == hook_id.as_str()));
-    for line in &logs {
+    for line in logs.iter().chain(cluster.logs(1).iter()) {
         assert!(!line.to_string().contains(&secret), "a log line carries the hook's secret: {line}");
     }
     assert!(
