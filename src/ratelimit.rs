@@ -132,6 +132,9 @@ pub struct RateLimits {
     login: Local,
     ws: Local,
     upload: Local,
+    /// Posts per incoming webhook: the rate is a site setting, so the per-node limiter is rebuilt
+    /// when it changes.
+    hooks: std::sync::Mutex<Arc<Local>>,
 }
 
 impl RateLimits {
@@ -143,6 +146,7 @@ impl RateLimits {
             login: Local::new(settings.auth_per_minute),
             ws: Local::new(settings.ws_per_minute),
             upload: Local::new(settings.uploads_per_minute),
+            hooks: std::sync::Mutex::new(Arc::new(Local::new(60))),
         }
     }
 
@@ -157,12 +161,27 @@ impl RateLimits {
 
     /// `Ok` when the request may go ahead; otherwise how long until it could.
     pub async fn check(&self, limit: Limit, key: &str) -> Result<(), Duration> {
-        let local = self.local(limit);
+        self.check_on(limit.as_str(), self.local(limit), key).await
+    }
+
+    /// One post through the incoming webhook `hook` (its public id), at `per_minute` (a site setting).
+    pub async fn check_hook(&self, hook: &str, per_minute: u32) -> Result<(), Duration> {
+        let local = {
+            let mut slot = self.hooks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if slot.per_minute != per_minute {
+                *slot = Arc::new(Local::new(per_minute));
+            }
+            slot.clone()
+        };
+        self.check_on("hook", &local, hook).await
+    }
+
+    async fn check_on(&self, name: &str, local: &Local, key: &str) -> Result<(), Duration> {
         let Some(link) = &self.redis else { return local.check(key) };
         let interval_ms = 60_000.0 / f64::from(local.per_minute.max(1));
         let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
         let now_ms = format!("{}.{:03}", now_us / 1000, now_us % 1000);
-        let redis_key = self.keys.rate_limit(limit.as_str(), key);
+        let redis_key = self.keys.rate_limit(name, key);
         let attempt = async {
             let mut c = link.connection().await?;
             redis::Script::new(GCRA)

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod bots;
 pub mod channels;
 pub mod files;
+pub mod hooks;
 pub mod invites;
 pub mod posts;
 pub mod preferences;

@@ -4,6 +4,7 @@ use rustchat_actors::ports::Connections;
 
 use crate::access::{ChannelAccess, member_channel, readable_channel};
 use crate::auth::AuthUser;
+use crate::domain::hooks::PostProps;
 use crate::domain::{ChannelId, EmojiName, FileId, Mentions, MessageBody, PostId, SessionId, UserId};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::change::ChannelEvent;
@@ -32,7 +33,7 @@ pub async fn post_as(
         return Ok(posted);
     }
     let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, draft, root, &[]).await
+    post_message(store, presence, &caller, channel, draft, root, &[], None).await
 }
 
 /// A message's text, checked, with the mentions it makes. Parsed before the rules run, but a bad
@@ -48,7 +49,7 @@ impl Draft {
         Self::of(MessageBody::parse(message)?)
     }
 
-    /// A draft carrying files: its text may be empty.
+    /// A draft carrying files (or a webhook's attachments): its text may be empty.
     fn with_files(message: &str) -> Result<Draft> {
         Self::of(MessageBody::parse_caption(message)?)
     }
@@ -71,7 +72,7 @@ pub async fn post_checked(
     root: Option<PostId>,
 ) -> Result<(Post, ChannelEvent)> {
     let caller = AuthUser::of_session(store, session, author).await?;
-    post_message(store, presence, &caller, channel, Draft::parse(message), root, &[]).await
+    post_message(store, presence, &caller, channel, Draft::parse(message), root, &[], None).await
 }
 
 /// Posts a message carrying uploaded files (at most `per_post`, each the author's upload to this
@@ -98,10 +99,26 @@ pub async fn post_with_files(
     if unique.len() != files.len() {
         return Err(Error::validation("file_ids: a file is listed twice"));
     }
-    post_message(store, presence, &caller, channel, Draft::with_files(message), root, files).await
+    post_message(store, presence, &caller, channel, Draft::with_files(message), root, files, None).await
+}
+
+/// Posts what an incoming webhook received, as the hook's creator (`app::hooks` checked the hook and
+/// the payload): the same rules as any post of theirs, and `props` (attachments, overrides) kept with
+/// it. The text may be empty when the post carries attachments.
+pub async fn post_from_hook(
+    store: &Store,
+    presence: &dyn Connections,
+    creator: &AuthUser,
+    channel: ChannelId,
+    text: &str,
+    props: &PostProps,
+) -> Result<(Post, ChannelEvent)> {
+    let draft = if props.attachments.is_empty() { Draft::parse(text) } else { Draft::with_files(text) };
+    post_message(store, presence, creator, channel, draft, None, &[], Some(props)).await
 }
 
 /// Posts `draft` as `caller`, step by step: membership, archive and size checks, then one transaction.
+#[allow(clippy::too_many_arguments)]
 async fn post_message(
     store: &Store,
     presence: &dyn Connections,
@@ -110,6 +127,7 @@ async fn post_message(
     draft: Result<Draft>,
     root: Option<PostId>,
     files: &[FileId],
+    props: Option<&PostProps>,
 ) -> Result<(Post, ChannelEvent)> {
     let access = member_channel(store, caller, channel).await?.writable()?;
     let Draft { body, mentions } = draft?;
@@ -133,6 +151,7 @@ async fn post_message(
             root,
             online: &online,
             files,
+            props,
         })
         .await
 }

@@ -59,4 +59,6 @@ id_type!(
     PostId,
     /// An uploaded file (an attachment once a post takes it).
     FileId,
+    /// An incoming webhook's public id (what logs and lists show; its secret is another value).
+    HookId,
 );

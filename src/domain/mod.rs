@@ -3,6 +3,7 @@
 //! Plain data from here inward; the rules live in these constructors.
 
 mod files;
+pub mod hooks;
 mod ids;
 mod kinds;
 mod mentions;
@@ -11,7 +12,7 @@ mod site;
 mod timestamp;
 
 pub use files::FileName;
-pub use ids::{ChannelId, FileId, PostId, SessionId, TeamId, UserId};
+pub use ids::{ChannelId, FileId, HookId, PostId, SessionId, TeamId, UserId};
 pub use kinds::{ChannelKind, Role};
 pub use mentions::Mentions;
 pub use names::{DisplayName, Email, EmojiName, MessageBody, Password, Slug, Text, Username};

@@ -26,6 +26,17 @@ pub struct SiteConfig {
     pub enable_personal_access_tokens: bool,
     /// Whether any user may create bot accounts (otherwise only system admins).
     pub enable_bot_account_creation: bool,
+    /// Whether incoming webhooks exist at all: when off, none can be created and none posts.
+    pub enable_incoming_webhooks: bool,
+    /// Whether only channel, team and system admins may create incoming webhooks (otherwise any
+    /// member of the channel).
+    pub incoming_webhooks_admins_only: bool,
+    /// Whether a webhook payload's `username` is shown instead of its creator's (ignored otherwise).
+    pub enable_post_username_override: bool,
+    /// Whether a webhook payload's `icon_url` is shown instead of its creator's picture (ignored otherwise).
+    pub enable_post_icon_override: bool,
+    /// Posts one incoming webhook may make a minute (a burst of that many, then evenly spaced).
+    pub incoming_webhook_posts_per_minute: u32,
 }
 
 impl Default for SiteConfig {
@@ -37,6 +48,11 @@ impl Default for SiteConfig {
             allow_team_creation: true,
             enable_personal_access_tokens: false,
             enable_bot_account_creation: false,
+            enable_incoming_webhooks: true,
+            incoming_webhooks_admins_only: false,
+            enable_post_username_override: false,
+            enable_post_icon_override: false,
+            incoming_webhook_posts_per_minute: 60,
         }
     }
 }
@@ -50,6 +66,9 @@ impl SiteConfig {
         let n = self.site_name.trim().chars().count();
         if n == 0 || n > 64 {
             return Err(crate::error::Error::validation("site_name must be 1-64 characters"));
+        }
+        if !(1..=60_000).contains(&self.incoming_webhook_posts_per_minute) {
+            return Err(crate::error::Error::validation("incoming_webhook_posts_per_minute must be 1-60000"));
         }
         Ok(())
     }

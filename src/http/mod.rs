@@ -12,6 +12,7 @@ pub mod client;
 pub mod faults;
 pub mod files;
 pub mod health;
+pub mod hooks;
 pub mod input;
 pub mod json;
 pub mod oidc;
@@ -117,8 +118,13 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(admin::list_oidc_providers)
             .service(admin::create_oidc_provider)
             .service(admin::delete_oidc_provider)
-            .service(ws::connect),
+            .service(ws::connect)
+            .service(hooks::create_hook)
+            .service(hooks::list_hooks)
+            .service(hooks::revoke_hook),
     );
+    // At the root, where Mattermost serves it (and before the web client's fallback).
+    cfg.service(hooks::post_to_hook);
 }
 
 /// A page size from a query: default when absent, else 1..=MAX_PAGE.

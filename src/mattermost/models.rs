@@ -171,6 +171,11 @@ pub fn post(p: &Post) -> Value {
     if !reactions.is_empty() {
         metadata["reactions"] = Value::Array(reactions);
     }
+    let mut props = p.props.as_ref().map_or_else(|| json!({}), |props| json!(props));
+    if p.from_bot {
+        // Mattermost marks a bot's post with the string "true" in `from_bot`.
+        props["from_bot"] = json!("true");
+    }
     json!({
         "id": encode(p.id.0),
         "create_at": millis(p.created_at),
@@ -183,9 +188,9 @@ pub fn post(p: &Post) -> Value {
         "root_id": p.root_id.map(|r| encode(r.0)).unwrap_or_default(),
         "original_id": "",
         "message": p.message,
-        "type": "",
-        // Mattermost marks a bot's post with the string "true" in `from_bot`.
-        "props": if p.from_bot { json!({ "from_bot": "true" }) } else { json!({}) },
+        // Mattermost's clients draw a webhook's attachments from a post of this type.
+        "type": if p.props.as_ref().is_some_and(|props| !props.attachments.is_empty()) { "slack_attachment" } else { "" },
+        "props": props,
         "hashtags": "",
         "pending_post_id": "",
         "reply_count": p.reply_count,

@@ -8,7 +8,7 @@
 //! - `2` ([`FORMAT`]): `data` is the [`Change`]'s fields, written from the type.
 //!
 //! Format 2 keeps every field where format 1 had it and only adds (`post_deleted` carries the deleted
-//! post): nodes of the previous release render new rows and bus messages correctly during a rolling
+//! post; a post may carry `props`, an incoming webhook's attachments and overrides, absent otherwise): nodes of the previous release render new rows and bus messages correctly during a rolling
 //! upgrade, and rows of format 1 read back as the same [`Change`] (no rewrite of the log on upgrade).
 
 use serde::{Deserialize, Serialize};
@@ -276,6 +276,7 @@ mod tests {
             from_bot: false,
             reactions: Vec::new(),
             files: Vec::new(),
+            props: None,
         }
     }
 
@@ -283,8 +284,17 @@ mod tests {
     fn every_change_reads_back_from_its_stored_form_and_its_wire_form() {
         let p = post();
         let user = UserId(uuid::Uuid::now_v7());
+        let hooked = Post {
+            props: Some(crate::domain::hooks::PostProps {
+                from_webhook: Some("true".into()),
+                attachments: vec![crate::domain::hooks::Attachment { title: "Build 42".into(), ..Default::default() }],
+                ..Default::default()
+            }),
+            ..p.clone()
+        };
         let changes = vec![
             Change::Posted { post: p.clone(), mentions: Mentions::parse("hi @bob @here") },
+            Change::Posted { post: hooked, mentions: Mentions::default() },
             Change::PostEdited { post: p.clone() },
             Change::PostDeleted { post_id: p.id, root_id: None, post: Some(p.clone()) },
             Change::ReactionAdded {

@@ -10,6 +10,7 @@ mod channels;
 mod diagnose;
 mod events;
 pub mod files;
+mod hooks;
 mod migrate;
 pub mod models;
 mod posts;
@@ -32,6 +33,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use channels::{ChannelPatch, NewChannel};
 pub use diagnose::{Cause, Unusable};
+pub use hooks::{IncomingHook, NewHook};
 pub use migrate::{AppliedMigration, MigrationStatus};
 pub use posts::{NewPost, PostCursor, SINCE_LIMIT};
 pub use preferences::Preference;

@@ -136,6 +136,11 @@ pub struct Post {
     #[sqlx(skip)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<super::files::FileInfo>,
+    /// What the post carries besides its text (a webhook's attachments, name and icon overrides);
+    /// absent on ordinary posts.
+    #[sqlx(json(nullable))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub props: Option<crate::domain::hooks::PostProps>,
 }
 
 /// Who reacted with one emoji on one post.

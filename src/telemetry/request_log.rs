@@ -17,6 +17,14 @@ pub fn route_of(request: &actix_web::HttpRequest) -> String {
     request.match_pattern().unwrap_or_else(|| "unmatched".to_string())
 }
 
+/// The request's path as logged: an incoming webhook's path holds its secret, which never reaches a log.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/hooks/") {
+        Some(_) => "/hooks/{secret}".to_string(),
+        None => path.to_string(),
+    }
+}
+
 pub async fn log_requests(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -36,7 +44,7 @@ pub async fn log_requests(
         Some(state) => state.client_ip(request.request()),
         None => request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
     };
-    let path = request.path().to_string();
+    let path = loggable_path(request.path());
     let span = tracing::info_span!("http_request", request_id = %request_id);
 
     // Handler errors arrive here already turned into responses; an `Err` comes only from a layer

@@ -21,6 +21,7 @@ mod files;
 mod files_limits;
 mod files_s3;
 mod health;
+mod hooks;
 mod input;
 mod logins;
 mod logs;

@@ -198,6 +198,7 @@ mod tests {
             from_bot: false,
             reactions: Vec::new(),
             files: Vec::new(),
+            props: None,
         };
         let event = ChannelEvent {
             channel_id: channel,

@@ -53,7 +53,7 @@ impl Store {
         let now = Timestamp::now();
         with_tx!(self, |tx| {
             let post = sqlx::query_as::<_, Post>(concat!(
-                "UPDATE posts SET deleted_at = $2, message = '', is_pinned = FALSE WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+                "UPDATE posts SET deleted_at = $2, message = '', is_pinned = FALSE, props = NULL WHERE id = $1 AND deleted_at IS NULL RETURNING ",
                 post_columns!(bare)
             ))
             .bind(id)

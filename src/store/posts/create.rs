@@ -8,6 +8,7 @@ use super::super::events::insert_event;
 use super::super::models::Post;
 use super::super::sessions::live_session;
 use super::super::{Store, with_tx};
+use crate::domain::hooks::PostProps;
 use crate::domain::{ChannelId, ChannelKind, FileId, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
@@ -26,6 +27,8 @@ pub struct NewPost<'a> {
     pub online: &'a [UserId],
     /// Uploads to attach: each must be the author's, to this channel, stored and not yet taken.
     pub files: &'a [FileId],
+    /// What the post carries besides its text (a webhook's attachments and overrides).
+    pub props: Option<&'a PostProps>,
 }
 
 /// The common post (no thread, no mentions) on PostgreSQL: everything `create_post`'s transaction does,
@@ -58,6 +61,7 @@ async fn create_plain_post_pg(
         from_bot: false,
         reactions: Vec::new(),
         files: Vec::new(),
+        props: None,
     };
     let change = Change::Posted { post: post.clone(), mentions: Mentions::default() };
     // The checks sit in the UPDATE's WHERE, so a channel archived meanwhile is seen as the row is locked.
@@ -160,8 +164,8 @@ impl Store {
                 }
             };
             let mut post = sqlx::query_as::<_, Post>(concat!(
-                "INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at, from_bot)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+                "INSERT INTO posts (id, channel_id, user_id, root_id, message, created_at, from_bot, props)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
                 post_columns!(bare)
             ))
             .bind(id)
@@ -171,6 +175,7 @@ impl Store {
             .bind(new.message.as_str())
             .bind(now)
             .bind(new.from_bot)
+            .bind(new.props.map(sqlx::types::Json))
             .fetch_one(&mut *tx)
             .await?;
             post.reactions = Vec::new();

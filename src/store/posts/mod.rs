@@ -12,11 +12,11 @@ use crate::error::{Error, Result};
 macro_rules! post_columns {
     () => {
         "p.id, p.channel_id, p.user_id, p.root_id, p.message, p.created_at, p.edited_at, p.deleted_at,
-         p.reply_count, p.last_reply_at, p.is_pinned, p.from_bot"
+         p.reply_count, p.last_reply_at, p.is_pinned, p.from_bot, p.props"
     };
     (bare) => {
         "id, channel_id, user_id, root_id, message, created_at, edited_at, deleted_at,
-         reply_count, last_reply_at, is_pinned, from_bot"
+         reply_count, last_reply_at, is_pinned, from_bot, props"
     };
 }
 
