@@ -4,6 +4,17 @@
 import { get, patch, post } from './api.js';
 import { announce, h } from './dom.js';
 
+const INTEGRATION_SWITCHES = [
+  ['enable_personal_access_tokens', 'Anyone may create personal access tokens'],
+  ['enable_bot_account_creation', 'Anyone may create bot accounts'],
+  ['enable_incoming_webhooks', 'Incoming webhooks'],
+  ['incoming_webhooks_admins_only', 'Only admins may create incoming webhooks'],
+  ['enable_post_username_override', 'Webhooks may set the name shown on their posts'],
+  ['enable_post_icon_override', 'Webhooks may set the picture shown on their posts'],
+  ['enable_outgoing_webhooks', 'Outgoing webhooks'],
+  ['enable_commands', 'Slash commands'],
+];
+
 function field(id, label, control) {
   control.id = id;
   return h('div', { class: 'field' }, h('label', { for: id }, label), control);
@@ -19,17 +30,25 @@ export async function showAdmin(main, me) {
     .map(([v, l]) => h('option', { value: v, selected: site.registration === v }, l)));
   const maxConn = h('input', { type: 'number', min: 1, max: 1000, value: String(site.max_simultaneous_connections) });
   const teams = h('input', { type: 'checkbox', checked: site.allow_team_creation });
+  // The integration switches this server has (each is a boolean site setting).
+  const switches = INTEGRATION_SWITCHES.filter(([key]) => typeof site[key] === 'boolean').map(([key, label]) => {
+    const box = h('input', { type: 'checkbox', checked: site[key], id: `site-${key}`, dataset: { key } });
+    return [key, box, h('div', { class: 'field inline' }, box, h('label', { for: box.id }, label))];
+  });
   const settings = h('form', { class: 'stack card', 'aria-labelledby': 'site-h' }, h('h2', { id: 'site-h' }, 'Site'),
     field('site-name', 'Site name', name), field('site-registration', 'Registration', registration),
     field('site-maxconn', 'Connections per user (max_simultaneous_connections)', maxConn),
     h('div', { class: 'field inline' }, teams, h('label', { for: 'site-teams' }, 'Anyone may create teams')),
+    switches.length ? h('fieldset', { class: 'stack' }, h('legend', {}, 'Integrations'), switches.map(([, , row]) => row)) : null,
     h('button', { type: 'submit', class: 'primary' }, 'Save settings'));
   teams.id = 'site-teams';
   settings.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.textContent = '';
     try {
-      await patch('/admin/config/site', { site_name: name.value, registration: registration.value, max_simultaneous_connections: Number(maxConn.value), allow_team_creation: teams.checked });
+      const body = { site_name: name.value, registration: registration.value, max_simultaneous_connections: Number(maxConn.value), allow_team_creation: teams.checked };
+      for (const [key, box] of switches) body[key] = box.checked;
+      await patch('/admin/config/site', body);
       announce('Settings saved');
     } catch (err) { error.textContent = err.message; }
   });

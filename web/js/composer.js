@@ -169,7 +169,8 @@ export function composer({ label, channelId, rootId = () => null, socket, onSent
       files = [];
       pending.replaceChildren();
       drawPending();
-      onSent(created);
+      // A slash command answers with its reply instead of a post: an ephemeral one arrives on the socket.
+      if (created?.id) onSent(created);
     } catch (err) {
       error.textContent = err.message;
     } finally {

@@ -3,11 +3,12 @@
 
 import * as api from './api.js';
 import { showAdmin } from './admin.js';
+import { showIntegrations } from './integrations.js';
 import { exchangeSsoCode, showSignIn } from './auth.js';
 import { composer } from './composer.js';
 import { formDialog, modal } from './dialogs.js';
 import { announce, h } from './dom.js';
-import { jumpTo, messageList, openChannel, react, remove, replied, upsert } from './messages.js';
+import { ephemeral, jumpTo, messageList, openChannel, react, remove, replied, upsert } from './messages.js';
 import { Socket } from './socket.js';
 import { accept, channelLabel, currentChannel, loadChannels, on, state, user } from './state.js';
 import { createTeam, drawSidebar, refreshPresence, sidebar } from './sidebar.js';
@@ -95,6 +96,7 @@ function onEvent(e) {
       if (d.user_id === state.me.id) loadChannels().then(() => { if (e.event === 'member_removed' && here) navigate('/', true); }).catch(() => {});
       break;
     case 'channel_updated': if (c) { Object.assign(c, d); drawSidebar(); if (here) drawHeader(); } break;
+    case 'ephemeral_message': ephemeral(d.channel_id ?? e.channel_id, d.text ?? ''); break;
     case 'typing':
       if (d.user_id !== state.me.id) user(d.user_id).then((u) => {
         typers.set(d.user_id, { name: u.display_name || u.username, until: Date.now() + 5000, channel: e.channel_id });
@@ -160,6 +162,7 @@ async function route() {
   const path = location.pathname;
   document.querySelectorAll('#sidebar a[aria-current]').forEach((a) => a.removeAttribute('aria-current'));
   if (path === '/admin' && state.me.is_system_admin) { state.currentId = null; drawSidebar(); await showAdmin(main, state.me); return; }
+  if (path === '/integrations') { state.currentId = null; drawSidebar(); showIntegrations(main); return; }
   const m = path.match(/^\/channels\/([0-9a-fA-F-]{36})$/);
   let id = m && state.channels.has(m[1]) ? m[1] : null;
   if (!id) {
@@ -322,6 +325,7 @@ async function startApp(me) {
     h('form', { class: 'search', role: 'search', onsubmit: search }, h('input', { type: 'search', name: 'q', 'aria-label': 'Search messages', placeholder: 'Search messages' })),
     connection,
     h('span', { class: 'me' }, `@${me.username}`),
+    h('a', { href: '/integrations', class: 'button small', onclick: (e) => { e.preventDefault(); navigate('/integrations'); } }, 'Integrations'),
     me.is_system_admin ? h('a', { href: '/admin', class: 'button small', onclick: (e) => { e.preventDefault(); navigate('/admin'); } }, 'System settings') : null,
     h('button', { type: 'button', class: 'small', onclick: changePassword }, 'Change password'),
     h('button', { type: 'button', class: 'small', onclick: () => signOut() }, 'Sign out'));

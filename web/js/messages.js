@@ -235,18 +235,42 @@ function edit(p, el) {
   area.focus();
 }
 
+const COLORS = { good: '#2eb67d', warning: '#ecb22e', danger: '#e01e5a' };
+const safeLink = (url) => (/^https?:\/\//i.test(url ?? '') ? url : null);
+
+/** A webhook's Slack-style attachments: a colour bar, pretext, a title (a link only to http(s)), text
+ * and fields, all rendered as text nodes through the Markdown renderer (nothing becomes markup). */
+function slackAttachments(list) {
+  return h('div', { class: 'slack-attachments' }, list.map((a) => {
+    const card = h('div', { class: 'slack-attachment', role: 'group', 'aria-label': a.title || a.fallback || 'Attachment' },
+      a.pretext ? h('div', { class: 'pretext' }, render(a.pretext, state.me.username)) : null,
+      a.author_name ? h('div', { class: 'muted' }, a.author_name) : null,
+      a.title ? h('div', { class: 'title' }, safeLink(a.title_link) ? h('a', { href: a.title_link, target: '_blank', rel: 'noopener noreferrer' }, a.title) : a.title) : null,
+      a.text ? h('div', { class: 'text' }, render(a.text, state.me.username)) : null,
+      a.fields?.length ? h('dl', { class: 'fields' }, a.fields.map((f) => h('div', { class: f.short ? 'field short' : 'field' }, h('dt', {}, f.title), h('dd', {}, render(String(f.value ?? ''), state.me.username))))) : null,
+      !a.pretext && !a.title && !a.text && !a.fields?.length && a.fallback ? h('div', { class: 'text' }, a.fallback) : null);
+    // A colour from the payload goes through CSSOM only when it is a colour (the CSP allows no inline style).
+    const color = COLORS[a.color] ?? (/^#[0-9a-f]{3,8}$/i.test(a.color ?? '') ? a.color : null);
+    if (color) card.style.borderLeftColor = color;
+    return card;
+  }));
+}
+
 /** One post as an article. `inThread` drops the thread affordances. */
 export function postElement(p, inThread = false) {
   const author = h('span', { class: 'author' }, '…');
-  user(p.user_id).then((u) => { author.textContent = displayName(u); });
+  const override = p.props?.from_webhook === 'true' ? p.props.override_username : null;
+  user(p.user_id).then((u) => { author.textContent = override || displayName(u); });
+  const tag = p.from_bot ? 'BOT' : p.props?.from_webhook === 'true' ? 'WEBHOOK' : null;
   const mine = p.user_id === state.me.id;
   const when = new Date(p.created_at);
   const el = h('article', { class: mine ? 'post mine' : 'post', id: inThread ? null : `post-${p.id}`, tabindex: '-1', dataset: { id: p.id, user: p.user_id } },
-    h('div', { class: 'meta' }, author, ' ', h('time', { datetime: p.created_at, title: when.toLocaleString() }, timeLabel(when)),
+    h('div', { class: 'meta' }, author, tag ? h('span', { class: 'tag' }, tag) : null, ' ', h('time', { datetime: p.created_at, title: when.toLocaleString() }, timeLabel(when)),
       p.edited_at ? h('span', { class: 'muted' }, ' (edited)') : null,
       p.is_pinned ? h('span', { class: 'pinned' }, ' 📌 pinned') : null,
       p.root_id && !inThread ? h('button', { type: 'button', class: 'link small', onclick: () => emit('thread', p.root_id) }, ' reply in a thread') : null),
     h('div', { class: 'body' }, render(p.message, state.me.username)),
+    p.props?.attachments?.length ? slackAttachments(p.props.attachments) : null,
     p.files?.length ? attachmentList(p.files) : null,
     reactions(p));
   if (!inThread && !p.root_id && p.reply_count > 0) {
@@ -264,6 +288,18 @@ export function postElement(p, inThread = false) {
   }
   el.append(actions);
   return el;
+}
+
+let ephemerals = 0;
+/** A slash command's answer for this user only: shown at the end of the open channel, never stored. */
+export function ephemeral(channel, text) {
+  if (channel !== channelId) return;
+  list.querySelector('.empty')?.remove();
+  const el = h('article', { class: 'post ephemeral', id: `ephemeral-${++ephemerals}`, tabindex: '-1' },
+    h('div', { class: 'meta' }, h('span', { class: 'author' }, 'RustChat'), h('span', { class: 'tag' }, 'ONLY VISIBLE TO YOU')),
+    h('div', { class: 'body' }, render(text, state.me.username)));
+  list.append(el);
+  list.scrollTop = list.scrollHeight;
 }
 
 /** Finds a post by paging back (search's jump-to-message); false when it is not in this channel. */

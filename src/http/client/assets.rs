@@ -42,6 +42,7 @@ static FILES: &[File] = &[
     file!("js/dialogs.js", JS),
     file!("js/admin.js", JS),
     file!("js/attachments.js", JS),
+    file!("js/integrations.js", JS),
 ];
 
 /// Placeholder in `index.html` replaced by the build version, so the page names immutable URLs.
