@@ -109,6 +109,7 @@ impl Node {
         let grace = settings.shutdown_grace;
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
+        let (webhook_settings, metrics_for_webhooks) = (settings.webhooks.clone(), metrics.clone());
         let mattermost = crate::mattermost::ws::sockets::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
@@ -126,6 +127,7 @@ impl Node {
             oidc,
             one_time,
             started: Instant::now(),
+            webhooks: Arc::new(crate::webhooks::Webhooks::new(webhook_settings, metrics_for_webhooks)),
             lifecycle: Lifecycle::default(),
         });
         let app_state = state.clone();
@@ -181,6 +183,7 @@ impl Node {
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
         tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
         crate::files::sweeper::spawn(&state, lifecycle.shutdown_token());
+        crate::webhooks::outbox::spawn(&state, lifecycle.shutdown_token());
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod channels;
 pub mod files;
 pub mod invites;
+pub mod outgoing;
 pub mod posts;
 pub mod preferences;
 pub mod providers;

@@ -60,3 +60,12 @@ id_type!(
     /// An uploaded file (an attachment once a post takes it).
     FileId,
 );
+
+id_type!(
+    /// An outgoing webhook.
+    OutgoingHookId,
+    /// A slash command of a team.
+    CommandId,
+    /// One call in the outgoing outbox.
+    DeliveryId,
+);

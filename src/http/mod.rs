@@ -15,6 +15,7 @@ pub mod input;
 pub mod json;
 pub mod oidc;
 pub mod openapi;
+pub mod outgoing;
 pub mod params;
 pub mod posts;
 pub mod search;
@@ -103,7 +104,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(admin::list_oidc_providers)
             .service(admin::create_oidc_provider)
             .service(admin::delete_oidc_provider)
-            .service(ws::connect),
+            .service(ws::connect)
+            .service(outgoing::create_outgoing_webhook)
+            .service(outgoing::list_outgoing_webhooks)
+            .service(outgoing::get_outgoing_webhook)
+            .service(outgoing::revoke_outgoing_webhook)
+            .service(outgoing::list_outgoing_deliveries),
     );
 }
 

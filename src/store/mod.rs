@@ -12,6 +12,7 @@ mod events;
 pub mod files;
 mod migrate;
 pub mod models;
+pub mod outgoing;
 mod posts;
 mod preferences;
 mod search;
