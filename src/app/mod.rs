@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod channels;
+pub mod commands;
 pub mod files;
 pub mod invites;
 pub mod outgoing;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod channels;
 pub mod client;
+pub mod commands;
 pub mod faults;
 pub mod files;
 pub mod health;
@@ -109,7 +110,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(outgoing::list_outgoing_webhooks)
             .service(outgoing::get_outgoing_webhook)
             .service(outgoing::revoke_outgoing_webhook)
-            .service(outgoing::list_outgoing_deliveries),
+            .service(outgoing::list_outgoing_deliveries)
+            .service(commands::create_command)
+            .service(commands::list_commands)
+            .service(commands::get_command)
+            .service(commands::revoke_command)
+            .service(commands::run_command),
     );
 }
 

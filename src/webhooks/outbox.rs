@@ -64,6 +64,7 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
 async fn deliver(state: &AppState, owner: &str, d: Delivery) {
     let webhooks = &state.webhooks;
     let settings = &webhooks.settings;
+    tracing::info!(delivery = %d.id, hook = ?d.hook_id, idempotency_key = %d.idempotency_key, tries = d.attempts + 1, "outgoing webhook call started");
     let (result, seconds) = webhooks
         .call(Call {
             url: &d.url,
