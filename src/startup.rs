@@ -94,6 +94,7 @@ impl Node {
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
+        let webhooks = Arc::new(crate::webhooks::Webhooks::new(settings.webhooks.clone(), metrics.clone()));
         let realtime = Realtime::start(
             &tree,
             &settings,
@@ -104,12 +105,12 @@ impl Node {
             session_counters,
             bus_stats,
             metrics.clone(),
+            webhooks.clone(),
         )?;
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
         let site = SiteCache::default();
         site.set(store.site_config().await.context("cannot read site settings")?);
-        let (webhook_settings, metrics_for_webhooks) = (settings.webhooks.clone(), metrics.clone());
         let mattermost = crate::mattermost::ws::sockets::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
@@ -127,7 +128,7 @@ impl Node {
             oidc,
             one_time,
             started: Instant::now(),
-            webhooks: Arc::new(crate::webhooks::Webhooks::new(webhook_settings, metrics_for_webhooks)),
+            webhooks,
             lifecycle: Lifecycle::default(),
         });
         let app_state = state.clone();

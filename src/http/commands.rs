@@ -141,10 +141,7 @@ pub async fn run(
             )
         }
         Ran::Ephemeral(text) => {
-            state.realtime.publish_to_user(
-                caller.id(),
-                serde_json::json!({ "event": "ephemeral_message", "channel_id": channel, "data": { "channel_id": channel, "text": &text } }),
-            );
+            state.realtime.publish_to_user(caller.id(), crate::realtime::render::ephemeral_message(channel, &text));
             (CommandAnswer { response_type: "ephemeral", text, post: None }, None)
         }
         Ran::Nothing => (CommandAnswer { response_type: "none", text: String::new(), post: None }, None),

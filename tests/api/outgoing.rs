@@ -300,6 +300,7 @@ async fn slash_commands_answer_in_the_channel_or_only_to_the_caller(db: Db) {
         vec![
             Answer::Status(200, r#"{"response_type":"in_channel","text":"deployed main"}"#.into()),
             Answer::Status(200, r#"{"response_type":"ephemeral","text":"only you see this"}"#.into()),
+            Answer::Status(200, r#"{"response_type":"ephemeral","text":"via the socket"}"#.into()),
         ],
         Answer::Status(500, "{}".into()),
     )
@@ -366,6 +367,14 @@ async fn slash_commands_answer_in_the_channel_or_only_to_the_caller(db: Db) {
     assert_eq!(next["data"]["post"]["message"], "after the command", "{next}");
     assert!(other_ws.seen.iter().all(|e| e["event"] != "ephemeral_message"), "{:?}", other_ws.seen);
     assert_eq!(channel_messages(&admin, &channel).await.len(), 2, "the answer was not posted");
+
+    // The socket's post action runs command lines too.
+    caller_ws.send(json!({"action": "post", "id": "c1", "channel_id": channel, "message": "/deploy ws"})).await;
+    let reply = caller_ws.expect("reply", WAIT).await;
+    assert_eq!((reply["id"].as_str(), reply["status"].as_str()), (Some("c1"), Some("ok")), "{reply}");
+    let event = caller_ws.expect("ephemeral_message", WAIT).await;
+    assert_eq!(event["data"]["text"], "via the socket");
+    assert!(target.seen()[2].body.contains("text=ws"), "{}", target.seen()[2].body);
 
     // A failing command server is a clear 503; an unknown command a 404; neither is posted.
     let r = admin.post(&format!("/api/v1/channels/{channel}/posts"), json!({ "message": "/deploy again" })).await;
