@@ -55,6 +55,7 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX idx_webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE state = 'pending';
 CREATE INDEX idx_webhook_deliveries_hook ON webhook_deliveries(hook_id, created_at);
+CREATE INDEX idx_webhook_deliveries_finished ON webhook_deliveries(finished_at) WHERE state <> 'pending';
 
 -- A slash command of a team: `/trigger args` is sent to `url` instead of being posted.
 CREATE TABLE slash_commands (

@@ -383,6 +383,17 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Deletes calls that finished (delivered or given up) before `before`; returns how many.
+    pub async fn prune_deliveries(&self, before: Timestamp) -> Result<u64> {
+        Ok(with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM webhook_deliveries WHERE state <> 'pending' AND finished_at < $1")
+                .bind(before)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
+    }
+
     pub async fn create_command(&self, new: NewCommand<'_>) -> Result<Command> {
         let sql = format!(
             "INSERT INTO slash_commands (id, team_id, creator_id, trigger, url, method, token, display_name,

@@ -23,6 +23,10 @@ const POLL: Duration = Duration::from_millis(250);
 const IN_FLIGHT: usize = 16;
 /// The longest wait between tries.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+/// How long finished calls (delivered or dead) stay visible before they are deleted.
+const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often a node deletes old finished calls.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Starts the worker; it stops when `shutdown` fires (calls in flight are abandoned to their leases).
 pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken) {
@@ -30,7 +34,17 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
     let owner = format!("{}/{}", state.settings.node_id, uuid::Uuid::new_v4().simple());
     tokio::spawn(async move {
         let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+        let mut pruned = std::time::Instant::now();
         loop {
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = std::time::Instant::now();
+                let before = Timestamp::from(time::OffsetDateTime::now_utc() - KEEP_FINISHED);
+                match state.store.prune_deliveries(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "outgoing webhooks: old finished calls deleted"),
+                    Err(e) => tracing::warn!(error = %e, "outgoing webhooks: cannot delete old finished calls"),
+                }
+            }
             if let Err(e) = crate::app::outgoing::enqueue_triggered(&state.store).await {
                 tracing::warn!(error = %e, "outgoing webhooks: cannot read new posts' triggers");
             }
@@ -64,7 +78,7 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
 async fn deliver(state: &AppState, owner: &str, d: Delivery) {
     let webhooks = &state.webhooks;
     let settings = &webhooks.settings;
-    tracing::info!(delivery = %d.id, hook = ?d.hook_id, idempotency_key = %d.idempotency_key, tries = d.attempts + 1, "outgoing webhook call started");
+    tracing::info!(audit = "outgoing_webhook.use", delivery = %d.id, hook = ?d.hook_id, idempotency_key = %d.idempotency_key, tries = d.attempts + 1, "outgoing webhook call started");
     let (result, seconds) = webhooks
         .call(Call {
             url: &d.url,

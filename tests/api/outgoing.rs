@@ -461,3 +461,43 @@ async fn a_call_whose_node_is_killed_mid_delivery_is_made_by_another_node() {
     .await;
     assert_eq!(target.seen().len(), 2);
 }
+
+/// A command run through one node answers ephemerally to the caller's socket on another node (over
+/// Redis), and to no other member's socket there.
+#[tokio::test]
+async fn an_ephemeral_answer_reaches_the_callers_sockets_on_every_node_and_no_one_else() {
+    let Some(db) = crate::common::TestDb::create().await else { return };
+    if !crate::common::redis_available().await {
+        return;
+    }
+    let prefix = format!("test{}", uuid::Uuid::new_v4().simple());
+    let redis = crate::common::redis_url();
+    let vars = [
+        ("RUSTCHAT_JWT_SECRET", crate::common::CLUSTER_JWT_SECRET),
+        ("RUSTCHAT_ENCRYPTION_KEY", crate::common::CLUSTER_ENCRYPTION_KEY),
+        ("RUSTCHAT_REDIS_URL", redis.as_str()),
+        ("RUSTCHAT_REDIS_PREFIX", prefix.as_str()),
+        ("RUSTCHAT_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1"),
+    ];
+    let a = crate::common::spawn_app_on(&db.url, &vars).await.unwrap();
+    let b = crate::common::spawn_app_on(&db.url, &vars).await.unwrap();
+    let target = Target::start(vec![], Answer::Status(200, r#"{"text":"for your eyes"}"#.into())).await;
+    let (admin, team, channel) = team_and_channel(&a.address, "xnodeadmin").await;
+    let member = Api::register(&a.address, "xnodemember").await;
+    admin.add_to_team(&team, &member.user_id).await;
+    admin.add_to_channel(&channel, &member.user_id).await;
+    create_command(&admin, &team, "peek", &target.url).await;
+    let mut caller_on_b = crate::common::ws::Ws::connect(&b.address, admin.token.as_deref().unwrap()).await;
+    let mut member_on_b = crate::common::ws::Ws::connect(&b.address, member.token.as_deref().unwrap()).await;
+
+    let answer = admin
+        .post(&format!("/api/v1/channels/{channel}/commands/run"), json!({ "command": "/peek" }))
+        .await
+        .expect(200);
+    assert_eq!(answer["response_type"], "ephemeral");
+    let event = caller_on_b.expect("ephemeral_message", WAIT).await;
+    assert_eq!(event["data"]["text"], "for your eyes");
+    admin.say(&channel, "next").await;
+    member_on_b.expect("posted", WAIT).await;
+    assert!(member_on_b.seen.iter().all(|e| e["event"] != "ephemeral_message"), "{:?}", member_on_b.seen);
+}
