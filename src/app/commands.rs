@@ -21,6 +21,8 @@ use crate::webhooks::{Call, CallError, Webhooks};
 
 /// The longest a caller waits for a command's answer.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+/// Most commands one team has.
+pub const MAX_COMMANDS_PER_TEAM: usize = 100;
 
 /// A command as its registrant describes it.
 pub struct CommandSpec<'a> {
@@ -75,6 +77,9 @@ pub async fn create(store: &Store, guard: &Guard, caller: &AuthUser, spec: Comma
     }
     if spec.auto_complete_hint.chars().count() > 256 {
         return Err(Error::validation("auto_complete_hint: at most 256 characters"));
+    }
+    if store.team_commands(spec.team_id).await?.len() >= MAX_COMMANDS_PER_TEAM {
+        return Err(Error::conflict(format!("a team has at most {MAX_COMMANDS_PER_TEAM} slash commands")));
     }
     let token = super::outgoing::new_token();
     let command = store

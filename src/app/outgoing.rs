@@ -17,9 +17,10 @@ use crate::store::{NewPost, Store};
 use crate::webhooks::guard::Guard;
 use crate::webhooks::payload::{self, HookPayload};
 
-/// Most trigger words and callback URLs one hook has.
+/// Most trigger words and callback URLs one hook has, and hooks one team has.
 pub const MAX_TRIGGER_WORDS: usize = 10;
 pub const MAX_CALLBACK_URLS: usize = 5;
+pub const MAX_HOOKS_PER_TEAM: usize = 100;
 
 /// An outgoing webhook as its creator describes it.
 pub struct HookSpec<'a> {
@@ -91,6 +92,9 @@ pub async fn create(store: &Store, guard: &Guard, caller: &AuthUser, spec: HookS
         payload::FORM => payload::FORM,
         _ => return Err(Error::validation("content_type: application/json or application/x-www-form-urlencoded")),
     };
+    if store.team_outgoing_hooks(spec.team_id).await?.len() >= MAX_HOOKS_PER_TEAM {
+        return Err(Error::conflict(format!("a team has at most {MAX_HOOKS_PER_TEAM} outgoing webhooks")));
+    }
     let token = new_token();
     let hook = store
         .create_outgoing_hook(NewOutgoingHook {

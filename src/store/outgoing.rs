@@ -232,10 +232,11 @@ impl Store {
     }
 
     /// The live hooks a post in `channel` may trigger: the channel's own, and the team-wide ones when
-    /// the channel is public.
+    /// the channel is public; a deactivated creator's hooks are silent.
     pub async fn hooks_for_channel(&self, channel: ChannelId) -> Result<Vec<OutgoingHook>> {
         let sql = format!(
             "SELECT {} FROM outgoing_webhooks w JOIN channels c ON c.team_id = w.team_id
+               JOIN users u ON u.id = w.creator_id AND u.is_active
              WHERE c.id = $1 AND w.revoked_at IS NULL
                AND (w.channel_id = $1 OR (w.channel_id IS NULL AND c.kind = 'public'))
              ORDER BY w.created_at",

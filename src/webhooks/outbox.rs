@@ -110,9 +110,15 @@ async fn deliver(state: &AppState, owner: &str, d: Delivery) {
             return;
         }
         Ok(answer) => {
-            let error = format!("answered HTTP {}", answer.status);
-            // A 4xx other than timeout/too-many says the request itself is wrong: trying again won't help.
-            let permanent = (400..500).contains(&answer.status) && !matches!(answer.status, 408 | 429);
+            let redirect = (300..400).contains(&answer.status);
+            let error = if redirect {
+                format!("answered HTTP {} (redirects are not followed)", answer.status)
+            } else {
+                format!("answered HTTP {}", answer.status)
+            };
+            // A redirect, or a 4xx other than timeout/too-many, says the request itself is wrong: trying
+            // again won't help.
+            let permanent = redirect || ((400..500).contains(&answer.status) && !matches!(answer.status, 408 | 429));
             (error, permanent)
         }
         Err(CallError::Refused(r)) => {

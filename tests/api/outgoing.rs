@@ -253,6 +253,22 @@ async fn internal_targets_are_refused_unless_allowed(db: Db) {
     assert_eq!(metric(&app.address, "rustchat_webhook_deliveries_total{result=\"refused\"}").await, 1.0);
 }
 
+async fn a_redirect_is_not_followed(db: Db) {
+    let Some(app) = node(db, &[]).await else { return };
+    let target = Target::start(vec![], Answer::Status(302, "{}".into())).await;
+    let (admin, team, channel) = team_and_channel(&app.address, "redirectadmin").await;
+    let hook = create_hook(&admin, &team, json!({ "channel_id": channel, "callback_urls": [target.url] })).await;
+    admin.say(&channel, "hello").await;
+    let id = hook["id"].as_str().unwrap();
+    let dead = eventually(WAIT, "the call given up", || async {
+        let d = admin.get(&format!("/api/v1/outgoing_webhooks/{id}/deliveries")).await.expect(200);
+        (d.as_array().is_some_and(|a| !a.is_empty()) && d[0]["state"] == "dead").then_some(d)
+    })
+    .await;
+    assert_eq!(dead[0]["last_error"], "answered HTTP 302 (redirects are not followed)");
+    assert_eq!(target.seen().len(), 1, "neither followed nor retried");
+}
+
 async fn hooks_are_managed_by_their_creator_and_team_admins(db: Db) {
     let Some(app) = node(db, &[]).await else { return };
     let (admin, team, channel) = team_and_channel(&app.address, "mgmtadmin").await;
@@ -417,6 +433,7 @@ crate::on_both_databases!(
     a_call_that_keeps_failing_is_given_up_and_shown_dead,
     a_failing_host_opens_its_breaker,
     internal_targets_are_refused_unless_allowed,
+    a_redirect_is_not_followed,
     hooks_are_managed_by_their_creator_and_team_admins,
 );
 

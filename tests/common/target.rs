@@ -73,8 +73,10 @@ impl Target {
                             }
                         }
                         Answer::Status(status, body) => {
+                            // A redirect points back at this target, so following it would show.
+                            let location = if (300..400).contains(&status) { "Location: /followed\r\n" } else { "" };
                             let response = format!(
-                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
                                 body.len()
                             );
                             let _ = socket.write_all(response.as_bytes()).await;
