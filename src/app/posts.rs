@@ -45,7 +45,15 @@ struct Draft {
 
 impl Draft {
     fn parse(message: &str) -> Result<Draft> {
-        let body = MessageBody::parse(message)?;
+        Self::of(MessageBody::parse(message)?)
+    }
+
+    /// A draft carrying files: its text may be empty.
+    fn with_files(message: &str) -> Result<Draft> {
+        Self::of(MessageBody::parse_caption(message)?)
+    }
+
+    fn of(body: MessageBody) -> Result<Draft> {
         let mentions = Mentions::parse(body.as_str());
         Ok(Draft { body, mentions })
     }
@@ -90,7 +98,7 @@ pub async fn post_with_files(
     if unique.len() != files.len() {
         return Err(Error::validation("file_ids: a file is listed twice"));
     }
-    post_message(store, presence, &caller, channel, Draft::parse(message), root, files).await
+    post_message(store, presence, &caller, channel, Draft::with_files(message), root, files).await
 }
 
 /// Posts `draft` as `caller`, step by step: membership, archive and size checks, then one transaction.

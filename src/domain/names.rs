@@ -165,6 +165,12 @@ impl MessageBody {
         }
         Ok(Self(raw.to_string()))
     }
+
+    /// The text beside attached files: it may be empty (a post of files alone, as a pasted
+    /// screenshot is), else the rules of `parse`.
+    pub fn parse_caption(raw: &str) -> Result<Self, Error> {
+        if raw.trim().is_empty() { Ok(Self(String::new())) } else { Self::parse(raw) }
+    }
 }
 
 impl EmojiName {
@@ -213,6 +219,8 @@ mod tests {
         let e = MessageBody::parse(&"a".repeat(16_001)).unwrap_err();
         assert_eq!(e.code, crate::error::ErrorCode::PayloadTooLarge);
         assert!(MessageBody::parse("   \n ").is_err());
+        assert_eq!(MessageBody::parse_caption("   \n ").unwrap().as_str(), "");
+        assert!(MessageBody::parse_caption("a\u{7}b").is_err());
     }
 
     #[test]

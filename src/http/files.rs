@@ -121,6 +121,23 @@ pub async fn upload_files(
     Ok(HttpResponse::Created().json(Uploaded { files: stored }))
 }
 
+/// What an upload may carry, so a client can refuse a file before sending it.
+#[derive(Serialize, ToSchema)]
+pub struct UploadLimits {
+    /// Largest file, in bytes (`RUSTCHAT_FILES_MAX_SIZE_BYTES`).
+    pub max_size_bytes: u64,
+    /// Most files in one upload and on one post (`RUSTCHAT_FILES_PER_POST`).
+    pub per_post: usize,
+}
+
+/// The upload limits of this node.
+#[utoipa::path(tag = "files", responses((status = 200, body = UploadLimits), (status = 401)), security(("bearer" = [])))]
+#[get("/files/limits")]
+pub async fn upload_limits(state: web::Data<AppState>, _caller: AuthUser) -> HttpResponse {
+    let limits = &state.settings.files;
+    HttpResponse::Ok().json(UploadLimits { max_size_bytes: limits.max_size_bytes, per_post: limits.per_post })
+}
+
 /// Download a file (readers of its post; its uploader before a post takes it). Supports `Range`
 /// (one range) and `If-None-Match`.
 #[utoipa::path(tag = "files", params(("file_id" = FileId, Path, description = "The file's id.")), responses((status = 200, description = "the file's bytes", content_type = "application/octet-stream", body = Vec<u8>), (status = 206), (status = 304), (status = 404), (status = 416), (status = 503)), security(("bearer" = [])))]

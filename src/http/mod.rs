@@ -96,6 +96,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(search::search_posts)
             .service(files::search_files)
             .service(files::upload_files)
+            .service(files::upload_limits)
             .service(files::get_file_info)
             .service(files::get_thumbnail)
             .service(files::get_file)

@@ -19,8 +19,8 @@ use crate::store::models::{Post, Reaction};
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreatePost {
-    /// 1–16 000 characters, not only whitespace.
-    #[schema(min_length = 1, max_length = 16000)]
+    /// 1–16 000 characters, not only whitespace; may be empty when `file_ids` carries files.
+    #[schema(max_length = 16000)]
     pub message: String,
     /// Reply in the thread of this post.
     pub root_id: Option<PostId>,

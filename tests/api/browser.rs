@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::common::op::{CLIENT_ID, CLIENT_SECRET, Provider};
+use crate::common::s3::Moto;
 use crate::common::{Balancer, Cluster, Db, eventually, spawn_app};
 
 const SCRIPT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
@@ -176,4 +177,74 @@ async fn single_sign_on_in_cookie_mode_lands_on_a_working_client() {
         "{out}\n--- stderr ---\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
+}
+
+/// The largest upload the attachments run allows: the script's over-size file is one byte more.
+const BROWSER_MAX_FILE: &str = "3000000";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_work_in_a_real_browser_on_two_nodes_sharing_s3_storage() {
+    if !browser_kit_present() {
+        return;
+    }
+    let Some(moto) = Moto::start().await else { return };
+    moto.create_bucket("browser").await;
+    let mut vars = Moto::vars(&moto.endpoint, "browser");
+    vars.push(("RUSTCHAT_FILES_MAX_SIZE_BYTES".into(), BROWSER_MAX_FILE.into()));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let Some(cluster) = Cluster::start(2, &vars).await else { return };
+    let ports: Vec<u16> = (0..2).map(|i| cluster.base(i).rsplit(':').next().unwrap().parse().unwrap()).collect();
+    let Some(lb) = Balancer::start(&ports) else { return };
+    eventually(Duration::from_secs(20), "the balancer sees both nodes ready", || {
+        let lb = &lb;
+        async move {
+            let states = lb.admin("show servers state be").await;
+            (states.lines().filter(|l| l.contains(" node") && l.split_whitespace().nth(5) == Some("2")).count() == 2)
+                .then_some(())
+        }
+    })
+    .await;
+
+    let shots = screenshot_dir();
+    let run = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::process::Command::new("node")
+            .arg("files.mjs")
+            .current_dir(SCRIPT_DIR)
+            .env("BASE_URL", lb.base())
+            .env("SCREENSHOT_DIR", &shots)
+            .env("CHROMIUM", chromium())
+            .env("MAX_SIZE_BYTES", BROWSER_MAX_FILE)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the attachments browser run finishes within 240 s")
+    .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the attachments browser run failed:\n{out}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(
+        out.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result"),
+    )
+    .unwrap();
+    assert_eq!(result["dialogs"], 0, "no uploaded page ran a script: {result}");
+    assert_eq!(result["axe"]["channel with attachments"]["serious_or_critical"], 0, "{result}");
+    for shot in [
+        "20-attachments-ready",
+        "21-attachments-inline",
+        "22-image-viewer",
+        "23-upload-progress",
+        "24-too-large",
+        "25-thread-attachment",
+    ] {
+        let path = shots.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {} missing or empty", path.display());
+    }
+    // The files went to the shared bucket, where both nodes read them.
+    assert!(moto.keys("browser").await.len() >= 6, "the uploads are in S3: {:?}", moto.keys("browser").await);
 }

@@ -228,8 +228,15 @@ async fn files_are_taken_by_one_post_of_their_uploader_in_their_channel(db: Db) 
     let r = owner.post(&url, body).await;
     assert_eq!(r.status, 400, "a file another post took: {}", r.body);
     // The refused post took nothing: c is still free.
-    let (url, body) = post_with(&ch, &[&c]);
-    owner.post(&url, body).await.expect(201);
+    // A post of files alone needs no text (a pasted screenshot); without files it does.
+    let r = owner.post(&format!("/api/v1/channels/{ch}/posts"), json!({ "message": " ", "file_ids": [c] })).await;
+    let post = r.expect(201);
+    assert_eq!((post["message"].as_str(), post["files"][0]["id"].as_str()), (Some(""), Some(c.as_str())), "{post}");
+    let r = owner.post(&format!("/api/v1/channels/{ch}/posts"), json!({ "message": " ", "file_ids": [] })).await;
+    assert_eq!((r.status, r.code()), (400, "validation_failed"), "{}", r.body);
+    // The limits a client checks before sending are this node's.
+    let limits = owner.get("/api/v1/files/limits").await.expect(200);
+    assert_eq!(limits, json!({ "max_size_bytes": 50u64 << 20, "per_post": 2 }));
     // Upload limits: too many parts at once.
     let parts = (0..3).map(|i| ("x.bin", "application/octet-stream", vec![i; 4])).collect();
     assert_eq!(upload(&owner, &ch, parts).await.status, 400);

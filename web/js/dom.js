@@ -27,6 +27,18 @@ export function append(el, children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+const SVG = 'http://www.w3.org/2000/svg';
+/** A line icon drawn in SVG from one path (an emoji would need a font the system may lack). */
+export function icon(d, size = 20) {
+  const svg = document.createElementNS(SVG, 'svg');
+  const attrs = { viewBox: '0 0 24 24', width: size, height: size, fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', class: 'icon-svg' };
+  for (const [k, v] of Object.entries(attrs)) svg.setAttribute(k, String(v));
+  const path = document.createElementNS(SVG, 'path');
+  path.setAttribute('d', d);
+  svg.append(path);
+  return svg;
+}
+
 /** A short announcement for screen readers (and the visible toast). */
 export function announce(text, kind = 'info') {
   let region = document.getElementById('toast');

@@ -17,6 +17,8 @@ const root = document.getElementById('app');
 const CONNECTION_TEXT = { connecting: 'Connecting…', open: 'Connected', reconnecting: 'Reconnecting…', ended: 'Signed out' };
 
 let socket = null;
+/** The open channel's message box. */
+let mainComposer = null;
 const connection = h('span', { id: 'connection', class: 'connection', role: 'status', 'aria-live': 'polite' });
 const typingLine = h('div', { id: 'typing', class: 'typing', 'aria-live': 'polite' });
 const main = h('main', { id: 'main', class: 'channel-view', 'aria-labelledby': 'channel-title' });
@@ -137,9 +139,21 @@ function channelShell() {
   // A post sent while the newest posts are scrolled out of the window: back to the newest page.
   const box = composer({ label: 'Write a message', channelId: () => state.currentId, socket, onSent: (p) => { if (upsert(p) === 'hidden') openChannel(p.channel_id, 0); } });
   box.form.id = 'composer';
+  mainComposer = box;
   main.replaceChildren(header, messageList(), typingLine, box.form);
   return leave;
 }
+
+// Files dropped anywhere on the channel go to its message box (the thread's box takes its own drops).
+main.addEventListener('dragover', (e) => {
+  if (mainComposer && document.contains(mainComposer.form) && [...(e.dataTransfer?.types ?? [])].includes('Files')) e.preventDefault();
+});
+main.addEventListener('drop', (e) => {
+  if (!mainComposer || !document.contains(mainComposer.form) || !e.dataTransfer?.files?.length) return;
+  e.preventDefault();
+  mainComposer.addFiles(e.dataTransfer.files);
+  mainComposer.area.focus();
+});
 
 async function route() {
   closeThread();

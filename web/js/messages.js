@@ -3,6 +3,7 @@
 // live changes, and each post's actions (reply in thread, react, pin, edit and delete one's own).
 
 import { del, get, patch, post } from './api.js';
+import { attachmentList } from './attachments.js';
 import { modal } from './dialogs.js';
 import { dayLabel, h, timeLabel } from './dom.js';
 import { render } from './markdown.js';
@@ -246,6 +247,7 @@ export function postElement(p, inThread = false) {
       p.is_pinned ? h('span', { class: 'pinned' }, ' 📌 pinned') : null,
       p.root_id && !inThread ? h('button', { type: 'button', class: 'link small', onclick: () => emit('thread', p.root_id) }, ' reply in a thread') : null),
     h('div', { class: 'body' }, render(p.message, state.me.username)),
+    p.files?.length ? attachmentList(p.files) : null,
     reactions(p));
   if (!inThread && !p.root_id && p.reply_count > 0) {
     el.append(h('button', { type: 'button', class: 'link replies', onclick: () => emit('thread', p.id) }, `${p.reply_count} ${p.reply_count === 1 ? 'reply' : 'replies'}`));

@@ -41,6 +41,7 @@ static FILES: &[File] = &[
     file!("js/thread.js", JS),
     file!("js/dialogs.js", JS),
     file!("js/admin.js", JS),
+    file!("js/attachments.js", JS),
 ];
 
 /// Placeholder in `index.html` replaced by the build version, so the page names immutable URLs.

@@ -7,9 +7,10 @@ use actix_web::{HttpRequest, HttpResponse};
 
 use super::assets::Prepared;
 
-/// No inline script or style, nothing from another origin, no framing, no plugins.
+/// No inline script or style, nothing from another origin, no framing, no plugins. Images may be
+/// `blob:`: attachments are fetched with the caller's token and shown from memory.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+     img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
 /// How long a browser may keep a file it fetched.
