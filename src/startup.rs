@@ -94,7 +94,10 @@ impl Node {
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
-        let webhooks = Arc::new(crate::webhooks::Webhooks::new(settings.webhooks.clone(), metrics.clone()));
+        let site = SiteCache::default();
+        site.set(store.site_config().await.context("cannot read site settings")?);
+        let webhooks =
+            Arc::new(crate::webhooks::Webhooks::new(settings.webhooks.clone(), metrics.clone(), site.clone()));
         let realtime = Realtime::start(
             &tree,
             &settings,
@@ -109,8 +112,6 @@ impl Node {
         )?;
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
-        let site = SiteCache::default();
-        site.set(store.site_config().await.context("cannot read site settings")?);
         let mattermost = crate::mattermost::ws::sockets::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),

@@ -56,7 +56,16 @@ async fn team_admin(store: &Store, caller: &AuthUser, team: TeamId) -> Result<()
 }
 
 /// Registers a command (team admins). The trigger is unique in the team.
-pub async fn create(store: &Store, guard: &Guard, caller: &AuthUser, spec: CommandSpec<'_>) -> Result<Command> {
+pub async fn create(
+    store: &Store,
+    guard: &Guard,
+    caller: &AuthUser,
+    enabled: bool,
+    spec: CommandSpec<'_>,
+) -> Result<Command> {
+    if !enabled {
+        return Err(turned_off());
+    }
     team_admin(store, caller, spec.team_id).await?;
     let trigger = spec.trigger.trim().trim_start_matches('/').to_ascii_lowercase();
     if trigger.is_empty()
@@ -128,6 +137,10 @@ pub async fn revoke(store: &Store, caller: &AuthUser, id: CommandId) -> Result<(
     Ok(())
 }
 
+fn turned_off() -> Error {
+    Error::forbidden("slash commands are turned off on this site (enable_commands)")
+}
+
 /// Whether a message is a command line: `/word…`, but not `//…` (an escaped slash) or `/` alone.
 pub fn is_command_line(message: &str) -> bool {
     let t = message.trim_start();
@@ -135,7 +148,18 @@ pub fn is_command_line(message: &str) -> bool {
 }
 
 /// Runs the command `line` (`/trigger args`) typed by `caller` in `channel`.
-pub async fn run(store: &Store, webhooks: &Webhooks, caller: &AuthUser, channel: ChannelId, line: &str) -> Result<Ran> {
+/// `enabled` is the site's `enable_commands`.
+pub async fn run(
+    store: &Store,
+    webhooks: &Webhooks,
+    caller: &AuthUser,
+    enabled: bool,
+    channel: ChannelId,
+    line: &str,
+) -> Result<Ran> {
+    if !enabled {
+        return Err(turned_off());
+    }
     let access = member_channel(store, caller, channel).await?.writable()?;
     let team_id = access.channel.team_id.ok_or_else(|| Error::validation("slash commands run in a team's channels"))?;
     let line = line.trim();

@@ -42,7 +42,16 @@ pub fn new_token() -> String {
 /// Creates a hook: for one channel by its members, or for every public channel of the team (trigger
 /// words required) by team admins. Callback URLs that name a forbidden address are refused now;
 /// names are checked at every call.
-pub async fn create(store: &Store, guard: &Guard, caller: &AuthUser, spec: HookSpec<'_>) -> Result<OutgoingHook> {
+pub async fn create(
+    store: &Store,
+    guard: &Guard,
+    caller: &AuthUser,
+    enabled: bool,
+    spec: HookSpec<'_>,
+) -> Result<OutgoingHook> {
+    if !enabled {
+        return Err(Error::forbidden("outgoing webhooks are turned off on this site (enable_outgoing_webhooks)"));
+    }
     let (_, role) = member_team(store, caller, spec.team_id).await?;
     match spec.channel_id {
         Some(channel) => {
@@ -171,11 +180,12 @@ pub fn trigger_word<'a>(hook: &'a OutgoingHook, message: &str) -> Option<&'a str
 /// Turns committed posts' triggers into calls in the outbox (each trigger consumed in the same
 /// transaction that enqueues its calls). Any node may run it; the calls' idempotency keys make a
 /// race between two nodes enqueue each call once.
-pub async fn enqueue_triggered(store: &Store) -> Result<usize> {
+/// While the site has outgoing webhooks turned off, triggers are consumed and nothing is called.
+pub async fn enqueue_triggered(store: &Store, enabled: bool) -> Result<usize> {
     let triggers = store.pending_triggers(32).await?;
     let n = triggers.len();
     for (post_id, channel_id) in triggers {
-        let deliveries = deliveries_for(store, post_id, channel_id).await?;
+        let deliveries = if enabled { deliveries_for(store, post_id, channel_id).await? } else { Vec::new() };
         store.enqueue_deliveries(post_id, &deliveries).await?;
     }
     Ok(n)

@@ -21,6 +21,10 @@ pub struct SiteConfig {
     pub site_name: String,
     /// Whether any user may create a team (otherwise only system admins).
     pub allow_team_creation: bool,
+    /// Whether outgoing webhooks exist at all: when off, none can be created and none is called.
+    pub enable_outgoing_webhooks: bool,
+    /// Whether slash commands exist at all: when off, none can be registered and none runs.
+    pub enable_commands: bool,
 }
 
 impl Default for SiteConfig {
@@ -30,6 +34,8 @@ impl Default for SiteConfig {
             registration: Registration::Open,
             site_name: "RustChat".into(),
             allow_team_creation: true,
+            enable_outgoing_webhooks: true,
+            enable_commands: true,
         }
     }
 }

@@ -76,7 +76,9 @@ pub async fn create_command(
         auto_complete: body.auto_complete,
         auto_complete_hint: &body.auto_complete_hint,
     };
-    Ok(HttpResponse::Created().json(commands::create(&state.store, &state.webhooks.guard, &caller, spec).await?))
+    Ok(HttpResponse::Created().json(
+        commands::create(&state.store, &state.webhooks.guard, &caller, state.site.get().enable_commands, spec).await?,
+    ))
 }
 
 /// The team's slash commands (members; tokens only for team admins).
@@ -130,20 +132,24 @@ pub async fn run(
     channel: ChannelId,
     line: &str,
 ) -> Result<(CommandAnswer, Option<i64>)> {
-    Ok(match commands::run(&state.store, &state.webhooks, caller, channel, line).await? {
-        Ran::Posted(posted) => {
-            let (post, event) = *posted;
-            state.metrics.posts_created.add(1, &[]);
-            state.realtime.publish_event(&event);
-            (
-                CommandAnswer { response_type: "in_channel", text: post.message.clone(), post: Some(post) },
-                Some(event.seq),
-            )
-        }
-        Ran::Ephemeral(text) => {
-            state.realtime.publish_to_user(caller.id(), crate::realtime::render::ephemeral_message(channel, &text));
-            (CommandAnswer { response_type: "ephemeral", text, post: None }, None)
-        }
-        Ran::Nothing => (CommandAnswer { response_type: "none", text: String::new(), post: None }, None),
-    })
+    Ok(
+        match commands::run(&state.store, &state.webhooks, caller, state.site.get().enable_commands, channel, line)
+            .await?
+        {
+            Ran::Posted(posted) => {
+                let (post, event) = *posted;
+                state.metrics.posts_created.add(1, &[]);
+                state.realtime.publish_event(&event);
+                (
+                    CommandAnswer { response_type: "in_channel", text: post.message.clone(), post: Some(post) },
+                    Some(event.seq),
+                )
+            }
+            Ran::Ephemeral(text) => {
+                state.realtime.publish_to_user(caller.id(), crate::realtime::render::ephemeral_message(channel, &text));
+                (CommandAnswer { response_type: "ephemeral", text, post: None }, None)
+            }
+            Ran::Nothing => (CommandAnswer { response_type: "none", text: String::new(), post: None }, None),
+        },
+    )
 }

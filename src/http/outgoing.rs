@@ -67,7 +67,9 @@ pub async fn create_outgoing_webhook(
         callback_urls: &body.callback_urls,
         content_type: body.content_type.as_deref(),
     };
-    let hook = outgoing::create(&state.store, &state.webhooks.guard, &caller, spec).await?;
+    let hook =
+        outgoing::create(&state.store, &state.webhooks.guard, &caller, state.site.get().enable_outgoing_webhooks, spec)
+            .await?;
     Ok(HttpResponse::Created().json(hook))
 }
 

@@ -64,21 +64,35 @@ async fn run_command(
     use crate::app::commands::Ran;
     let caller = crate::auth::AuthUser::of_session(store, SessionId(login), UserId(user)).await?;
     let channel = ChannelId(action.channel_id);
-    Ok(match crate::app::commands::run(store, webhooks, &caller, channel, &action.message).await? {
-        Ran::Posted(posted) => {
-            let (post, event) = *posted;
-            webhooks.metrics.posts_created.add(1, &[]);
-            let publish = super::publications(&event);
-            ActionOutcome { reply: json!({ "post": post, "seq": event.seq, "response_type": "in_channel" }), publish }
-        }
-        Ran::Ephemeral(text) => {
-            let frame = super::render::ephemeral_message(channel, &text);
-            let publish = vec![rustchat_actors::ports::BusMessage::User {
-                user,
-                text: bytestring::ByteString::from(frame.to_string()),
-            }];
-            ActionOutcome { reply: json!({ "response_type": "ephemeral", "text": text }), publish }
-        }
-        Ran::Nothing => ActionOutcome { reply: json!({ "response_type": "none" }), publish: Vec::new() },
-    })
+    Ok(
+        match crate::app::commands::run(
+            store,
+            webhooks,
+            &caller,
+            webhooks.site.get().enable_commands,
+            channel,
+            &action.message,
+        )
+        .await?
+        {
+            Ran::Posted(posted) => {
+                let (post, event) = *posted;
+                webhooks.metrics.posts_created.add(1, &[]);
+                let publish = super::publications(&event);
+                ActionOutcome {
+                    reply: json!({ "post": post, "seq": event.seq, "response_type": "in_channel" }),
+                    publish,
+                }
+            }
+            Ran::Ephemeral(text) => {
+                let frame = super::render::ephemeral_message(channel, &text);
+                let publish = vec![rustchat_actors::ports::BusMessage::User {
+                    user,
+                    text: bytestring::ByteString::from(frame.to_string()),
+                }];
+                ActionOutcome { reply: json!({ "response_type": "ephemeral", "text": text }), publish }
+            }
+            Ran::Nothing => ActionOutcome { reply: json!({ "response_type": "none" }), publish: Vec::new() },
+        },
+    )
 }

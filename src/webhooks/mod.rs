@@ -30,6 +30,8 @@ pub struct Webhooks {
     pub breakers: HostBreakers,
     pub settings: WebhookSettings,
     pub metrics: Arc<Metrics>,
+    /// The site settings (`enable_outgoing_webhooks`, `enable_commands`), for the paths without app state.
+    pub site: crate::site::SiteCache,
 }
 
 /// One HTTP call to make.
@@ -62,13 +64,14 @@ pub enum CallError {
 }
 
 impl Webhooks {
-    pub fn new(settings: WebhookSettings, metrics: Arc<Metrics>) -> Self {
+    pub fn new(settings: WebhookSettings, metrics: Arc<Metrics>, site: crate::site::SiteCache) -> Self {
         metrics.declare_webhook_results();
         Self {
             guard: Guard::new(settings.allowed_networks.clone()),
             breakers: HostBreakers::new(metrics.clone()),
             settings,
             metrics,
+            site,
         }
     }
 

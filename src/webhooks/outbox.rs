@@ -45,7 +45,9 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
                     Err(e) => tracing::warn!(error = %e, "outgoing webhooks: cannot delete old finished calls"),
                 }
             }
-            if let Err(e) = crate::app::outgoing::enqueue_triggered(&state.store).await {
+            if let Err(e) =
+                crate::app::outgoing::enqueue_triggered(&state.store, state.site.get().enable_outgoing_webhooks).await
+            {
                 tracing::warn!(error = %e, "outgoing webhooks: cannot read new posts' triggers");
             }
             let free = permits.available_permits() as u32;

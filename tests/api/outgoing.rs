@@ -424,7 +424,55 @@ async fn a_command_to_an_internal_address_is_refused(db: Db) {
     assert!(target.seen().is_empty());
 }
 
+/// Posts whose hooks the outbox worker has not looked at yet, read from the node's database.
+async fn pending_triggers(db_url: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = "SELECT COUNT(*) FROM outgoing_triggers";
+    if db_url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(db_url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+async fn the_site_can_turn_outgoing_webhooks_and_commands_off(db: Db) {
+    let Some(app) = node(db, &[]).await else { return };
+    let target = Target::start(vec![], Answer::Status(200, r#"{"text":"x"}"#.into())).await;
+    // The first account is the system admin.
+    let (admin, team, channel) = team_and_channel(&app.address, "siteadmin").await;
+    create_hook(&admin, &team, json!({ "channel_id": channel, "callback_urls": [target.url] })).await;
+    create_command(&admin, &team, "go", &target.url).await;
+    admin
+        .patch("/api/v1/admin/config/site", json!({ "enable_outgoing_webhooks": false, "enable_commands": false }))
+        .await
+        .expect(200);
+    let r = admin
+        .post(
+            &format!("/api/v1/teams/{team}/outgoing_webhooks"),
+            json!({ "channel_id": channel, "callback_urls": [target.url] }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = admin.post(&format!("/api/v1/channels/{channel}/posts"), json!({ "message": "/go" })).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("enable_commands"), "{r:?}");
+    // A post while hooks are off calls nothing; one after they are back on does.
+    admin.say(&channel, "while off").await;
+    eventually(WAIT, "the post's trigger consumed while hooks are off", || async {
+        (pending_triggers(&app.db_url).await == 0).then_some(())
+    })
+    .await;
+    admin.patch("/api/v1/admin/config/site", json!({ "enable_outgoing_webhooks": true })).await.expect(200);
+    admin.say(&channel, "back on").await;
+    let seen = target.wait_for(1, WAIT).await;
+    assert!(seen[0].json()["text"] == "back on", "{}", seen[0].body);
+    assert_eq!(target.seen().len(), 1);
+}
+
 crate::on_both_databases!(
+    the_site_can_turn_outgoing_webhooks_and_commands_off,
     slash_commands_answer_in_the_channel_or_only_to_the_caller,
     a_command_to_an_internal_address_is_refused,
     a_trigger_word_post_is_delivered_signed_and_its_answer_is_posted,
