@@ -424,6 +424,51 @@ async fn a_command_to_an_internal_address_is_refused(db: Db) {
     assert!(target.seen().is_empty());
 }
 
+async fn mattermost_clients_run_slash_commands_through_v4(db: Db) {
+    let Some(app) = node(db, &[]).await else { return };
+    let target = Target::start(
+        vec![Answer::Status(200, r#"{"response_type":"in_channel","text":"v4 posted"}"#.into())],
+        Answer::Status(200, r#"{"text":"v4 private"}"#.into()),
+    )
+    .await;
+    let (admin, team, channel) = team_and_channel(&app.address, "mmcmd").await;
+    create_command(&admin, &team, "ship", &target.url).await;
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{}/api/v4/users/login", app.address))
+        .json(&json!({ "login_id": "mmcmd", "password": "password-mmcmd" }))
+        .send()
+        .await
+        .unwrap();
+    let token = login.headers()["token"].to_str().unwrap().to_string();
+    let execute = |line: &'static str| {
+        let (http, token, base, channel) = (http.clone(), token.clone(), app.address.clone(), channel.clone());
+        async move {
+            let r = http
+                .post(format!("{base}/api/v4/commands/execute"))
+                .bearer_auth(token)
+                .json(&json!({ "channel_id": channel, "command": line }))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = execute("/ship it").await;
+    assert_eq!(
+        (status, body["response_type"].as_str(), body["text"].as_str()),
+        (200, Some("in_channel"), Some("v4 posted"))
+    );
+    assert!(channel_messages(&admin, &channel).await.iter().any(|(m, _)| m == "v4 posted"));
+    let (status, body) = execute("/ship quietly").await;
+    assert_eq!(
+        (status, body["response_type"].as_str(), body["text"].as_str()),
+        (200, Some("ephemeral"), Some("v4 private"))
+    );
+    let (status, body) = execute("/nope").await;
+    assert_eq!(status, 404, "{body}");
+}
+
 /// Posts whose hooks the outbox worker has not looked at yet, read from the node's database.
 async fn pending_triggers(db_url: &str) -> i64 {
     use sqlx::Connection;
@@ -472,6 +517,7 @@ async fn the_site_can_turn_outgoing_webhooks_and_commands_off(db: Db) {
 }
 
 crate::on_both_databases!(
+    mattermost_clients_run_slash_commands_through_v4,
     the_site_can_turn_outgoing_webhooks_and_commands_off,
     slash_commands_answer_in_the_channel_or_only_to_the_caller,
     a_command_to_an_internal_address_is_refused,
