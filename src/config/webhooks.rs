@@ -72,3 +72,18 @@ pub(super) fn parse(p: &mut Reader) -> WebhookSettings {
         retry_base: p.duration(&WEBHOOK_RETRY_BASE),
     }
 }
+
+/// What `--check-config` shows for a webhook variable.
+pub(super) fn effective_value(s: &super::Settings, name: &str) -> Option<String> {
+    let w = &s.webhooks;
+    Some(match name {
+        "RUSTCHAT_WEBHOOK_ALLOWED_NETWORKS" => {
+            let list: Vec<String> = w.allowed_networks.iter().map(ToString::to_string).collect();
+            if list.is_empty() { "(none)".into() } else { list.join(",") }
+        }
+        "RUSTCHAT_WEBHOOK_TIMEOUT_MS" => w.timeout.as_millis().to_string(),
+        "RUSTCHAT_WEBHOOK_MAX_ATTEMPTS" => w.max_attempts.to_string(),
+        "RUSTCHAT_WEBHOOK_RETRY_BASE_MS" => w.retry_base.as_millis().to_string(),
+        _ => return None,
+    })
+}
