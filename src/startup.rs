@@ -185,7 +185,7 @@ impl Node {
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
         tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
         crate::files::sweeper::spawn(&state, lifecycle.shutdown_token());
-        crate::webhooks::outbox::spawn(&state, lifecycle.shutdown_token());
+        crate::delivery::spawn(&state, lifecycle.shutdown_token());
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

@@ -1,7 +1,8 @@
 //! Calls out of RustChat: outgoing webhooks and slash commands. Every call goes through the SSRF
 //! [`guard`] and its host's circuit breaker ([`breakers`]); webhook calls are made durable by the
-//! [`outbox`] (at least once, leased, retried with backoff), command calls are made while the caller
-//! waits. [`payload`] builds the Mattermost-compatible bodies and the signature header.
+//! outbox worker ([`crate::delivery`]: at least once, leased, retried with backoff), command calls are
+//! made while the caller waits. [`payload`] builds the Mattermost-compatible bodies and the signature
+//! header.
 //!
 //! ```text
 //! post committed ─(same transaction)─> outgoing_triggers ─(outbox worker, any node)─> webhook_deliveries
@@ -10,7 +11,6 @@
 
 pub mod breakers;
 pub mod guard;
-pub mod outbox;
 pub mod payload;
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! The outbox worker, one per node: turns posts' triggers into calls, claims due calls with a lease,
-//! makes them and records how each ended. At least once: a call is marked delivered only after its
+//! makes them (through [`crate::webhooks`]) and records how each ended. It sits above the application
+//! layer (it runs `app::outgoing` and publishes replies), so `webhooks` stays below it. At least once: a call is marked delivered only after its
 //! target answered 2xx, so a node killed mid-call leaves the row to whichever node sees its lease
 //! expire first, and the target sees the same `Idempotency-Key` again.
 
@@ -10,12 +11,12 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::payload::{Response, SIGNATURE_HEADER};
-use super::{Call, CallError};
 use crate::config::WebhookSettings;
 use crate::domain::Timestamp;
 use crate::state::AppState;
 use crate::store::outgoing::{Delivery, Outcome};
+use crate::webhooks::payload::{Response, SIGNATURE_HEADER};
+use crate::webhooks::{Call, CallError};
 
 /// How often an idle worker looks for work.
 const POLL: Duration = Duration::from_millis(250);
