@@ -45,10 +45,11 @@ pub struct WebhookSettings {
 }
 
 impl WebhookSettings {
-    /// How long a claimed call stays with the node that claimed it: past its timeout, so a live node
-    /// keeps its call, and short, so a dead node's call is soon taken by another.
+    /// How long a claimed call stays with the node that claimed it: past its longest run (name
+    /// resolution, at most 5 s, then the call's timeout), so a live node keeps its call, and short, so
+    /// a dead node's call is soon taken by another.
     pub fn lease(&self) -> Duration {
-        self.timeout * 2 + Duration::from_secs(1)
+        self.timeout + Duration::from_secs(6)
     }
 }
 
