@@ -46,11 +46,17 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
                     Err(e) => tracing::warn!(error = %e, "outgoing webhooks: cannot delete old finished calls"),
                 }
             }
-            if let Err(e) =
-                crate::app::outgoing::enqueue_triggered(&state.store, state.site.get().enable_outgoing_webhooks).await
-            {
-                tracing::warn!(error = %e, "outgoing webhooks: cannot read new posts' triggers");
-            }
+            // A full batch of triggers means more may be waiting: look again at once.
+            let backlog =
+                match crate::app::outgoing::enqueue_triggered(&state.store, state.site.get().enable_outgoing_webhooks)
+                    .await
+                {
+                    Ok(n) => n == crate::app::outgoing::TRIGGER_BATCH,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "outgoing webhooks: cannot read new posts' triggers");
+                        false
+                    }
+                };
             let free = permits.available_permits() as u32;
             let claimed = if free == 0 {
                 Vec::new()
@@ -71,7 +77,7 @@ pub fn spawn(state: &actix_web::web::Data<AppState>, shutdown: CancellationToken
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(if backlog { Duration::ZERO } else { POLL }) => {}
             }
         }
     });

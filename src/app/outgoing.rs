@@ -21,6 +21,8 @@ use crate::webhooks::payload::{self, HookPayload};
 pub const MAX_TRIGGER_WORDS: usize = 10;
 pub const MAX_CALLBACK_URLS: usize = 5;
 pub const MAX_HOOKS_PER_TEAM: usize = 100;
+/// Posts' triggers one pass of the outbox worker turns into calls.
+pub const TRIGGER_BATCH: usize = 32;
 
 /// An outgoing webhook as its creator describes it.
 pub struct HookSpec<'a> {
@@ -182,7 +184,7 @@ pub fn trigger_word<'a>(hook: &'a OutgoingHook, message: &str) -> Option<&'a str
 /// race between two nodes enqueue each call once.
 /// While the site has outgoing webhooks turned off, triggers are consumed and nothing is called.
 pub async fn enqueue_triggered(store: &Store, enabled: bool) -> Result<usize> {
-    let triggers = store.pending_triggers(32).await?;
+    let triggers = store.pending_triggers(TRIGGER_BATCH as u32).await?;
     let n = triggers.len();
     for (post_id, channel_id) in triggers {
         let deliveries = if enabled { deliveries_for(store, post_id, channel_id).await? } else { Vec::new() };
