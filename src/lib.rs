@@ -15,6 +15,8 @@
 //! - [`auth`]: passwords, tokens, the [`auth::AuthUser`] extractor; [`access`]: who may see what.
 //! - [`site`]: the cached site settings.
 //! - [`error`]: the one error type and its JSON body.
+//! - [`webhooks`]: calls out (outgoing webhooks, slash commands) behind the SSRF guard; [`delivery`]:
+//!   the outbox worker that makes webhook calls at least once.
 
 pub mod access;
 pub mod app;
@@ -24,6 +26,7 @@ pub mod client_ip;
 pub mod cluster;
 pub mod config;
 pub mod crypto;
+pub mod delivery;
 pub mod domain;
 pub mod error;
 pub mod files;
@@ -38,3 +41,4 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

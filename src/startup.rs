@@ -95,6 +95,10 @@ impl Node {
             crate::ratelimit::RateLimits::new(&settings.rate_limit, redis.clone(), &settings.redis.prefix);
         let jwt = settings.jwt_secret.as_ref().context("no JWT secret (development secrets were not loaded)")?;
         let tokens = TokenKeys::new(jwt.expose(), settings.jwt_secret_previous.as_ref().map(|s| s.expose()));
+        let site = SiteCache::default();
+        site.set(store.site_config().await.context("cannot read site settings")?);
+        let webhooks =
+            Arc::new(crate::webhooks::Webhooks::new(settings.webhooks.clone(), metrics.clone(), site.clone()));
         let realtime = Realtime::start(
             &tree,
             &settings,
@@ -105,11 +109,10 @@ impl Node {
             session_counters,
             bus_stats,
             metrics.clone(),
+            webhooks.clone(),
         )?;
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
-        let site = SiteCache::default();
-        site.set(store.site_config().await.context("cannot read site settings")?);
         let mattermost = crate::mattermost::ws::sockets::MmSockets::new(redis.clone(), &settings.redis.prefix);
         let state = web::Data::new(AppState {
             settings: Arc::new(settings),
@@ -127,6 +130,7 @@ impl Node {
             oidc,
             one_time,
             started: Instant::now(),
+            webhooks,
             lifecycle: Lifecycle::default(),
         });
         let app_state = state.clone();
@@ -182,6 +186,7 @@ impl Node {
         tokio::spawn(state.site.clone().follow(state.store.clone(), lifecycle.shutdown_token()));
         tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
         crate::files::sweeper::spawn(&state, lifecycle.shutdown_token());
+        crate::delivery::spawn(&state, lifecycle.shutdown_token());
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

@@ -37,6 +37,8 @@ pub struct AppState {
     pub oidc: crate::oidc::registry::OidcRegistry,
     pub one_time: crate::oidc::one_time::OneTime,
     pub started: Instant,
+    /// Outgoing webhooks and slash commands: the SSRF guard, per-host breakers, outbox settings.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     pub lifecycle: Lifecycle,
 }
 

@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod bots;
 pub mod channels;
+pub mod commands;
 pub mod files;
 pub mod hooks;
 pub mod invites;
+pub mod outgoing;
 pub mod posts;
 pub mod preferences;
 pub mod providers;

@@ -140,19 +140,25 @@ async fn post_message(
             Err(e) => tracing::warn!(error = %e, "cannot tell who is online; @here counts no one"),
         }
     }
+    // A post an incoming webhook made (it has props) triggers no outgoing webhook: two integrations
+    // must not be able to feed each other.
+    let triggers = props.is_none();
     store
-        .create_post(NewPost {
-            channel: access.channel.id,
-            kind: access.channel.kind,
-            author: caller.id(),
-            from_bot: caller.user.is_bot,
-            message: &body,
-            mentions: &mentions,
-            root,
-            online: &online,
-            files,
-            props,
-        })
+        .create_post_from(
+            NewPost {
+                channel: access.channel.id,
+                kind: access.channel.kind,
+                author: caller.id(),
+                from_bot: caller.user.is_bot,
+                message: &body,
+                mentions: &mentions,
+                root,
+                online: &online,
+                files,
+                props,
+            },
+            triggers,
+        )
         .await
 }
 

@@ -173,7 +173,9 @@ fn effective_value(s: &Settings, name: &str) -> String {
         "RUSTCHAT_LOG_FORMAT" => format!("{:?}", s.log.format).to_lowercase(),
         "RUSTCHAT_SHUTDOWN_DRAIN_SECONDS" => s.shutdown_drain.as_secs().to_string(),
         "RUSTCHAT_SHUTDOWN_GRACE_SECONDS" => s.shutdown_grace.as_secs().to_string(),
-        _ => super::files::effective_value(s, name).unwrap_or_else(|| "(unknown)".into()),
+        _ => super::files::effective_value(s, name)
+            .or_else(|| super::webhooks::effective_value(s, name))
+            .unwrap_or_else(|| "(unknown)".into()),
     }
 }
 

@@ -11,6 +11,7 @@ mod secret;
 mod secrets;
 mod sources;
 mod variables;
+mod webhooks;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ pub use secret::Secret;
 pub use secrets::{SecretBytes, ensure_development_secrets};
 pub use sources::{Source, Sources};
 pub use variables::{TEST_FAULTS, VARIABLES};
+pub use webhooks::WebhookSettings;
 
 /// `development` (the default) or `production`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +193,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Attachments: storage, limits, sweeping.
     pub files: FileSettings,
+    /// Outgoing webhooks and slash commands: the SSRF allow-list, timeouts, retries.
+    pub webhooks: WebhookSettings,
     pub log: LogSettings,
     pub shutdown_drain: Duration,
     pub shutdown_grace: Duration,

@@ -217,6 +217,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     };
 
     let files = super::files::parse(&mut p, &data_dir, production, redis_url.is_some(), &mut warnings);
+    let webhooks = super::webhooks::parse(&mut p);
     let shutdown_drain = p.duration(&var::SHUTDOWN_DRAIN);
     let shutdown_grace = p.duration(&var::SHUTDOWN_GRACE);
 
@@ -249,6 +250,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         ws,
         data_dir,
         files,
+        webhooks,
         log: LogSettings { level, format },
         shutdown_drain,
         shutdown_grace,

@@ -62,3 +62,12 @@ id_type!(
     /// An incoming webhook's public id (what logs and lists show; its secret is another value).
     HookId,
 );
+
+id_type!(
+    /// An outgoing webhook.
+    OutgoingHookId,
+    /// A slash command of a team.
+    CommandId,
+    /// One call in the outgoing outbox.
+    DeliveryId,
+);

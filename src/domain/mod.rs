@@ -13,6 +13,7 @@ mod timestamp;
 
 pub use files::FileName;
 pub use ids::{ChannelId, FileId, HookId, PostId, SessionId, TeamId, UserId};
+pub use ids::{CommandId, DeliveryId, OutgoingHookId};
 pub use kinds::{ChannelKind, Role};
 pub use mentions::Mentions;
 pub use names::{DisplayName, Email, EmojiName, MessageBody, Password, Slug, Text, Username};

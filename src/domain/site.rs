@@ -37,6 +37,10 @@ pub struct SiteConfig {
     pub enable_post_icon_override: bool,
     /// Posts one incoming webhook may make a minute (a burst of that many, then evenly spaced).
     pub incoming_webhook_posts_per_minute: u32,
+    /// Whether outgoing webhooks exist at all: when off, none can be created and none is called.
+    pub enable_outgoing_webhooks: bool,
+    /// Whether slash commands exist at all: when off, none can be registered and none runs.
+    pub enable_commands: bool,
 }
 
 impl Default for SiteConfig {
@@ -53,6 +57,8 @@ impl Default for SiteConfig {
             enable_post_username_override: false,
             enable_post_icon_override: false,
             incoming_webhook_posts_per_minute: 60,
+            enable_outgoing_webhooks: true,
+            enable_commands: true,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bots;
 pub mod channels;
 pub mod client;
+pub mod commands;
 pub mod faults;
 pub mod files;
 pub mod health;
@@ -17,6 +18,7 @@ pub mod input;
 pub mod json;
 pub mod oidc;
 pub mod openapi;
+pub mod outgoing;
 pub mod params;
 pub mod posts;
 pub mod search;
@@ -121,7 +123,17 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(ws::connect)
             .service(hooks::create_hook)
             .service(hooks::list_hooks)
-            .service(hooks::revoke_hook),
+            .service(hooks::revoke_hook)
+            .service(outgoing::create_outgoing_webhook)
+            .service(outgoing::list_outgoing_webhooks)
+            .service(outgoing::get_outgoing_webhook)
+            .service(outgoing::revoke_outgoing_webhook)
+            .service(outgoing::list_outgoing_deliveries)
+            .service(commands::create_command)
+            .service(commands::list_commands)
+            .service(commands::get_command)
+            .service(commands::revoke_command)
+            .service(commands::run_command),
     );
     // At the root, where Mattermost serves it (and before the web client's fallback).
     cfg.service(hooks::post_to_hook);

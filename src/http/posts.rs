@@ -79,8 +79,10 @@ pub struct PostPage {
     pub has_more: bool,
 }
 
-/// Post a message (channel members).
-#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
+/// Post a message (channel members). A message that is a command line (`/name args`) is not posted:
+/// it runs the team's slash command, answering 201 with the post when the command's answer is posted
+/// in the channel, else 200 with the answer (ephemeral: for the caller only).
+#[utoipa::path(tag = "posts", params(("channel_id" = ChannelId, Path, description = "The channel's id.")), request_body = CreatePost, responses((status = 201, body = PostWithSeq), (status = 200, body = super::commands::CommandAnswer), (status = 403), (status = 404), (status = 413)), security(("bearer" = [])))]
 #[post("/channels/{channel_id}/posts")]
 pub async fn create_post(
     state: web::Data<AppState>,
@@ -89,6 +91,14 @@ pub async fn create_post(
     body: Json<CreatePost>,
 ) -> Result<HttpResponse> {
     let (session, author) = request_login(&state.store, &state.tokens, &req).await?;
+    if app::commands::is_command_line(&body.message) && body.file_ids.is_empty() {
+        let caller = AuthUser::of_session(&state.store, session, author).await?;
+        let (answer, seq) = super::commands::run(&state, &caller, path.into_inner(), &body.message).await?;
+        return Ok(match (answer.post, seq) {
+            (Some(post), Some(seq)) => HttpResponse::Created().json(PostWithSeq { post, seq }),
+            (post, _) => HttpResponse::Ok().json(super::commands::CommandAnswer { post, ..answer }),
+        });
+    }
     let presence = state.realtime.slots.as_ref();
     let (post, event) = if body.file_ids.is_empty() {
         crate::app::posts::post_as(

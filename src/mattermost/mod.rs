@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod commands;
 pub mod error;
 pub mod ids;
 pub mod input;
@@ -97,6 +98,7 @@ v4_routes! {
     "/channels/{channel_id}/members/{user_id}" { delete 200 "Status" true => channels::remove_member, "Remove a member (or leave)"; }
     "/channels/{channel_id}/posts" { get 200 "PostList" true => posts::channel_posts, "A channel's posts: by page, since a time, or before/after a post"; }
     "/posts" { post 201 "Post" true => posts::create, "Create a post or thread reply"; }
+    "/commands/execute" { post 200 "Object" true => commands::execute, "Run a slash command: its answer (response_type, text); an in_channel one is posted"; }
     "/posts/{post_id}" {
         get 200 "Post" true => posts::get, "A post";
         put 200 "Post" true => posts::update, "Edit a post's message";

@@ -64,6 +64,7 @@ impl Realtime {
         counters: Arc<SessionCounters>,
         bus_stats: Arc<BusStats>,
         metrics: Arc<crate::telemetry::metrics::Metrics>,
+        webhooks: Arc<crate::webhooks::Webhooks>,
     ) -> anyhow::Result<Realtime> {
         let keys = Keys::new(&settings.redis.prefix);
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
@@ -115,7 +116,7 @@ impl Realtime {
         Ok(Realtime {
             supervisor,
             bus,
-            actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone(), metrics }),
+            actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone(), metrics, webhooks }),
             slots,
             log,
             logins,

@@ -105,6 +105,16 @@ pub fn frame_from_bus(text: &str) -> Result<Frame, String> {
     }
 }
 
+/// The v1 event a slash command's ephemeral answer is: sent on the caller's user topic only, so it
+/// reaches their sockets on every node and nobody else's; never stored (it has no seq).
+///
+/// ```text
+/// {"event":"ephemeral_message","channel_id":"…","data":{"channel_id":"…","text":"…"}}
+/// ```
+pub fn ephemeral_message(channel: ChannelId, text: &str) -> serde_json::Value {
+    serde_json::json!({ "event": "ephemeral_message", "channel_id": channel, "data": { "channel_id": channel, "text": text } })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod files;
 mod hooks;
 mod migrate;
 pub mod models;
+pub mod outgoing;
 mod posts;
 mod preferences;
 mod search;

@@ -57,7 +57,15 @@ pub struct Metrics {
     pub files_downloaded_bytes: Counter<u64>,
     pub storage_errors: Counter<u64>,
     pub fanout_latency: Histogram<f64>,
+    /// Outgoing webhook and slash command calls by `result` (see [`WEBHOOK_RESULTS`]).
+    pub webhook_deliveries: Counter<u64>,
+    pub webhook_latency: Histogram<f64>,
 }
+
+/// How an outgoing call ends: `success` (2xx), `retry` (failed, tried again later), `failed` (given
+/// up, or a command's call that failed), `refused` (the SSRF guard said no), `breaker_open` (its
+/// host's breaker was open: put off without trying).
+pub const WEBHOOK_RESULTS: [&str; 5] = ["success", "retry", "failed", "refused", "breaker_open"];
 
 impl Metrics {
     pub fn new(sessions: Arc<SessionCounters>, bus: Arc<BusStats>) -> anyhow::Result<Self> {
@@ -164,6 +172,16 @@ impl Metrics {
                     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                 ])
                 .build(),
+            webhook_deliveries: counter(
+                "rustchat_webhook_deliveries",
+                "outgoing webhook and slash command calls by result",
+            ),
+            webhook_latency: meter
+                .f64_histogram("rustchat_webhook_delivery_duration")
+                .with_unit("s")
+                .with_description("time an outgoing webhook or slash command call took, answer or failure")
+                .with_boundaries(vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+                .build(),
             registry,
             _provider: provider,
         })
@@ -207,6 +225,20 @@ impl Metrics {
 
     fn add_actor_restarts(&self, actor: &'static str, n: u64) {
         self.actor_restarts.add(n, &[KeyValue::new("actor", actor)]);
+    }
+
+    /// Exports every webhook result at 0, so the series exist from the first scrape.
+    pub fn declare_webhook_results(&self) {
+        for result in WEBHOOK_RESULTS {
+            self.webhook_deliveries.add(0, &[KeyValue::new("result", result)]);
+        }
+    }
+
+    pub fn record_webhook(&self, result: &'static str, seconds: Option<f64>) {
+        self.webhook_deliveries.add(1, &[KeyValue::new("result", result)]);
+        if let Some(s) = seconds {
+            self.webhook_latency.record(s, &[]);
+        }
     }
 
     pub fn record_rate_limited(&self, limit: &'static str) {

@@ -30,6 +30,7 @@ mod mattermost_wire;
 mod openapi;
 mod operability;
 mod operator;
+mod outgoing;
 mod post_rules;
 mod posts;
 mod ratelimit;

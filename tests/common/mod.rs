@@ -17,6 +17,7 @@ pub mod op;
 pub mod process;
 pub mod proxy;
 pub mod s3;
+pub mod target;
 pub mod ws;
 
 use std::sync::mpsc;

@@ -12,6 +12,19 @@ use crate::domain::hooks::PostProps;
 use crate::domain::{ChannelId, ChannelKind, FileId, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
 
+/// Whether a post in the channel `$channel` may trigger an outgoing webhook: the trigger row the
+/// outbox worker consumes is written only then, in the post's own transaction (so a node dying right
+/// after the commit loses no call), and a channel without hooks pays one indexed lookup.
+macro_rules! outgoing_triggered {
+    ($channel:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM outgoing_webhooks w JOIN channels c ON c.team_id = w.team_id WHERE c.id = ",
+            $channel,
+            " AND w.revoked_at IS NULL AND (w.channel_id = c.id OR (w.channel_id IS NULL AND c.kind = 'public')))"
+        )
+    };
+}
+
 /// A post about to be created.
 pub struct NewPost<'a> {
     pub channel: ChannelId,
@@ -88,6 +101,11 @@ async fn create_plain_post_pg(
          ), viewed AS (
            UPDATE channel_members SET last_viewed_seq = counted.last_seq, viewed_msg_count = counted.total_msg_count
            FROM counted WHERE channel_id = $2 AND user_id = $3
+         ), triggered AS (
+           INSERT INTO outgoing_triggers (post_id, channel_id, created_at)
+           SELECT $1, $2, $5 FROM counted WHERE ",
+        outgoing_triggered!("$2"),
+        "
          )
          SELECT last_seq FROM counted",
     ))
@@ -132,6 +150,12 @@ impl Store {
     /// the `posted` event. Returns the post and the event as written, so the caller publishes it without
     /// reading it back.
     pub async fn create_post(&self, new: NewPost<'_>) -> Result<(Post, ChannelEvent)> {
+        self.create_post_from(new, true).await
+    }
+
+    /// `create_post` for a post an integration makes (an outgoing webhook's or a command's reply):
+    /// with `triggers` false it triggers no outgoing webhook, so two integrations cannot loop.
+    pub async fn create_post_from(&self, new: NewPost<'_>, triggers: bool) -> Result<(Post, ChannelEvent)> {
         let mentions = new.mentions;
         let now = Timestamp::now();
         let id = PostId::new();
@@ -247,6 +271,17 @@ impl Store {
 
             let change = Change::Posted { post: post.clone(), mentions: mentions.clone() };
             insert_event!(tx, new.channel, seq, &change, now);
+            if triggers {
+                sqlx::query(concat!(
+                    "INSERT INTO outgoing_triggers (post_id, channel_id, created_at) SELECT $1, $2, $3 WHERE ",
+                    outgoing_triggered!("$2")
+                ))
+                .bind(id)
+                .bind(new.channel)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
             // The author has read their own post.
             sqlx::query(
                 "UPDATE channel_members SET last_viewed_seq = $3, viewed_msg_count = $4 WHERE channel_id = $1 AND user_id = $2",
