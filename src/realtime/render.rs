@@ -109,10 +109,12 @@ pub fn frame_from_bus(text: &str) -> Result<Frame, String> {
 /// reaches their sockets on every node and nobody else's; never stored (it has no seq).
 ///
 /// ```text
-/// {"event":"ephemeral_message","channel_id":"…","data":{"channel_id":"…","text":"…"}}
+/// {"event":"ephemeral_message","channel_id":"…","data":{"id":"…","channel_id":"…","text":"…"}}
 /// ```
 pub fn ephemeral_message(channel: ChannelId, text: &str) -> serde_json::Value {
-    serde_json::json!({ "event": "ephemeral_message", "channel_id": channel, "data": { "channel_id": channel, "text": text } })
+    // The id makes each answer unique: the node that publishes it drops the bus's echo by its text.
+    let id = uuid::Uuid::now_v7();
+    serde_json::json!({ "event": "ephemeral_message", "channel_id": channel, "data": { "id": id, "channel_id": channel, "text": text } })
 }
 
 #[cfg(test)]

@@ -248,3 +248,49 @@ async fn attachments_work_in_a_real_browser_on_two_nodes_sharing_s3_storage() {
     // The files went to the shared bucket, where both nodes read them.
     assert!(moto.keys("browser").await.len() >= 6, "the uploads are in S3: {:?}", moto.keys("browser").await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_are_managed_in_a_real_browser_and_work_from_outside() {
+    if !browser_kit_present() {
+        return;
+    }
+    // The script serves the slash command on loopback, which the node may call only when allowed.
+    let Some(cluster) = Cluster::start(1, &[("RUSTCHAT_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")]).await else {
+        return;
+    };
+    let shots = screenshot_dir();
+    let run = tokio::time::timeout(
+        Duration::from_secs(180),
+        tokio::process::Command::new("node")
+            .arg("integrations.mjs")
+            .current_dir(SCRIPT_DIR)
+            .env("BASE_URL", cluster.base(0))
+            .env("SCREENSHOT_DIR", &shots)
+            .env("CHROMIUM", chromium())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the integrations browser run finishes within 180 s")
+    .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "the integrations browser run failed:\n{out}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_str(
+        out.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result"),
+    )
+    .unwrap();
+    assert_eq!(result["command_calls"], 1, "the command was called once: {result}");
+    assert_eq!(result["axe"]["integrations"]["serious_or_critical"], 0, "{result}");
+    for shot in ["30-integrations-tokens", "31-webhook-post", "32-integrations-admin", "33-slash-command"] {
+        let path = shots.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {} missing or empty", path.display());
+    }
+    // No secret shown on the page reached the node's log.
+    let logs: Vec<String> = cluster.logs(0).iter().map(|l| l.to_string()).collect();
+    assert!(logs.iter().all(|l| !l.contains("rcpat_")), "a token in the log");
+}

@@ -600,6 +600,9 @@ async fn an_ephemeral_answer_reaches_the_callers_sockets_on_every_node_and_no_on
     create_command(&admin, &team, "peek", &target.url).await;
     let mut caller_on_b = crate::common::ws::Ws::connect(&b.address, admin.token.as_deref().unwrap()).await;
     let mut member_on_b = crate::common::ws::Ws::connect(&b.address, member.token.as_deref().unwrap()).await;
+    // The caller on the node that runs the command too: it delivers the answer itself and must not
+    // deliver the bus's echo of it a second time.
+    let mut caller_on_a = crate::common::ws::Ws::connect(&a.address, admin.token.as_deref().unwrap()).await;
 
     let answer = admin
         .post(&format!("/api/v1/channels/{channel}/commands/run"), json!({ "command": "/peek" }))
@@ -608,7 +611,14 @@ async fn an_ephemeral_answer_reaches_the_callers_sockets_on_every_node_and_no_on
     assert_eq!(answer["response_type"], "ephemeral");
     let event = caller_on_b.expect("ephemeral_message", WAIT).await;
     assert_eq!(event["data"]["text"], "for your eyes");
+    caller_on_a.expect("ephemeral_message", WAIT).await;
     admin.say(&channel, "next").await;
     member_on_b.expect("posted", WAIT).await;
+    caller_on_a.expect("posted", WAIT).await;
+    caller_on_b.expect("posted", WAIT).await;
     assert!(member_on_b.seen.iter().all(|e| e["event"] != "ephemeral_message"), "{:?}", member_on_b.seen);
+    for (node, ws) in [("a", &caller_on_a), ("b", &caller_on_b)] {
+        let answers = ws.seen.iter().filter(|e| e["event"] == "ephemeral_message").count();
+        assert_eq!(answers, 1, "node {node} delivered the answer {answers} times: {:?}", ws.seen);
+    }
 }
