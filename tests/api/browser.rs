@@ -37,6 +37,39 @@ fn browser_kit_present() -> bool {
     false
 }
 
+/// Runs `script` (in tests/browser) against `base` and returns its `RESULT` report, failing the test
+/// with the script's output when it fails or says nothing.
+async fn run_script(script: &str, base: &str, env: &[(&str, &str)], limit: Duration) -> serde_json::Value {
+    let run = tokio::time::timeout(
+        limit,
+        tokio::process::Command::new("node")
+            .arg(script)
+            .current_dir(SCRIPT_DIR)
+            .env("BASE_URL", base)
+            .env("SCREENSHOT_DIR", screenshot_dir())
+            .env("CHROMIUM", chromium())
+            .envs(env.iter().copied())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{script} finishes within {limit:?}"))
+    .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{script} failed:\n{out}\n--- stderr ---\n{}", String::from_utf8_lossy(&run.stderr));
+    let report = out.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result");
+    serde_json::from_str(report).unwrap()
+}
+
+/// Fails the test unless each screenshot was written.
+fn assert_screenshots(names: &[&str]) {
+    for shot in names {
+        let path = screenshot_dir().join(format!("{shot}.png"));
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        assert!(size > 1000, "screenshot {} missing or empty", path.display());
+    }
+}
+
 fn screenshot_dir() -> PathBuf {
     std::env::var("SCREENSHOT_DIR")
         .map(PathBuf::from)
@@ -205,46 +238,18 @@ async fn attachments_work_in_a_real_browser_on_two_nodes_sharing_s3_storage() {
     })
     .await;
 
-    let shots = screenshot_dir();
-    let run = tokio::time::timeout(
-        Duration::from_secs(240),
-        tokio::process::Command::new("node")
-            .arg("files.mjs")
-            .current_dir(SCRIPT_DIR)
-            .env("BASE_URL", lb.base())
-            .env("SCREENSHOT_DIR", &shots)
-            .env("CHROMIUM", chromium())
-            .env("MAX_SIZE_BYTES", BROWSER_MAX_FILE)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the attachments browser run finishes within 240 s")
-    .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "the attachments browser run failed:\n{out}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(
-        out.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result"),
-    )
-    .unwrap();
+    let result =
+        run_script("files.mjs", &lb.base(), &[("MAX_SIZE_BYTES", BROWSER_MAX_FILE)], Duration::from_secs(240)).await;
     assert_eq!(result["dialogs"], 0, "no uploaded page ran a script: {result}");
     assert_eq!(result["axe"]["channel with attachments"]["serious_or_critical"], 0, "{result}");
-    for shot in [
+    assert_screenshots(&[
         "20-attachments-ready",
         "21-attachments-inline",
         "22-image-viewer",
         "23-upload-progress",
         "24-too-large",
         "25-thread-attachment",
-    ] {
-        let path = shots.join(format!("{shot}.png"));
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 1000, "screenshot {} missing or empty", path.display());
-    }
+    ]);
     // The files went to the shared bucket, where both nodes read them.
     assert!(moto.keys("browser").await.len() >= 6, "the uploads are in S3: {:?}", moto.keys("browser").await);
 }
@@ -258,38 +263,10 @@ async fn integrations_are_managed_in_a_real_browser_and_work_from_outside() {
     let Some(cluster) = Cluster::start(1, &[("RUSTCHAT_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")]).await else {
         return;
     };
-    let shots = screenshot_dir();
-    let run = tokio::time::timeout(
-        Duration::from_secs(180),
-        tokio::process::Command::new("node")
-            .arg("integrations.mjs")
-            .current_dir(SCRIPT_DIR)
-            .env("BASE_URL", cluster.base(0))
-            .env("SCREENSHOT_DIR", &shots)
-            .env("CHROMIUM", chromium())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the integrations browser run finishes within 180 s")
-    .unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "the integrations browser run failed:\n{out}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(
-        out.lines().find_map(|l| l.strip_prefix("RESULT ")).expect("the script reports its result"),
-    )
-    .unwrap();
+    let result = run_script("integrations.mjs", &cluster.base(0), &[], Duration::from_secs(180)).await;
     assert_eq!(result["command_calls"], 1, "the command was called once: {result}");
     assert_eq!(result["axe"]["integrations"]["serious_or_critical"], 0, "{result}");
-    for shot in ["30-integrations-tokens", "31-webhook-post", "32-integrations-admin", "33-slash-command"] {
-        let path = shots.join(format!("{shot}.png"));
-        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-        assert!(size > 1000, "screenshot {} missing or empty", path.display());
-    }
+    assert_screenshots(&["30-integrations-tokens", "31-webhook-post", "32-integrations-admin", "33-slash-command"]);
     // No secret shown on the page reached the node's log.
     let logs: Vec<String> = cluster.logs(0).iter().map(|l| l.to_string()).collect();
     assert!(logs.iter().all(|l| !l.contains("rcpat_")), "a token in the log");

@@ -7,15 +7,13 @@
 // SCREENSHOT_DIR. Prints `RESULT {...}` and exits 0, or `FAILED why` and exits 1.
 
 import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { deflateSync, crc32 } from 'node:zlib';
 import { chromium } from 'playwright-core';
+import { audit, dialogForm, register } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
 const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOT_DIR ?? 'target/screenshots';
 const MAX_SIZE = Number(process.env.MAX_SIZE_BYTES ?? 3000000);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 mkdirSync(SHOTS, { recursive: true });
 const report = { steps: [], axe: {}, dialogs: 0, cspViolations: [], downloads: {} };
 
@@ -68,36 +66,8 @@ async function person(name) {
   return { name, context, page };
 }
 
-async function register(page, username) {
-  await page.goto(BASE);
-  await page.getByRole('button', { name: 'No account yet? Create one' }).click();
-  await page.getByLabel('Username', { exact: true }).fill(username);
-  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
-  await page.getByLabel('Display name (optional)').fill(username[0].toUpperCase() + username.slice(1));
-  await page.getByLabel('Password (at least 8 characters)').fill(`password-${username}`);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.locator('#connection[data-state="open"]').waitFor();
-}
 
-async function dialogForm(page, title, values, submit) {
-  const dialog = page.getByRole('dialog', { name: title });
-  await dialog.waitFor();
-  for (const [label, value] of values) {
-    const field = dialog.getByLabel(label, { exact: true });
-    if (await field.evaluate((el) => el.tagName === 'SELECT')) await field.selectOption(value);
-    else await field.fill(value);
-  }
-  await dialog.getByRole('button', { name: submit }).click();
-  await dialog.waitFor({ state: 'detached' });
-}
 
-async function audit(page, view) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  report.axe[view] = { violations: result.violations.length, serious_or_critical: bad.length };
-  expect(bad.length === 0, `axe on ${view}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
-}
 
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png` });
 
@@ -121,6 +91,7 @@ async function downloaded(page, trigger) {
 
 try {
   const alice = await person('alice');
+  await alice.page.goto(BASE);
   await register(alice.page, 'alice');
   await alice.page.getByRole('button', { name: 'Create a team' }).first().click();
   await dialogForm(alice.page, 'Create a team', [['Team name', 'Acme'], ['URL name (a-z, 0-9, - and _)', 'acme'], ['Who may join', 'true']], 'Create team');
@@ -128,6 +99,7 @@ try {
   await dialogForm(alice.page, 'Create a channel', [['Name', 'design'], ['URL name (a-z, 0-9, - and _)', 'design']], 'Create channel');
   await alice.page.locator('#sidebar a.channel[data-name="design"][aria-current="page"]').waitFor();
   const bob = await person('bob');
+  await bob.page.goto(BASE);
   await register(bob.page, 'bob');
   await bob.page.getByRole('button', { name: 'Join Acme' }).click();
   await bob.page.getByRole('button', { name: 'Browse' }).click();
@@ -169,7 +141,7 @@ try {
   expect(mock[1] === 400 && Math.abs(mock[2] - 267) <= 1, `the mockup shows as its 400-wide thumbnail, not the original: ${JSON.stringify(mock)}`);
   await post.getByRole('button', { name: /^Download notes ✓\.txt, / }).waitFor();
   await shot(bob.page, '21-attachments-inline');
-  await audit(bob.page, 'channel with attachments');
+  await audit(report, bob.page, 'channel with attachments');
   step('bob sees both images inline (thumbnails) and a download link for the text file');
 
   const text = await downloaded(bob.page, post.getByRole('button', { name: /^Download notes ✓\.txt/ }));

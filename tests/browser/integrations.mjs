@@ -6,15 +6,13 @@
 // attachment; a slash command served by this script answers Alice alone. Screenshots go to
 // SCREENSHOT_DIR. Prints `RESULT {...}` and exits 0, or `FAILED why` and exits 1.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { audit, dialogForm, register } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
 const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOT_DIR ?? 'target/screenshots';
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 mkdirSync(SHOTS, { recursive: true });
 const report = { steps: [], axe: {}, dialogs: 0, cspViolations: [], command_calls: 0 };
 
@@ -51,36 +49,8 @@ async function person(name) {
   return page;
 }
 
-async function register(page, username) {
-  await page.goto(BASE);
-  await page.getByRole('button', { name: 'No account yet? Create one' }).click();
-  await page.getByLabel('Username', { exact: true }).fill(username);
-  await page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
-  await page.getByLabel('Display name (optional)').fill(username[0].toUpperCase() + username.slice(1));
-  await page.getByLabel('Password (at least 8 characters)').fill(`password-${username}`);
-  await page.getByRole('button', { name: 'Create account' }).click();
-  await page.locator('#connection[data-state="open"]').waitFor();
-}
 
-async function dialogForm(page, title, values, submit) {
-  const dialog = page.getByRole('dialog', { name: title });
-  await dialog.waitFor();
-  for (const [label, value] of values) {
-    const field = dialog.getByLabel(label, { exact: true });
-    if (await field.evaluate((el) => el.tagName === 'SELECT')) await field.selectOption(value);
-    else await field.fill(value);
-  }
-  await dialog.getByRole('button', { name: submit }).click();
-  await dialog.waitFor({ state: 'detached' });
-}
 
-async function audit(page, view) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  report.axe[view] = { violations: result.violations.length, serious_or_critical: bad.length };
-  expect(bad.length === 0, `axe on ${view}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
-}
 
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 
@@ -103,6 +73,7 @@ async function openIntegrations(page) {
 
 try {
   const alice = await person('alice');
+  await alice.goto(BASE);
   await register(alice, 'alice');
   await alice.getByRole('button', { name: 'Create a team' }).first().click();
   await dialogForm(alice, 'Create a team', [['Team name', 'Acme'], ['URL name (a-z, 0-9, - and _)', 'acme'], ['Who may join', 'true']], 'Create team');
@@ -110,6 +81,7 @@ try {
   await dialogForm(alice, 'Create a channel', [['Name', 'ops'], ['URL name (a-z, 0-9, - and _)', 'ops']], 'Create channel');
   await alice.locator('#sidebar a.channel[data-name="ops"][aria-current="page"]').waitFor();
   const bob = await person('bob');
+  await bob.goto(BASE);
   await register(bob, 'bob');
   await bob.getByRole('button', { name: 'Join Acme' }).click();
   await bob.getByRole('button', { name: 'Browse' }).click();
@@ -133,7 +105,7 @@ try {
   expect(me.status === 200 && (await me.json()).username === 'bob', `the token works from outside the browser: ${me.status}`);
   await tokens.getByRole('listitem').filter({ hasText: 'laptop cli' }).waitFor();
   await shot(bob, '30-integrations-tokens');
-  await audit(bob, 'integrations');
+  await audit(report, bob, 'integrations');
   await tokens.getByRole('button', { name: 'Revoke token laptop cli' }).click();
   await tokens.getByRole('listitem').filter({ hasText: 'laptop cli' }).waitFor({ state: 'detached' });
   expect((await api('/users/me', token)).status === 401, 'the revoked token is refused');

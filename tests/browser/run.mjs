@@ -5,15 +5,13 @@
 // keyboard alone signs in, switches channel, sends and opens a thread; axe-core audits the main views.
 // Screenshots go to SCREENSHOT_DIR. Exits non-zero with a message on the first failure.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
+import { audit, dialogForm, register } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
 const BASE = process.env.BASE_URL;
 const SHOTS = process.env.SCREENSHOT_DIR ?? 'target/screenshots';
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const lines = createInterface({ input: process.stdin });
 const stdinLines = lines[Symbol.asyncIterator]();
 
@@ -47,28 +45,7 @@ async function person(name) {
   return { name, context, page };
 }
 
-async function register(p, username) {
-  await p.page.goto(BASE);
-  await p.page.getByRole('button', { name: 'No account yet? Create one' }).click();
-  await p.page.getByLabel('Username', { exact: true }).fill(username);
-  await p.page.getByLabel('Email', { exact: true }).fill(`${username}@example.com`);
-  await p.page.getByLabel('Display name (optional)').fill(username[0].toUpperCase() + username.slice(1));
-  await p.page.getByLabel('Password (at least 8 characters)').fill(`password-${username}`);
-  await p.page.getByRole('button', { name: 'Create account' }).click();
-  await p.page.locator('#connection[data-state="open"]').waitFor();
-}
 
-async function dialogForm(page, title, values, submit) {
-  const dialog = page.getByRole('dialog', { name: title });
-  await dialog.waitFor();
-  for (const [label, value] of values) {
-    const field = dialog.getByLabel(label, { exact: true });
-    if (await field.evaluate((el) => el.tagName === 'SELECT')) await field.selectOption(value);
-    else await field.fill(value);
-  }
-  await dialog.getByRole('button', { name: submit }).click();
-  await dialog.waitFor({ state: 'detached' });
-}
 
 async function openChannel(page, name) {
   await page.locator(`#sidebar a.channel[data-name="${name}"]`).click();
@@ -84,13 +61,6 @@ async function send(page, text) {
 
 const bodies = (page) => page.locator('#messages article.post .body').allInnerTexts();
 
-async function audit(page, view) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  report.axe[view] = { violations: result.violations.length, serious_or_critical: bad.length };
-  expect(bad.length === 0, `axe on ${view}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('; ')}`);
-}
 
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png` });
 
@@ -99,9 +69,10 @@ try {
   const alice = await person('alice');
   await alice.page.goto(BASE);
   await alice.page.getByRole('heading', { name: 'Sign in to RustChat' }).waitFor();
-  await audit(alice.page, 'sign-in');
+  await audit(report, alice.page, 'sign-in');
   await shot(alice.page, '01-sign-in');
-  await register(alice, 'alice');
+  await alice.page.goto(BASE);
+  await register(alice.page, 'alice');
   step('alice registered (first account: system admin)');
   await alice.page.getByRole('button', { name: 'Create a team' }).first().click();
   await dialogForm(alice.page, 'Create a team', [['Team name', 'Acme'], ['URL name (a-z, 0-9, - and _)', 'acme'], ['Who may join', 'true']], 'Create team');
@@ -113,7 +84,8 @@ try {
   step('alice created team Acme with #chat and #random');
 
   const bob = await person('bob');
-  await register(bob, 'bob');
+  await bob.page.goto(BASE);
+  await register(bob.page, 'bob');
   await bob.page.getByRole('button', { name: 'Join Acme' }).click();
   await bob.page.getByRole('heading', { name: 'No channels yet' }).waitFor();
   for (const name of ['chat', 'random']) {
@@ -164,7 +136,7 @@ try {
   await thread.locator('button.reaction[data-emoji="tada"]', { hasText: '1' }).waitFor();
   await bob.page.locator('#messages article.post', { hasText: 'Thanks, glad' }).locator('button.reaction[data-emoji="tada"]').waitFor();
   await shot(bob.page, '03-thread-and-reaction');
-  await audit(bob.page, 'channel with thread open');
+  await audit(report, bob.page, 'channel with thread open');
   step('a thread reply and a reaction arrived live');
 
   // Editing and deleting one's own message, live on the other side; search jumps to a message.
@@ -289,17 +261,17 @@ try {
 
   // ---- The other views: audits and screenshots ------------------------------------------------------
   await shot(alice.page, '04-channel');
-  await audit(alice.page, 'channel');
+  await audit(report, alice.page, 'channel');
   await alice.page.getByRole('link', { name: 'System settings' }).click();
   await alice.page.getByRole('heading', { name: 'Site' }).waitFor();
   await alice.page.getByRole('listitem').filter({ hasText: '@bob' }).first().waitFor();
-  await audit(alice.page, 'admin');
+  await audit(report, alice.page, 'admin');
   await shot(alice.page, '05-admin');
   await alice.page.getByRole('button', { name: '+ Message people' }).click();
   const dm = alice.page.getByRole('dialog', { name: 'Message people' });
   await dm.getByLabel('Find people').fill('bo');
   await dm.getByRole('checkbox', { name: /@bob/ }).check();
-  await audit(alice.page, 'direct message dialog');
+  await audit(report, alice.page, 'direct message dialog');
   await dm.getByRole('button', { name: 'Start conversation' }).click();
   await alice.page.locator('#channel-title', { hasText: 'Bob' }).waitFor();
   await send(alice.page, 'A direct hello');
@@ -314,7 +286,7 @@ try {
   await dp.getByRole('button', { name: 'Sign in' }).click();
   await dp.locator('#messages[data-loaded="true"]').waitFor();
   await dp.locator('#dm-list .dot.online').waitFor();
-  await audit(dp, 'channel (dark)');
+  await audit(report, dp, 'channel (dark)');
   await shot(dp, '06-dark');
   await dp.setViewportSize({ width: 390, height: 844 });
   await shot(dp, '07-phone');
