@@ -98,7 +98,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
         Some(token) => (token.clone(), false),
         None => {
             crate::auth::cookie_write_allowed(&req)?;
-            let cookie = super::oidc::refresh_cookie(&req).ok_or_else(|| {
+            let cookie = super::cookies::refresh_cookie(&req).ok_or_else(|| {
                 crate::error::Error::new(
                     crate::error::ErrorCode::InvalidToken,
                     "Unauthorized: send refresh_token, or the rustchat_refresh cookie",
@@ -114,7 +114,7 @@ pub async fn refresh(state: web::Data<AppState>, req: HttpRequest, body: Json<Re
     let pair = refreshed.answer?;
     if from_cookie {
         let mut answer = HttpResponse::NoContent();
-        for cookie in super::oidc::session_cookies(&state, &pair) {
+        for cookie in super::cookies::session_cookies(&state, &pair) {
             answer.append_header((actix_web::http::header::SET_COOKIE, cookie));
         }
         return Ok(answer.finish());

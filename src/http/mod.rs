@@ -10,6 +10,7 @@ pub mod bots;
 pub mod channels;
 pub mod client;
 pub mod commands;
+pub mod cookies;
 pub mod faults;
 pub mod files;
 pub mod health;

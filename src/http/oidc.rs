@@ -26,8 +26,6 @@ use crate::state::AppState;
 
 /// How long a one-time exchange code lives.
 pub const EXCHANGE_CODE_TTL: Duration = Duration::from_secs(60);
-pub const ACCESS_COOKIE: &str = "rustchat_access";
-pub const REFRESH_COOKIE: &str = "rustchat_refresh";
 /// Binds a login's state to the browser that began it.
 pub const LOGIN_COOKIE: &str = "rustchat_oidc_login";
 const LOGIN_COOKIE_PATH: &str = "/api/v1/auth/oidc";
@@ -207,35 +205,11 @@ fn site_of(state: &AppState) -> String {
     state.settings.site_url.as_ref().map(|u| u.to_string()).unwrap_or_else(|| "/".into())
 }
 
-/// The two cookies of an SSO cookie session: the access token for every path, the refresh token only
-/// for `/api/v1/auth` (where `POST /auth/refresh` reads it).
-pub fn session_cookies(state: &AppState, pair: &TokenPair) -> [String; 2] {
-    let secure = if state.settings.is_production() { "; Secure" } else { "" };
-    [
-        format!(
-            "{ACCESS_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            pair.access_token, pair.expires_in
-        ),
-        format!(
-            "{REFRESH_COOKIE}={}; Path=/api/v1/auth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-            pair.refresh_token,
-            crate::auth::REFRESH_TTL.as_secs()
-        ),
-    ]
-}
-
-/// The refresh token a cookie session's browser holds.
-pub fn refresh_cookie(req: &HttpRequest) -> Option<String> {
-    let header = req.headers().get(header::COOKIE)?.to_str().ok()?;
-    let prefix = format!("{REFRESH_COOKIE}=");
-    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(prefix.as_str())).map(str::to_string)
-}
-
 async fn deliver(state: &AppState, pair: TokenPair) -> Result<HttpResponse> {
     let site = site_of(state);
     match state.settings.oauth_token_delivery {
         TokenDelivery::Cookie => {
-            let [access, refresh] = session_cookies(state, &pair);
+            let [access, refresh] = super::cookies::session_cookies(state, &pair);
             Ok(HttpResponse::Found()
                 .insert_header((header::LOCATION, site))
                 .append_header((header::SET_COOKIE, access))
