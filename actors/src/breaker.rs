@@ -83,6 +83,11 @@ pub struct Permit<'a> {
 }
 
 impl Permit<'_> {
+    /// Whether this call is the half-open breaker's probe (its outcome closes or reopens it).
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+
     pub fn succeeded(self) {
         self.breaker.record_success();
         std::mem::forget(self);

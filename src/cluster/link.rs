@@ -32,29 +32,49 @@ impl RedisLink {
 
     /// The shared connection, connecting first if needed. Refused at once while the Redis breaker is
     /// open; callers report the command's outcome with [`RedisLink::succeeded`] or [`RedisLink::reset`].
+    /// A half-open breaker's probe is settled here, by a `PING`, before the connection is handed out:
+    /// callers that report nothing, or whose future is dropped mid-call (its permit goes with it and
+    /// gives the probe back), cannot hold the breaker half-open.
     pub async fn connection(&self) -> redis::RedisResult<MultiplexedConnection> {
-        if let Some(b) = &self.breaker
-            && !b.admit()
-        {
-            return Err(redis::RedisError::from((redis::ErrorKind::Io, "Redis circuit breaker is open")));
-        }
+        let permit = match &self.breaker {
+            Some(b) => match b.permit() {
+                Some(p) => Some(p),
+                None => return Err(redis::RedisError::from((redis::ErrorKind::Io, "Redis circuit breaker is open"))),
+            },
+            None => None,
+        };
         let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)));
-        let c = match self.client.get_multiplexed_async_connection_with_config(&config).await {
-            Ok(c) => c,
-            Err(e) => {
-                if let Some(b) = &self.breaker {
-                    b.record_failure();
+        let c = match slot.as_ref() {
+            Some(c) => c.clone(),
+            None => {
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_secs(2)));
+                match self.client.get_multiplexed_async_connection_with_config(&config).await {
+                    Ok(c) => {
+                        *slot = Some(c.clone());
+                        c
+                    }
+                    Err(e) => {
+                        if let Some(p) = permit {
+                            p.failed();
+                        }
+                        return Err(e);
+                    }
                 }
-                return Err(e);
             }
         };
-        *slot = Some(c.clone());
+        if let Some(probe) = permit.filter(|p| p.is_probe()) {
+            let mut pinged = c.clone();
+            match redis::cmd("PING").query_async::<String>(&mut pinged).await {
+                Ok(_) => probe.succeeded(),
+                Err(e) => {
+                    probe.failed();
+                    *slot = None;
+                    return Err(e);
+                }
+            }
+        }
         Ok(c)
     }
 

@@ -376,3 +376,68 @@ async fn every_runbook_log_filter_finds_what_it_is_meant_to() {
     let grouped = jq(&["-r", ".message"], &logs);
     assert_eq!(grouped.len(), logs.lines().count(), "every line has a string message for sort | uniq -c");
 }
+
+/// A server that accepts connections and never answers (a database or Redis that hangs); the
+/// connections stay open as long as it lives.
+async fn hanging_server() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (port, task)
+}
+
+/// A breaker opened by failures, whose cooldown is over (its next call is the probe), and which
+/// would hold a probe that never reports for an hour.
+fn opened_breaker(name: &str) -> std::sync::Arc<rustchat_actors::breaker::Breaker> {
+    let b = rustchat_actors::breaker::Breaker::with_timing(
+        name,
+        std::sync::Arc::new(|_, _, _| {}),
+        Duration::ZERO,
+        Duration::from_secs(3600),
+    );
+    for _ in 0..rustchat_actors::breaker::FAILURE_THRESHOLD {
+        b.record_failure();
+    }
+    std::sync::Arc::new(b)
+}
+
+/// The half-open probe of the database and Redis breakers is given back when the call that carries
+/// it is dropped mid-flight (the client hung up while the dependency hangs): the next call probes,
+/// instead of every call being refused until the node restarts.
+#[tokio::test]
+async fn a_probe_dropped_mid_flight_leaves_the_database_and_redis_breakers_able_to_probe() {
+    let (port, server) = hanging_server().await;
+
+    let database = opened_breaker("database");
+    let settings = rustchat::config::DatabaseSettings {
+        url: rustchat::config::DatabaseUrl::Postgres(rustchat::config::Secret::new(format!(
+            "postgres://postgres@127.0.0.1:{port}/test"
+        ))),
+        max_connections: 1,
+        min_connections: 0,
+        acquire_timeout: Duration::from_secs(30),
+        auto_migrate: false,
+    };
+    let store = rustchat::store::Store::connect_lazy(&settings).unwrap().with_breaker(database.clone());
+    let dropped = tokio::time::timeout(Duration::from_millis(500), store.ping(Duration::from_secs(30))).await;
+    assert!(dropped.is_err(), "the probing query hangs with the database");
+    assert_eq!(database.state(), rustchat_actors::breaker::State::HalfOpen);
+    assert!(database.permit().is_some(), "the dropped query gave its probe back");
+
+    let redis = opened_breaker("redis");
+    let link = rustchat::cluster::RedisLink::new(
+        &rustchat::config::Secret::new(format!("redis://127.0.0.1:{port}")),
+        Some(redis.clone()),
+    )
+    .unwrap();
+    let dropped = tokio::time::timeout(Duration::from_millis(500), link.connection()).await;
+    assert!(dropped.is_err(), "the probing connection hangs with Redis");
+    assert_eq!(redis.state(), rustchat_actors::breaker::State::HalfOpen);
+    assert!(redis.permit().is_some(), "the dropped call gave its probe back");
+    server.abort();
+}
