@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::WebhookSettings;
 use crate::domain::Timestamp;
 use crate::state::AppState;
-use crate::store::outgoing::{Delivery, Outcome};
+use crate::store::deliveries::{Delivery, Outcome};
 use crate::webhooks::payload::{Response, SIGNATURE_HEADER};
 use crate::webhooks::{Call, CallError};
 

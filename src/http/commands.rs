@@ -14,8 +14,8 @@ use crate::auth::AuthUser;
 use crate::domain::{ChannelId, CommandId, TeamId};
 use crate::error::{Error, Result};
 use crate::state::AppState;
+use crate::store::commands::Command;
 use crate::store::models::Post;
-use crate::store::outgoing::Command;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateCommand {

@@ -13,7 +13,8 @@ use crate::auth::AuthUser;
 use crate::domain::{ChannelId, OutgoingHookId, TeamId};
 use crate::error::Result;
 use crate::state::AppState;
-use crate::store::outgoing::{DeliveryStatus, OutgoingHook};
+use crate::store::deliveries::DeliveryStatus;
+use crate::store::outgoing::OutgoingHook;
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateOutgoingHook {

@@ -7,6 +7,8 @@
 
 pub mod change;
 mod channels;
+pub mod commands;
+pub mod deliveries;
 mod diagnose;
 mod events;
 pub mod files;
