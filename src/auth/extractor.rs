@@ -84,8 +84,13 @@ pub fn token_claims(tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId,
 
 /// The access token from the SSO cookie (browsers logged in through single sign-on).
 pub fn access_cookie(req: &HttpRequest) -> Option<String> {
+    cookie(req, "rustchat_access")
+}
+
+/// The value of the request's cookie `name`, if it sent one.
+pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     let header = req.headers().get(actix_web::http::header::COOKIE)?.to_str().ok()?;
-    header.split(';').map(str::trim).find_map(|c| c.strip_prefix("rustchat_access=")).map(str::to_string)
+    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(name)?.strip_prefix('=')).map(str::to_string)
 }
 
 /// The request's token when it is a personal access token.

@@ -2,7 +2,6 @@
 //! login lands and again by each refresh, read back by `POST /auth/refresh`.
 
 use actix_web::HttpRequest;
-use actix_web::http::header;
 
 use crate::auth::TokenPair;
 use crate::state::AppState;
@@ -29,7 +28,5 @@ pub fn session_cookies(state: &AppState, pair: &TokenPair) -> [String; 2] {
 
 /// The refresh token a cookie session's browser holds.
 pub fn refresh_cookie(req: &HttpRequest) -> Option<String> {
-    let header = req.headers().get(header::COOKIE)?.to_str().ok()?;
-    let prefix = format!("{REFRESH_COOKIE}=");
-    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(prefix.as_str())).map(str::to_string)
+    crate::auth::cookie(req, REFRESH_COOKIE)
 }

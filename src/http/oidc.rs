@@ -124,9 +124,7 @@ pub async fn link(
 
 /// The binding value the browser holds, if any.
 fn login_cookie(req: &HttpRequest) -> Option<String> {
-    let header = req.headers().get(header::COOKIE)?.to_str().ok()?;
-    let prefix = format!("{LOGIN_COOKIE}=");
-    header.split(';').map(str::trim).find_map(|c| c.strip_prefix(prefix.as_str())).map(str::to_string)
+    crate::auth::cookie(req, LOGIN_COOKIE)
 }
 
 fn clear_login_cookie() -> String {

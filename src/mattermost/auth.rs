@@ -46,13 +46,7 @@ pub fn request_token(req: &HttpRequest) -> Option<(String, TokenFrom)> {
         let ok = scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token");
         return (ok && !token.trim().is_empty()).then(|| (token.trim().to_string(), TokenFrom::Header));
     }
-    cookie(req, TOKEN_COOKIE).map(|t| (t, TokenFrom::Cookie))
-}
-
-/// A cookie's value.
-pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
-    let header = req.headers().get(actix_web::http::header::COOKIE)?.to_str().ok()?;
-    header.split(';').filter_map(|c| c.trim().split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+    crate::auth::cookie(req, TOKEN_COOKIE).map(|t| (t, TokenFrom::Cookie))
 }
 
 /// The CSRF token of a session token: derived from it, so it needs no storage and no one without
