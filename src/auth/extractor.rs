@@ -74,7 +74,12 @@ pub fn cookie_write_allowed(req: &HttpRequest) -> Result<(), Error> {
 /// The session and user a request's access token names, its signature and expiry checked; the database
 /// is not asked. Callers check the session next: `AuthUser::of_session`, or inside their own statement.
 pub fn token_claims(tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId, UserId), Error> {
-    let Some(token) = request_token(req)? else {
+    claims_of(tokens, request_token(req)?)
+}
+
+/// The claims of the request's access token, once `request_token` found it (or found none).
+fn claims_of(tokens: &TokenKeys, token: Option<String>) -> Result<(SessionId, UserId), Error> {
+    let Some(token) = token else {
         tracing::info!("Unauthorized request: no bearer token");
         return Err(Error::new(ErrorCode::Unauthorized, "Unauthorized: send Authorization: Bearer <access token>"));
     };
@@ -102,11 +107,12 @@ fn personal_token(token: &Option<String>) -> Option<&str> {
 /// checked (no database read), or of its personal access token, checked in full (one read). Callers
 /// that check the session inside their own statement start here.
 pub async fn request_login(store: &Store, tokens: &TokenKeys, req: &HttpRequest) -> Result<(SessionId, UserId), Error> {
-    if let Some(token) = personal_token(&request_token(req)?) {
+    let token = request_token(req)?;
+    if let Some(token) = personal_token(&token) {
         let (caller, _) = AuthUser::of_personal_token(store, token).await?;
         return Ok((caller.session, caller.id()));
     }
-    token_claims(tokens, req)
+    claims_of(tokens, token)
 }
 
 fn refuse(reason: &str) -> Error {
@@ -184,10 +190,12 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let personal = personal_token(&request_token(req).unwrap_or(None)).map(str::to_string);
+        // Found once: a refused cookie write is refused (and logged) once.
+        let token = request_token(req);
+        let personal = token.as_ref().ok().and_then(personal_token).map(str::to_string);
         // A personal access token is no JWT: checking it as one would log a refusal for every use.
         let claims = match (&state, &personal) {
-            (Some(s), None) => Some(token_claims(&s.tokens, req)),
+            (Some(s), None) => Some(token.and_then(|t| claims_of(&s.tokens, t))),
             _ => None,
         };
         Box::pin(async move {
