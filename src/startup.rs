@@ -56,6 +56,8 @@ impl Node {
         let metrics = Arc::new(Metrics::new(session_counters.clone(), bus_stats.clone())?);
         let fanout = metrics.fanout_latency.clone();
         let _ = session_counters.fanout_latency.set(Box::new(move |seconds| fanout.record(seconds, &[])));
+        let _ = session_counters.stages.set(metrics.stage_recorder());
+        let _ = bus_stats.stages.set(metrics.stage_recorder());
         #[cfg_attr(not(debug_assertions), allow(unused_variables))]
         let test_faults = crate::http::faults::enabled(&settings)?;
         // The root of the supervisor tree: it owns the breakers the store, Redis and OIDC use.

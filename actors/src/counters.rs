@@ -14,7 +14,42 @@ pub struct SessionCounters {
     pub read_backs: AtomicU64,
     /// Called with the seconds from a channel frame's arrival on this node to its socket write queue.
     pub fanout_latency: OnceLock<Box<dyn Fn(f64) + Send + Sync>>,
+    /// Called for the stages the sessions time (`Stage::Write`).
+    pub stages: StageObserver,
 }
+
+/// The stages of a channel event's path that a node times, besides the fan-out itself (arrival on the
+/// node → a socket's write queue, `fanout_latency`): where a post's latency goes, stage by stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Created by this node's write (the statement's start) → committed and handed to the router:
+    /// the pool wait, the statement and the commit.
+    Commit,
+    /// Handed to the router → Redis acknowledged the publish.
+    Publish,
+    /// Created on its origin node → received from Redis on this one. Two nodes' wall clocks: their skew
+    /// adds in.
+    Transit,
+    /// Queued on a socket → taken by the socket's writer, for the oldest frame of each write: how long
+    /// woken socket tasks wait for the thread.
+    Write,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Commit, Stage::Publish, Stage::Transit, Stage::Write];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Commit => "commit",
+            Stage::Publish => "publish",
+            Stage::Transit => "transit",
+            Stage::Write => "write",
+        }
+    }
+}
+
+/// Where timed stages are reported (the metrics set it once at start).
+pub type StageObserver = OnceLock<Box<dyn Fn(Stage, f64) + Send + Sync>>;
 
 impl std::fmt::Debug for SessionCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -51,6 +51,9 @@ pub struct Frame {
     /// When the frame reached this node (published here, received from the bus, or read back): the
     /// start of the fan-out latency the metrics report.
     pub arrived: std::time::Instant,
+    /// When the event was created on the node that wrote it (wall clock), for the stage metrics; `None`
+    /// for frames that carry no time (ephemeral frames, a previous release's frames).
+    pub created: Option<std::time::SystemTime>,
     /// The typed event behind a stored channel event, when the server attached it.
     pub source: Option<std::sync::Arc<Source>>,
 }
@@ -86,6 +89,7 @@ impl Frame {
             effect,
             text,
             arrived: std::time::Instant::now(),
+            created: None,
             source: None,
         })
     }
@@ -98,7 +102,15 @@ impl Frame {
             ("member_removed", Some(u)) => Effect::MemberRemoved(u),
             _ => Effect::None,
         };
-        Frame { channel, seq, effect, text: text.into(), arrived: std::time::Instant::now(), source: None }
+        Frame {
+            channel,
+            seq,
+            effect,
+            text: text.into(),
+            arrived: std::time::Instant::now(),
+            created: None,
+            source: None,
+        }
     }
 
     pub fn is_ephemeral(&self) -> bool {

@@ -23,7 +23,7 @@ use futures_util::Stream;
 use tokio_util::codec::Encoder;
 use uuid::Uuid;
 
-use crate::counters::SessionCounters;
+use crate::counters::{SessionCounters, Stage};
 use crate::frame::Frame;
 
 /// The socket writer took the buffer: a read-back the session paused for room may go on.
@@ -106,6 +106,8 @@ struct Queue {
     writer: Option<Waker>,
     /// When the waiting writer was woken for frames it has not taken yet.
     woken_at: Option<Instant>,
+    /// When the oldest frame in `buf` was queued (the write stage's start).
+    since: Option<Instant>,
     /// A close frame is queued: nothing after it.
     closing: bool,
     /// The socket writer is gone (connection closed).
@@ -128,9 +130,14 @@ impl Queue {
     /// Encodes `message` after what is queued and wakes the writer.
     fn encode(&mut self, message: Message) -> Result<(), actix_http::ws::ProtocolError> {
         Codec::new().encode(message, &mut self.buf)?;
+        // One clock read per wake-up at most: the writer was waiting, so the buffer was empty.
         if let Some(w) = self.writer.take() {
-            self.woken_at = Some(Instant::now());
+            let now = Instant::now();
+            self.woken_at = Some(now);
+            self.since = Some(now);
             w.wake();
+        } else if self.since.is_none() {
+            self.since = Some(Instant::now());
         }
         Ok(())
     }
@@ -337,6 +344,9 @@ impl Stream for OutboxBody {
             let bytes = std::mem::take(&mut st.queue.buf).freeze();
             st.queue.frames = 0;
             st.queue.woken_at = None;
+            if let (Some(since), Some(observe)) = (st.queue.since.take(), self.outbox.counters.stages.get()) {
+                observe(Stage::Write, since.elapsed().as_secs_f64());
+            }
             let notify = std::mem::take(&mut st.wants_room).then(|| st.session.clone()).flatten();
             drop(st);
             if let Some(session) = notify.and_then(|s| s.upgrade()) {

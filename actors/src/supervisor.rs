@@ -6,8 +6,7 @@
 //! session on shutdown. It is the tree's child `router`; the channel actors it starts are the tree's
 //! children `channel`, restarted in place when they crash.
 
-use bytestring::ByteString;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,14 +37,7 @@ pub struct Supervisor {
     channels: HashMap<Uuid, ChannelEntry>,
     conns: HashMap<Uuid, ConnEntry>,
     users: HashMap<Uuid, HashSet<Uuid>>,
-    /// User messages this node published and delivered itself: the bus brings each back once (this
-    /// node subscribes to its users' topics), and that echo must not reach the sockets a second time.
-    /// User messages are unique (a seq, or an id), so matching the text cannot drop another's.
-    echoes: VecDeque<(Uuid, ByteString)>,
 }
-
-/// Published user messages remembered until their echo comes back (the oldest are forgotten first).
-const ECHOES_KEPT: usize = 1024;
 
 struct ChannelEntry {
     actor: Addr<ChannelActor>,
@@ -95,7 +87,6 @@ impl Supervisor {
             channels: HashMap::new(),
             conns: HashMap::new(),
             users: HashMap::new(),
-            echoes: VecDeque::new(),
         }
     }
 
@@ -212,16 +203,10 @@ impl Supervised for Supervisor {}
 
 impl Handler<Publish> for Supervisor {
     type Result = ();
+    /// Routed here at once; the bus drops the echo Redis sends back to the publisher (a user message
+    /// would otherwise reach the sockets twice).
     fn handle(&mut self, Publish(message): Publish, _: &mut Context<Self>) {
         self.bus.publish(message.clone());
-        if let BusMessage::User { user, text } = &message
-            && self.users.contains_key(user)
-        {
-            if self.echoes.len() == ECHOES_KEPT {
-                self.echoes.pop_front();
-            }
-            self.echoes.push_back((*user, text.clone()));
-        }
         self.route(message);
     }
 }
@@ -229,12 +214,6 @@ impl Handler<Publish> for Supervisor {
 impl Handler<BusReceived> for Supervisor {
     type Result = ();
     fn handle(&mut self, BusReceived(message): BusReceived, _: &mut Context<Self>) {
-        if let BusMessage::User { user, text } = &message
-            && let Some(at) = self.echoes.iter().position(|(u, t)| u == user && t == text)
-        {
-            self.echoes.remove(at);
-            return;
-        }
         self.route(message);
     }
 }

@@ -14,12 +14,13 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use actix::Recipient;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use rustchat_actors::Frame;
+use rustchat_actors::counters::{Stage, StageObserver};
 use rustchat_actors::login::LoginsEnded;
 use rustchat_actors::messages::{BusReceived, BusReconnected};
 use rustchat_actors::ports::{Bus, BusMessage, LocalFut, Topic};
@@ -33,20 +34,54 @@ use super::Keys;
 const MAX_BATCH: usize = 512;
 
 /// Counts the metrics read.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct BusStats {
     pub published: std::sync::atomic::AtomicU64,
     pub received: std::sync::atomic::AtomicU64,
     pub connected: AtomicBool,
+    /// Where the bus reports the stages it sees: `Commit` (every event this node publishes), `Publish`
+    /// and `Transit`.
+    pub stages: StageObserver,
+}
+
+impl BusStats {
+    fn observe(&self, stage: Stage, seconds: f64) {
+        if let Some(observe) = self.stages.get() {
+            observe(stage, seconds);
+        }
+    }
+
+    /// A channel event this node wrote is being published: its write took from its creation to now.
+    fn committed(&self, message: &BusMessage) {
+        if let BusMessage::Channel { frame, .. } = message
+            && let Some(created) = frame.created
+        {
+            self.observe(Stage::Commit, seconds_since(created));
+        }
+    }
+}
+
+/// Wall-clock seconds since `t` (0 when the clock stepped back past it).
+fn seconds_since(t: SystemTime) -> f64 {
+    SystemTime::now().duration_since(t).map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// The single-node bus: no peers, nothing to carry.
-#[derive(Default)]
-pub struct LocalBus;
+pub struct LocalBus {
+    stats: Arc<BusStats>,
+}
+
+impl LocalBus {
+    pub fn new(stats: Arc<BusStats>) -> LocalBus {
+        LocalBus { stats }
+    }
+}
 
 impl Bus for LocalBus {
     fn attach(&self, _: Recipient<BusReceived>, _: Recipient<BusReconnected>) {}
-    fn publish(&self, _: BusMessage) {}
+    fn publish(&self, message: BusMessage) {
+        self.stats.committed(&message);
+    }
     fn subscribe(&self, _: Topic) -> LocalFut<Result<(), String>> {
         Box::pin(async { Ok(()) })
     }
@@ -57,7 +92,8 @@ impl Bus for LocalBus {
 }
 
 enum Command {
-    Publish(String, String),
+    /// Topic, payload and, for a channel event, when it was handed to the router (the publish stage).
+    Publish(String, String, Option<Instant>),
     Subscribe(String, oneshot::Sender<Result<(), String>>),
     Unsubscribe(String),
 }
@@ -98,6 +134,7 @@ impl RedisBus {
         let (task_keys, task_stats, task_targets) = (keys.clone(), stats.clone(), targets.clone());
         tree.spawn_task("bus", move || {
             let task = BusTask {
+                echoes: Echoes::default(),
                 client: client.clone(),
                 keys: task_keys.clone(),
                 stats: task_stats.clone(),
@@ -120,13 +157,17 @@ impl Bus for RedisBus {
     fn publish(&self, message: BusMessage) {
         let span = tracing::debug_span!("bus.publish", kind = kind_of(&message), topic = tracing::field::Empty);
         let _entered = span.enter();
-        let (topic, payload) = match message {
-            BusMessage::Channel { frame, wire } => (self.keys.topic(Topic::Channel(frame.channel)), wire.to_string()),
-            BusMessage::User { user, text } => (self.keys.topic(Topic::User(user)), text.to_string()),
-            BusMessage::LoginsEnded(notice) => (self.keys.topic(Topic::User(notice.user)), notice.encode()),
+        self.stats.committed(&message);
+        let (topic, payload, handed) = match message {
+            BusMessage::Channel { frame, wire } => {
+                let handed = frame.created.is_some().then_some(frame.arrived);
+                (self.keys.topic(Topic::Channel(frame.channel)), wire.to_string(), handed)
+            }
+            BusMessage::User { user, text } => (self.keys.topic(Topic::User(user)), text.to_string(), None),
+            BusMessage::LoginsEnded(notice) => (self.keys.topic(Topic::User(notice.user)), notice.encode(), None),
         };
         span.record("topic", topic.as_str());
-        let _ = self.commands.send(Command::Publish(topic, payload));
+        let _ = self.commands.send(Command::Publish(topic, payload, handed));
     }
 
     fn subscribe(&self, topic: Topic) -> LocalFut<Result<(), String>> {
@@ -175,6 +216,47 @@ struct BusTask {
     /// Topics this node wants, re-subscribed after every reconnect (and restart).
     desired: Arc<Mutex<HashSet<String>>>,
     render: RenderFrame,
+    echoes: Echoes,
+}
+
+/// How long a publish waits for its echo: Redis sends it back within milliseconds, unless the
+/// subscription went away meanwhile (then it never comes).
+const ECHO_WAIT: Duration = Duration::from_secs(5);
+
+/// What this node published on topics it subscribes to, by topic, oldest first: Redis sends each back
+/// to the publisher, and the supervisor already routed it here, so the echo is dropped before it is
+/// parsed and rendered (that was half of what a node parsed off the bus).
+#[derive(Default)]
+struct Echoes {
+    pending: std::collections::HashMap<String, std::collections::VecDeque<(Instant, String)>>,
+}
+
+impl Echoes {
+    fn expect(&mut self, topic: &str, payload: String) {
+        let now = Instant::now();
+        let queue = self.pending.entry(topic.to_string()).or_default();
+        while queue.front().is_some_and(|(at, _)| now.duration_since(*at) > ECHO_WAIT) {
+            queue.pop_front();
+        }
+        queue.push_back((now, payload));
+    }
+
+    /// Whether `payload` on `topic` is the echo of a publish of ours (forgotten once seen). A peer's
+    /// byte-identical message (the same user's typing on two nodes at once) may be taken for it: what
+    /// it carried was delivered here already.
+    fn take(&mut self, topic: &str, payload: &[u8]) -> bool {
+        let Some(queue) = self.pending.get_mut(topic) else { return false };
+        let Some(at) = queue.iter().position(|(_, p)| p.as_bytes() == payload) else { return false };
+        queue.remove(at);
+        if queue.is_empty() {
+            self.pending.remove(topic);
+        }
+        true
+    }
+
+    fn forget(&mut self, topic: &str) {
+        self.pending.remove(topic);
+    }
 }
 
 impl BusTask {
@@ -280,15 +362,16 @@ impl BusTask {
         rest: &mut mpsc::UnboundedReceiver<Command>,
     ) {
         match cmd {
-            Command::Publish(topic, payload) => {
-                let mut pipe = redis::pipe();
-                pipe.publish(topic, payload).ignore();
+            Command::Publish(topic, payload, handed) => {
+                let mut batch = vec![(topic, payload)];
+                let mut timed: Vec<Instant> = handed.into_iter().collect();
                 let mut deferred = None;
                 // Batch whatever publishes are already queued; stop at the first non-publish.
                 for _ in 1..MAX_BATCH {
                     match rest.try_recv() {
-                        Ok(Command::Publish(t, p)) => {
-                            pipe.publish(t, p).ignore();
+                        Ok(Command::Publish(t, p, handed)) => {
+                            batch.push((t, p));
+                            timed.extend(handed);
                         }
                         Ok(other) => {
                             deferred = Some(other);
@@ -297,11 +380,24 @@ impl BusTask {
                         Err(_) => break,
                     }
                 }
+                let mut pipe = redis::pipe();
+                {
+                    let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+                    for (topic, payload) in batch {
+                        pipe.publish(&topic, &payload).ignore();
+                        if desired.contains(&topic) {
+                            self.echoes.expect(&topic, payload);
+                        }
+                    }
+                }
                 let count = pipe.cmd_iter().count() as u64;
                 let span = tracing::debug_span!("bus.send", count);
                 let sent: redis::RedisResult<()> = pipe.query_async(manager).instrument(span).await;
                 if sent.is_ok() {
                     self.stats.published.fetch_add(count, Ordering::Relaxed);
+                    for handed in timed {
+                        self.stats.observe(Stage::Publish, handed.elapsed().as_secs_f64());
+                    }
                 }
                 if let Err(e) = sent {
                     // At-most-once: peers read the lost events back from the log after reconnecting.
@@ -318,6 +414,7 @@ impl BusTask {
             }
             Command::Unsubscribe(topic) => {
                 self.desired().remove(&topic);
+                self.echoes.forget(&topic);
                 if let Err(e) = manager.unsubscribe(&topic).await {
                     tracing::debug!(%topic, error = %e, "unsubscribe failed");
                 }
@@ -325,17 +422,25 @@ impl BusTask {
         }
     }
 
-    fn deliver(&self, push: PushInfo) {
+    fn deliver(&mut self, push: PushInfo) {
         if push.kind != PushKind::Message {
             return;
         }
         let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
+        if std::str::from_utf8(name).is_ok_and(|topic| self.echoes.take(topic, payload)) {
+            return;
+        }
         let (Ok(name), Ok(payload)) = (std::str::from_utf8(name), String::from_utf8(payload.clone())) else { return };
         let span = tracing::debug_span!("bus.receive", topic = name, kind = tracing::field::Empty);
         let _entered = span.enter();
         let message = match self.keys.parse_topic(name) {
             Some(Topic::Channel(_)) => match (self.render)(&payload) {
-                Ok(frame) => BusMessage::Channel { frame, wire: payload.into() },
+                Ok(frame) => {
+                    if let Some(created) = frame.created {
+                        self.stats.observe(Stage::Transit, seconds_since(created));
+                    }
+                    BusMessage::Channel { frame, wire: payload.into() }
+                }
                 Err(e) => {
                     tracing::warn!(topic = name, error = %e, "ignoring a malformed bus message");
                     return;

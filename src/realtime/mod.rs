@@ -76,7 +76,7 @@ impl Realtime {
                 ),
                 _ => {
                     bus_stats.connected.store(true, std::sync::atomic::Ordering::Relaxed);
-                    (Arc::new(LocalBus), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry))
+                    (Arc::new(LocalBus::new(bus_stats)), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry))
                 }
             };
         let log = Arc::new(StoreLog { store: store.clone(), presence_max_members: settings.ws.presence_max_members });

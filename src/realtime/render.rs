@@ -90,6 +90,7 @@ pub fn frame(event: &ChannelEvent) -> Frame {
         effect,
         text: text.into(),
         arrived: std::time::Instant::now(),
+        created: Some(event.created_at.inner().into()),
         source: Some(rustchat_actors::frame::Source::new(event.clone())),
     }
 }

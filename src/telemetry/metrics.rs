@@ -22,6 +22,7 @@ use opentelemetry::metrics::{Counter, Gauge, Histogram, MeterProvider};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use prometheus::{Encoder, TextEncoder};
 use rustchat_actors::breaker::State as BreakerState;
+use rustchat_actors::counters::Stage;
 use rustchat_actors::session::SessionCounters;
 use rustchat_actors::tree::Restarts;
 
@@ -57,6 +58,8 @@ pub struct Metrics {
     pub files_downloaded_bytes: Counter<u64>,
     pub storage_errors: Counter<u64>,
     pub fanout_latency: Histogram<f64>,
+    /// A channel event's path, stage by stage (`stage`: see [`Stage`]).
+    pub post_stages: Histogram<f64>,
     /// Outgoing webhook and slash command calls by `result` (see [`WEBHOOK_RESULTS`]).
     pub webhook_deliveries: Counter<u64>,
     pub webhook_latency: Histogram<f64>,
@@ -172,6 +175,18 @@ impl Metrics {
                     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
                 ])
                 .build(),
+            post_stages: meter
+                .f64_histogram("rustchat_post_stage_duration")
+                .with_unit("s")
+                .with_description(
+                    "a channel event's path by stage: commit (created -> committed here), publish (-> Redis \
+                     acknowledged), transit (created on its node -> received here from Redis), write (queued on a \
+                     socket -> taken by its writer)",
+                )
+                .with_boundaries(vec![
+                    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
+                .build(),
             webhook_deliveries: counter(
                 "rustchat_webhook_deliveries",
                 "outgoing webhook and slash command calls by result",
@@ -239,6 +254,13 @@ impl Metrics {
         if let Some(s) = seconds {
             self.webhook_latency.record(s, &[]);
         }
+    }
+
+    /// Records into the stage histogram; holds the histogram, not the metrics (the counters that hold
+    /// it are read by the metrics: no cycle).
+    pub fn stage_recorder(&self) -> Box<dyn Fn(Stage, f64) + Send + Sync> {
+        let stages = self.post_stages.clone();
+        Box::new(move |stage, seconds| stages.record(seconds, &[KeyValue::new("stage", stage.as_str())]))
     }
 
     pub fn record_rate_limited(&self, limit: &'static str) {

@@ -441,3 +441,65 @@ async fn a_probe_dropped_mid_flight_leaves_the_database_and_redis_breakers_able_
     assert!(redis.permit().is_some(), "the dropped call gave its probe back");
     server.abort();
 }
+
+/// Where a post's latency goes, stage by stage (issue #21): the node that writes it times the commit
+/// and the publish, the node that receives it from Redis times the transit, and every node times its
+/// sockets' writes. A node drops the echo Redis sends back of what it published itself (it delivered
+/// that already): it receives nothing of its own posts.
+#[tokio::test]
+async fn a_posts_path_is_timed_stage_by_stage_and_a_node_drops_its_own_echo() {
+    let Some(db) = TestDb::create().await else { return };
+    let Some((a, b)) = crate::common::two_nodes_over_redis(&db).await else { return };
+    let alice = Api::register(&a.address, "stagealice").await;
+    let bob = Api::register(&a.address, "stagebob").await;
+    let team = alice.create_team("stages", true).await;
+    alice.add_to_team(&team, &bob.user_id).await;
+    let channel = alice.create_channel(&team, "timed", "public").await;
+    alice.add_to_channel(&channel, &bob.user_id).await;
+    let mut on_a = Ws::connect(&a.address, alice.token.as_deref().unwrap()).await;
+    let mut on_b = Ws::connect(&b.address, bob.token.as_deref().unwrap()).await;
+    // Bob's presence is node b's publish: node a receives that, and from then on nothing of b's.
+    loop {
+        let presence = on_a.expect("presence", T).await;
+        if presence["data"]["user_id"] == bob.user_id.as_str() {
+            break;
+        }
+    }
+
+    let metrics = |base: String| async move {
+        reqwest::get(format!("{base}/api/v1/health/metrics")).await.unwrap().text().await.unwrap()
+    };
+    let received_before = sample(&metrics(a.address.clone()).await, "rustchat_redis_messages_received_total", &[]);
+    let mut last = 0;
+    for i in 0..5 {
+        last = alice.say(&channel, &format!("timed {i}")).await["seq"].as_i64().unwrap();
+    }
+    on_a.until_seq(&channel, last, T).await;
+    on_b.until_seq(&channel, last, T).await;
+
+    let stage = |scrape: &str, stage: &str| {
+        sample(scrape, "rustchat_post_stage_duration_seconds_count", &[("stage", stage)]).unwrap_or(0.0)
+    };
+    let at_a = metrics(a.address.clone()).await;
+    assert!(stage(&at_a, "commit") >= 5.0, "the writer times each commit: {at_a}");
+    let published = eventually(T, "the publishes acknowledged", || {
+        let base = a.address.clone();
+        async move {
+            let scrape = reqwest::get(format!("{base}/api/v1/health/metrics")).await.ok()?.text().await.ok()?;
+            (sample(&scrape, "rustchat_post_stage_duration_seconds_count", &[("stage", "publish")])? >= 5.0)
+                .then_some(scrape)
+        }
+    })
+    .await;
+    assert!(stage(&published, "write") >= 1.0, "alice's socket writes are timed: {published}");
+    assert_eq!(
+        sample(&published, "rustchat_redis_messages_received_total", &[]),
+        received_before,
+        "node a received none of its own posts back from Redis"
+    );
+    let at_b = metrics(b.address.clone()).await;
+    assert!(stage(&at_b, "transit") >= 5.0, "the receiving node times each event's transit: {at_b}");
+    assert!(stage(&at_b, "write") >= 1.0, "{at_b}");
+    assert_eq!(stage(&at_b, "commit"), 0.0, "node b wrote nothing");
+    assert!(sample(&at_b, "rustchat_redis_messages_received_total", &[]).unwrap_or(0.0) >= 5.0, "{at_b}");
+}
