@@ -55,6 +55,10 @@ pub struct Args {
     /// are re-read at every sample (nodes that restart get a new pid).
     #[arg(long, default_value = "")]
     pub pids: String,
+    /// Service processes (by command name, comma-separated, e.g. `postgres,redis-server`) whose CPU
+    /// under load is reported beside the nodes': CPU per delivery with the database and Redis included.
+    #[arg(long, default_value = "")]
+    pub services: String,
     /// Client sockets bind to 127.0.0.1 .. 127.0.0.N (about 28 k ephemeral ports each).
     #[arg(long, default_value_t = 1)]
     pub source_addresses: u8,
@@ -124,6 +128,10 @@ impl Args {
 
     pub fn posts(&self) -> bool {
         self.scenario != "idle" && self.rate > 0.0
+    }
+
+    pub fn service_names(&self) -> Vec<String> {
+        self.services.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
     }
 
     pub fn target_list(&self) -> Vec<String> {

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::args::Args;
 use crate::client::lock;
 use crate::poster::{Poster, Schedule};
-use crate::procstat::{Sampler, Snapshot, Source};
+use crate::procstat::{self, Sampler, Snapshot, Source};
 use crate::report;
 use crate::seed::{self, Seeded};
 use crate::tally::{self, histogram};
@@ -277,6 +277,9 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     // Load: posts on schedule, churn, maybe a restart script.
     ticker.phase = if args.posts() { "post" } else { "hold" };
     let load_start = sampler.snapshot();
+    let services = args.service_names();
+    let services_start = procstat::services_cpu(&services);
+    let machine_start = (procstat::machine(), Instant::now());
     fleet.broadcast(|| Command::Start);
     let poster = Poster::new(http.clone(), targets.clone(), seeded.seed.channels.len());
     let schedule = Schedule::new(&seeded.seed, args.layout()?, args.personal_fraction);
@@ -321,6 +324,8 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     })
     .await;
     let end = sampler.snapshot();
+    let services_cpu = procstat::services_cpu_between(&services_start, &procstat::services_cpu(&services));
+    let machine_end = (procstat::machine(), Instant::now());
     let drain_pending: u64 = fleet.drained.values().sum();
 
     ticker.phase = "stop";
@@ -378,6 +383,30 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     let all_deliveries =
         result["deliveries"].as_u64().unwrap_or(0) + result["slow"]["deliveries"].as_u64().unwrap_or(0);
     result["server"] = server_json(&sampler, [&before, &connected, &load_start, &end], &args, all_deliveries);
+    // What else ran while the load did: a run beside a build or another guest's steal says so here.
+    let ((machine_start, started_at), (machine_end, ended_at)) = (machine_start, machine_end);
+    let window = ended_at.duration_since(started_at).as_secs_f64().max(0.001);
+    let busy = machine_end.busy_s - machine_start.busy_s;
+    let tool = machine_end.own_s - machine_start.own_s;
+    let nodes = end.cpu_s - load_start.cpu_s;
+    result["machine"] = json!({
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "window_s": window,
+        "busy_cores": busy / window,
+        "steal_cores": (machine_end.steal_s - machine_start.steal_s) / window,
+        "nodes_cores": nodes / window,
+        "services_cores": services_cpu / window,
+        "tool_cores": tool / window,
+        "others_cores": (busy - nodes - services_cpu - tool).max(0.0) / window,
+    });
+    if !services.is_empty() {
+        let with = result["server"]["cpu_s_load"].as_f64().unwrap_or(0.0) + services_cpu;
+        result["services"] = json!({
+            "names": services,
+            "cpu_s_load": services_cpu,
+            "cpu_us_per_delivery_with_services": if all_deliveries == 0 { 0.0 } else { with * 1e6 / all_deliveries as f64 },
+        });
+    }
     if !posting {
         result["server"]["cpu_cores_idle"] = result["server"]["cpu_cores_under_load"].clone();
     }
