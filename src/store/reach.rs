@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
@@ -29,6 +30,8 @@ type Verdict = Option<String>;
 pub(crate) struct Reach {
     options: PgConnectOptions,
     last: Mutex<Option<(Instant, Verdict)>>,
+    /// Whether the last verdict was "away", read without the lock on every query that answers.
+    away: AtomicBool,
     /// Held by the one probe in flight; others wait for its verdict.
     probing: tokio::sync::Mutex<()>,
 }
@@ -41,7 +44,7 @@ impl std::fmt::Debug for Reach {
 
 impl Reach {
     pub(crate) fn new(options: PgConnectOptions) -> Self {
-        Self { options, last: Mutex::new(None), probing: tokio::sync::Mutex::new(()) }
+        Self { options, last: Mutex::new(None), away: AtomicBool::new(false), probing: tokio::sync::Mutex::new(()) }
     }
 
     /// Runs `query`, abandoning it with `database_unavailable` once the server is found away. A
@@ -50,6 +53,15 @@ impl Reach {
         if let Some(Some(away)) = self.fresh() {
             return Err(unavailable(away));
         }
+        let done = self.watch(query).await;
+        if done.is_ok() && self.away.load(Ordering::Relaxed) {
+            // A query answered: the server is back, whatever the last probe said.
+            self.record(None);
+        }
+        done
+    }
+
+    async fn watch<T>(&self, query: impl Future<Output = Result<T>>) -> Result<T> {
         tokio::pin!(query);
         if let Ok(done) = tokio::time::timeout(SUSPECT_AFTER, &mut query).await {
             return done;
@@ -84,16 +96,20 @@ impl Reach {
             return v;
         }
         let v = self.probe().await;
+        self.record(v.clone());
+        v
+    }
+
+    /// Keeps a verdict for every query of the node, saying so when it changes (once per change).
+    fn record(&self, v: Verdict) {
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        // Said once per change, not once per probe.
-        let was_away = last.as_ref().is_some_and(|(_, before)| before.is_some());
+        let was_away = self.away.swap(v.is_some(), Ordering::Relaxed);
         match (&v, was_away) {
             (Some(away), false) => tracing::warn!(error = %away, "database server is not taking connections"),
             (None, true) => tracing::info!("database server takes connections again"),
             _ => {}
         }
-        *last = Some((Instant::now(), v.clone()));
-        v
+        *last = Some((Instant::now(), v));
     }
 
     /// Opens (and closes) one connection outside the pool. Only a server that is not there, or says
@@ -147,6 +163,17 @@ mod tests {
         let refused = reach.bounded(std::future::pending::<Result<()>>()).await.unwrap_err();
         assert_eq!(refused.code, ErrorCode::DatabaseUnavailable);
         assert!(next.elapsed() < SUSPECT_AFTER, "a fresh verdict refuses without waiting: {:?}", next.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_query_that_answers_after_an_outage_ends_it_for_every_query() {
+        let reach = Reach::new(nobody_home());
+        reach.record(Some("connection refused".into()));
+        assert!(reach.bounded(async { Ok(()) }).await.is_err(), "a fresh 'away' refuses at once");
+        tokio::time::sleep(VERDICT_TTL).await;
+        reach.bounded(async { Ok(()) }).await.unwrap();
+        assert_eq!(reach.fresh(), Some(None), "the answer is the new verdict");
+        reach.bounded(async { Ok(()) }).await.unwrap();
     }
 
     #[tokio::test]

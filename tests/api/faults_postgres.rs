@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -285,7 +285,15 @@ async fn ws_poster(token: String, base: String, channel: String, stop: Arc<Atomi
 /// A member's socket on one node: reconnects to it and resumes after any close (from `since` on the
 /// first connection, so nothing posted while it connects is missed), recording the seq and text of
 /// every `posted` event of `channel`.
-async fn member(base: String, token: String, channel: String, since: i64, stop: Arc<AtomicBool>, seen: Seen) {
+async fn member(
+    base: String,
+    token: String,
+    channel: String,
+    since: i64,
+    stop: Arc<AtomicBool>,
+    seen: Seen,
+    connects: Arc<AtomicU64>,
+) {
     let mut last = since;
     while !stop.load(Ordering::SeqCst) {
         let Ok(mut ws) = Ws::try_connect(&base, Some(&token)).await else {
@@ -293,7 +301,9 @@ async fn member(base: String, token: String, channel: String, since: i64, stop: 
             continue;
         };
         match ws.read(Duration::from_secs(5)).await {
-            Read::Event(e) if e["event"] == "hello" => {}
+            Read::Event(e) if e["event"] == "hello" => {
+                connects.fetch_add(1, Ordering::SeqCst);
+            }
             _ => continue,
         }
         ws.send(json!({"action": "resume", "since": { channel.clone(): last }})).await;
@@ -324,6 +334,8 @@ type Seen = Arc<Mutex<Vec<(i64, String)>>>;
 /// The members' sockets: one per node, each reconnecting to its own node.
 struct Members {
     stop: Arc<AtomicBool>,
+    /// Sockets opened (a `hello` read), over all members: one each when none was ever closed.
+    connects: Arc<AtomicU64>,
     seen: Vec<Seen>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -331,7 +343,9 @@ struct Members {
 impl Members {
     fn start(bases: &[String], token: &str, channel: &str, since: i64) -> Members {
         let stop = Arc::new(AtomicBool::new(false));
-        let mut members = Members { stop: stop.clone(), seen: Vec::new(), tasks: Vec::new() };
+        let connects = Arc::new(AtomicU64::new(0));
+        let mut members =
+            Members { stop: stop.clone(), connects: connects.clone(), seen: Vec::new(), tasks: Vec::new() };
         for base in bases {
             let seen = Arc::new(Mutex::new(Vec::new()));
             members.tasks.push(tokio::spawn(member(
@@ -341,6 +355,7 @@ impl Members {
                 since,
                 stop.clone(),
                 seen.clone(),
+                connects.clone(),
             )));
             members.seen.push(seen);
         }
@@ -349,7 +364,8 @@ impl Members {
 
     /// Waits until every member has seen `last`, stops them, and asserts each saw exactly `acked`
     /// (seq and text), once each, in seq order.
-    async fn assert_saw_exactly(self, acked: &[(i64, String)]) {
+    /// Returns how many sockets the members opened in all.
+    async fn assert_saw_exactly(self, acked: &[(i64, String)]) -> u64 {
         let last = acked.iter().map(|(s, _)| *s).max().unwrap();
         for (i, seen) in self.seen.iter().enumerate() {
             eventually(T, &format!("member {i} to reach seq {last}"), || async {
@@ -369,6 +385,7 @@ impl Members {
             assert!(seqs.windows(2).all(|w| w[0] < w[1]), "member {i} got posts twice or out of order: {seqs:?}");
             assert_eq!(seen, want, "member {i} must get every acknowledged post, and nothing else");
         }
+        self.connects.load(Ordering::SeqCst)
     }
 }
 
@@ -562,12 +579,25 @@ async fn a_postgres_restart_under_load_is_answered_503_loses_nothing_and_heals_w
     println!("postgres restart: {summary:?}, down for {:?}", down_at.elapsed());
     assert_refusals_are_clean(&outcomes);
     assert_nothing_half_written(&pg, &channel, &outcomes);
-    members.assert_saw_exactly(&ledger.acked().await).await;
+    let ws_refusals = outcomes.iter().filter(|o| matches!(o, Outcome::Refused { status: 0, .. })).count();
+    assert!(ws_refusals >= 1, "the socket's posts during the outage are refused too");
+    let connects = members.assert_saw_exactly(&ledger.acked().await).await;
+    assert_eq!(connects, 2, "the members' sockets stay open through the outage");
     for (i, pid) in pids.into_iter().enumerate() {
         nodes.assert_running(i, pid);
         let restarts = metric(&bases[i], "rustchat_actor_restarts_total", &[]).await;
         assert_eq!(restarts, 0.0, "node {i} restarted supervisor children:\n{}", nodes.logs(i));
         assert!(!nodes.logs(i).contains("panicked"), "node {i} panicked:\n{}", nodes.logs(i));
+        let messages: Vec<String> =
+            nodes.node(i).json_lines().iter().filter_map(|l| l["message"].as_str().map(str::to_string)).collect();
+        for said in [
+            "database server is not taking connections",
+            "circuit breaker database: closed -> open",
+            "circuit breaker database: half_open -> closed",
+            "database server takes connections again",
+        ] {
+            assert!(messages.iter().any(|m| m == said), "node {i} never logged {said:?}:\n{messages:#?}");
+        }
     }
 }
 
@@ -667,5 +697,6 @@ async fn a_failover_to_a_promoted_replica_at_a_new_address_loses_nothing_across_
     );
     // The new server holds everything acknowledged, before the failover and after.
     assert_nothing_half_written(&replica, &channel, &outcomes);
-    members.assert_saw_exactly(&ledger.acked().await).await;
+    let connects = members.assert_saw_exactly(&ledger.acked().await).await;
+    assert!(connects >= 4, "each member's node restarted once, and its socket came back: {connects}");
 }
