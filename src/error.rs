@@ -83,7 +83,7 @@ impl ErrorCode {
 pub struct Error {
     pub code: ErrorCode,
     pub message: String,
-    /// For 429: seconds until a retry can succeed.
+    /// For 429 and 503: seconds until a retry can succeed (503s without one get a default).
     pub retry_after: Option<u64>,
     /// The underlying cause; logged for server errors, never sent.
     cause: Option<anyhow::Error>,
@@ -159,12 +159,41 @@ impl From<sqlx::Error> for Error {
                 Error::new(ErrorCode::DatabaseBusy, "pool timed out waiting for a database connection").with_cause(e)
             }
             sqlx::Error::RowNotFound => Error::not_found("resource"),
-            sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_) => {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => {
+                Error::new(ErrorCode::DatabaseUnavailable, "database unavailable").with_cause(e)
+            }
+            // The server ended the session or will not take one: it is shutting down, restarting or
+            // failing over. Not a fault of the request (a 500), but the database being away (a 503).
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| server_is_away(&c)) => {
                 Error::new(ErrorCode::DatabaseUnavailable, "database unavailable").with_cause(e)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict("already exists").with_cause(e),
             _ => Error::internal(e),
         }
+    }
+}
+
+/// SQLSTATEs that say the server, not the statement, is the problem: class 08 (connection exception),
+/// `57P01` admin shutdown (a fast shutdown ends every session), `57P02` crash shutdown, `57P03` cannot
+/// connect now (starting up or shutting down), `57P05` idle session timeout, and `25006` read-only
+/// transaction (a standby not yet promoted, or a primary just demoted by a failover).
+pub fn server_is_away(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08") || matches!(sqlstate, "57P01" | "57P02" | "57P03" | "57P05" | "25006")
+}
+
+/// The `Retry-After` a 503 carries when its error names none: a dependency's breaker lets its next
+/// probe through after 5 s (`rustchat_actors::breaker::OPEN_COOLDOWN`); a busy pool frees up sooner.
+fn default_retry_after(code: ErrorCode) -> Option<u64> {
+    match code {
+        ErrorCode::DatabaseUnavailable | ErrorCode::StorageUnavailable | ErrorCode::ServiceUnavailable => {
+            Some(rustchat_actors::breaker::OPEN_COOLDOWN.as_secs())
+        }
+        ErrorCode::DatabaseBusy => Some(1),
+        _ => None,
     }
 }
 
@@ -220,7 +249,7 @@ impl ResponseError for Error {
             tracing::error!(code = self.code.as_str(), cause, "{}", self.message);
         }
         let mut response = error_response(self.code, &self.message);
-        if let Some(secs) = self.retry_after
+        if let Some(secs) = self.retry_after.or_else(|| default_retry_after(self.code))
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -267,6 +296,29 @@ mod tests {
         let text = report(&e);
         assert_eq!(text.matches("connection refused").count(), 1, "{text}");
         assert!(text.starts_with("migrating: while executing migrations"), "{text}");
+    }
+
+    #[test]
+    fn a_server_going_away_is_unavailable_and_a_bad_statement_is_not() {
+        for away in ["08006", "08001", "57P01", "57P02", "57P03", "57P05", "25006"] {
+            assert!(server_is_away(away), "{away}");
+        }
+        for statement in ["23505", "42P01", "40001", "53300", "28P01"] {
+            assert!(!server_is_away(statement), "{statement}");
+        }
+    }
+
+    #[test]
+    fn a_503_says_when_to_retry() {
+        let busy = ResponseError::error_response(&Error::new(ErrorCode::DatabaseBusy, "busy"));
+        assert_eq!(busy.headers().get(header::RETRY_AFTER).unwrap(), "1");
+        let away = ResponseError::error_response(&Error::new(ErrorCode::DatabaseUnavailable, "away"));
+        assert_eq!(away.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        let mut limited = Error::new(ErrorCode::RateLimited, "slow down");
+        limited.retry_after = Some(7);
+        assert_eq!(ResponseError::error_response(&limited).headers().get(header::RETRY_AFTER).unwrap(), "7");
+        let missing = ResponseError::error_response(&Error::not_found("post"));
+        assert!(missing.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]

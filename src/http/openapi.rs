@@ -75,7 +75,7 @@ impl utoipa::Modify for ErrorAnswers {
                 if has_ids {
                     add("404", "no such resource, or one the caller may not see");
                 }
-                add("default", "any other error: 413, 415, 429 (with Retry-After), 500, 503");
+                add("default", "any other error: 413, 415, 429 (with Retry-After), 500, 503 (with Retry-After)");
                 for (status, answer) in answers.iter_mut() {
                     let RefOr::T(answer) = answer else { continue };
                     if answer.description.is_empty() {

@@ -18,6 +18,7 @@ pub mod models;
 pub mod outgoing;
 mod posts;
 mod preferences;
+mod reach;
 mod search;
 mod sessions;
 mod site;
@@ -77,16 +78,17 @@ macro_rules! with_pool {
     ($store:expr, |$pool:ident| $body:expr) => {{
         let store = &$store;
         let permit = store.admit()?;
-        let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
-            async {
-                Ok(match &store.pool {
-                    $crate::store::Pool::Pg($pool) => $body,
-                    $crate::store::Pool::Sqlite($pool) => $body,
-                })
-            },
-            $crate::store::query_span!(false),
-        )
-        .await;
+        let result: $crate::error::Result<_> = store
+            .bounded(::tracing::Instrument::instrument(
+                async {
+                    Ok(match &store.pool {
+                        $crate::store::Pool::Pg($pool) => $body,
+                        $crate::store::Pool::Sqlite($pool) => $body,
+                    })
+                },
+                $crate::store::query_span!(false),
+            ))
+            .await;
         store.observe(permit, &result);
         result?
     }};
@@ -100,26 +102,27 @@ macro_rules! with_tx {
     ($store:expr, |$tx:ident| $body:expr) => {{
         let store = &$store;
         let permit = store.admit()?;
-        let result: $crate::error::Result<_> = ::tracing::Instrument::instrument(
-            async {
-                Ok(match &store.pool {
-                    $crate::store::Pool::Pg(pool) => {
-                        let mut $tx = pool.begin().await?;
-                        let out = $body;
-                        $tx.commit().await?;
-                        out
-                    }
-                    $crate::store::Pool::Sqlite(pool) => {
-                        let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                        let out = $body;
-                        $tx.commit().await?;
-                        out
-                    }
-                })
-            },
-            $crate::store::query_span!(true),
-        )
-        .await;
+        let result: $crate::error::Result<_> = store
+            .bounded(::tracing::Instrument::instrument(
+                async {
+                    Ok(match &store.pool {
+                        $crate::store::Pool::Pg(pool) => {
+                            let mut $tx = pool.begin().await?;
+                            let out = $body;
+                            $tx.commit().await?;
+                            out
+                        }
+                        $crate::store::Pool::Sqlite(pool) => {
+                            let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                            let out = $body;
+                            $tx.commit().await?;
+                            out
+                        }
+                    })
+                },
+                $crate::store::query_span!(true),
+            ))
+            .await;
         store.observe(permit, &result);
         result?
     }};
@@ -144,6 +147,8 @@ pub enum Backend {
 pub struct Store {
     pool: Pool,
     breaker: Option<Arc<Breaker>>,
+    /// PostgreSQL only: tells a server that is away from a slow one (see `reach.rs`).
+    reach: Option<Arc<reach::Reach>>,
     max_connections: u32,
     sqlite_path: Option<std::path::PathBuf>,
 }
@@ -166,6 +171,7 @@ impl Store {
     /// Builds the pool without connecting: a node starts while the database is still coming up, and
     /// readiness tells the truth until it answers.
     pub fn connect_lazy(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let mut reach = None;
         let (pool, sqlite_path) = match &settings.url {
             DatabaseUrl::Postgres(url) => {
                 let options = PgConnectOptions::from_str(url.expose())
@@ -175,7 +181,8 @@ impl Store {
                     .max_connections(settings.max_connections)
                     .min_connections(settings.min_connections)
                     .acquire_timeout(settings.acquire_timeout)
-                    .connect_lazy_with(options);
+                    .connect_lazy_with(options.clone());
+                reach = Some(Arc::new(reach::Reach::new(options)));
                 (Pool::Pg(pool), None)
             }
             DatabaseUrl::Sqlite(path) => {
@@ -198,7 +205,7 @@ impl Store {
                 (Pool::Sqlite(pool), Some(path.clone()))
             }
         };
-        Ok(Self { pool, breaker: None, max_connections: settings.max_connections, sqlite_path })
+        Ok(Self { pool, breaker: None, reach, max_connections: settings.max_connections, sqlite_path })
     }
 
     /// Routes every query through `breaker` from now on.
@@ -218,6 +225,15 @@ impl Store {
                     "database unavailable (circuit breaker open); retry shortly",
                 )
             }),
+        }
+    }
+
+    /// Runs one query (or transaction), abandoned with `database_unavailable` when the PostgreSQL
+    /// server turns out to be away rather than slow.
+    pub(crate) async fn bounded<T>(&self, query: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        match &self.reach {
+            Some(reach) => reach.bounded(query).await,
+            None => query.await,
         }
     }
 
@@ -248,9 +264,10 @@ impl Store {
                 Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
             }
         };
+        let query = self.bounded(async { query.await.map_err(Error::from) });
         let result = match tokio::time::timeout(timeout, query).await {
             Ok(Ok(())) => Ok(started.elapsed()),
-            Ok(Err(e)) => Err(e.into()),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::new(crate::error::ErrorCode::DatabaseUnavailable, "database did not answer in time")),
         };
         self.observe(permit, &result);

@@ -4,6 +4,7 @@
 //! - [`spawn_app`]: a node in-process (its own actix system on its own thread) on a random port.
 //! - [`NodeProcess`]: the real `rustchat` binary as a child process, stdout captured line by line.
 //! - [`TcpProxy`]: a loopback proxy a test can cut, to make a dependency unreachable on purpose.
+//! - [`postgres::TempPostgres`]: a PostgreSQL server of the test's own (initdb), to stop, restart or fail over.
 //!
 //! Services come from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`) and
 //! `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When one is down a test is skipped with a
@@ -14,6 +15,7 @@ pub mod balancer;
 pub mod client;
 pub mod cluster;
 pub mod op;
+pub mod postgres;
 pub mod process;
 pub mod proxy;
 pub mod s3;

@@ -140,7 +140,7 @@ impl Store {
             return Ok(None);
         }
         let permit = self.admit()?;
-        let result = create_plain_post_pg(pool, session, author, channel, message).await;
+        let result = self.bounded(create_plain_post_pg(pool, session, author, channel, message)).await;
         self.observe(permit, &result);
         result
     }
