@@ -17,6 +17,7 @@ mod cluster;
 mod config;
 mod deploy;
 mod event_formats;
+mod faults_redis;
 mod files;
 mod files_limits;
 mod files_s3;
