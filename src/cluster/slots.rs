@@ -174,7 +174,6 @@ impl Connections for RedisSlots {
         let link = self.link.clone();
         let keys = self.keys.clone();
         actix::spawn(async move {
-            let Ok(mut c) = link.connection().await else { return };
             let expiry = now_ms() + SLOT_TTL.as_millis() as u64;
             let mut pipe = redis::pipe();
             for (user, conn) in conns {
@@ -182,7 +181,16 @@ impl Connections for RedisSlots {
                 pipe.cmd("ZADD").arg(&key).arg(expiry).arg(conn.to_string()).ignore();
                 pipe.cmd("PEXPIRE").arg(&key).arg(SLOT_TTL.as_millis() as u64).ignore();
             }
-            let _: redis::RedisResult<()> = pipe.query_async(&mut c).await;
+            // The kept connection may be to a Redis that restarted since: a failure forgets it and
+            // tries once more on a new one.
+            for _ in 0..2 {
+                let Ok(mut c) = link.connection().await else { return };
+                let renewed: redis::RedisResult<()> = pipe.query_async(&mut c).await;
+                match renewed {
+                    Ok(()) => return link.succeeded(),
+                    Err(_) => link.reset().await,
+                }
+            }
         });
     }
 }
