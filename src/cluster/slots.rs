@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rustchat_actors::ports::{Connections, LocalFut};
 use uuid::Uuid;
@@ -88,8 +88,9 @@ impl RedisSlots {
     }
 }
 
+/// On the cluster's clock (see `crate::clock`): expiries are compared across nodes.
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    u64::try_from(crate::domain::Timestamp::unix_millis_now()).unwrap_or(0)
 }
 
 impl Connections for RedisSlots {

@@ -293,3 +293,186 @@ async fn a_node_cut_off_from_redis_but_not_postgres_still_serves_every_event_wit
     assert_contiguous(&ws.until_seq(&private, end, T).await, start + 1);
     assert_contiguous(&far.until_seq(&private, end, T).await, start + 1);
 }
+
+/// How far the skewed nodes' clocks are off: more than an access token's life (15 min), so a token
+/// a node behind issues is already expired for the rest of the cluster.
+const SKEW_MINUTES: i64 = 20;
+
+/// Variables that run a node under libfaketime (Debian's `faketime` package) `offset` off, e.g.
+/// `-20m`. The monotonic clock is left alone: timers and timeouts stay real. `None` when libfaketime
+/// is not installed outside CI.
+fn skewed(offset: &str) -> Option<Vec<(&'static str, String)>> {
+    let lib =
+        ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+    if !crate::common::available_tool("libfaketime (apt-get install faketime)", lib.is_some()) {
+        return None;
+    }
+    Some(vec![
+        ("LD_PRELOAD", lib.unwrap().to_string()),
+        ("FAKETIME", offset.to_string()),
+        ("FAKETIME_DONT_FAKE_MONOTONIC", "1".to_string()),
+    ])
+}
+
+/// A node's clock as its HTTP `Date` header shows it, minus the real one, in minutes (rounded).
+async fn clock_offset_minutes(base: &str) -> i64 {
+    let r = reqwest::get(format!("{base}/api/v1/health/live")).await.unwrap();
+    let date = r.headers()["date"].to_str().unwrap().to_string();
+    // An HTTP date ("Mon, 07 Dec 2026 08:04:40 GMT") is RFC 2822 with the obsolete zone name GMT.
+    let theirs = time::OffsetDateTime::parse(&date, &time::format_description::well_known::Rfc2822)
+        .unwrap_or_else(|e| panic!("Date header {date:?}: {e}"));
+    let secs = theirs.unix_timestamp() - unix_now();
+    (secs as f64 / 60.0).round() as i64
+}
+
+/// `true` when `token` is accepted on `base`; `false` on a 401 (anything else fails the test).
+async fn accepted(base: &str, token: &str) -> bool {
+    let r = reqwest::Client::new().get(format!("{base}/api/v1/users/me")).bearer_auth(token).send().await.unwrap();
+    match r.status().as_u16() {
+        200 => true,
+        401 => false,
+        s => panic!("unexpected {s}: {}", r.text().await.unwrap()),
+    }
+}
+
+fn exp_of(token: &str) -> i64 {
+    use base64::Engine;
+    let claims = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    claims["exp"].as_i64().unwrap()
+}
+
+fn as_refs<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    vars.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+#[tokio::test]
+async fn nodes_minutes_off_keep_seq_order_and_expire_tokens_and_limits_on_the_database_clock() {
+    let Some(redis) = TempRedis::start().await else { return };
+    let (Some(behind), Some(ahead)) = (skewed(&format!("-{SKEW_MINUTES}m")), skewed(&format!("+{SKEW_MINUTES}m")))
+    else {
+        return;
+    };
+    // Node 0 keeps the real time; node 1 runs behind, node 2 ahead.
+    let own = [vec![], as_refs(&behind), as_refs(&ahead)];
+    let extra =
+        [("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "20"), ("RUSTCHAT_SECURITY_TRUSTED_PROXIES", "127.0.0.1")];
+    let Some(cluster) = Cluster::start_on_redis(3, &extra, &redis.url(), &own).await else { return };
+    assert_eq!(clock_offset_minutes(&cluster.base(0)).await, 0);
+    assert_eq!(clock_offset_minutes(&cluster.base(1)).await, -SKEW_MINUTES, "node 1 runs behind");
+    assert_eq!(clock_offset_minutes(&cluster.base(2)).await, SKEW_MINUTES, "node 2 runs ahead");
+
+    // Seq order comes from the database: posts written on all three, interleaved, reach sockets on
+    // all three in seq order, and the channel's history lists them in that same order.
+    let (owner, _, private) = people(&cluster.base(0)).await;
+    // The owner writes through a session opened on the node written to, as a balanced client would
+    // (a token is only good where its issuer's clock agrees; see below).
+    let mut writers = Vec::new();
+    for i in 0..3 {
+        let mut api = Api::anonymous(&cluster.base(i));
+        api.adopt(&Api::login(&cluster.base(i), "owner", "password-owner").await.expect(200));
+        writers.push(api);
+    }
+    // The mate logs in on each node (a socket needs a token its node accepts; see below).
+    let password = "password-mate";
+    let mut tokens = Vec::new();
+    for i in 0..3 {
+        let body = Api::login(&cluster.base(i), "mate", password).await.expect(200);
+        tokens.push((
+            body["access_token"].as_str().unwrap().to_string(),
+            body["refresh_token"].as_str().unwrap().to_string(),
+        ));
+    }
+    let mut sockets = Vec::new();
+    for (i, (access, _)) in tokens.iter().enumerate() {
+        sockets.push(Ws::connect(&cluster.base(i), access).await);
+    }
+    let start = last_seq(&owner, &private).await;
+    let texts: Vec<String> = (0..9).map(|i| format!("m{i} from node {}", i % 3)).collect();
+    for (i, text) in texts.iter().enumerate() {
+        writers[i % 3].say(&private, text).await;
+    }
+    for ws in &mut sockets {
+        let got = ws.until_seq(&private, start + 9, T).await;
+        assert_contiguous(&got, start + 1);
+        let order: Vec<&str> = got.iter().map(|e| e["data"]["post"]["message"].as_str().unwrap()).collect();
+        assert_eq!(order, texts, "events arrive in the order they were written");
+    }
+    for i in 0..3 {
+        let page =
+            on(&owner, &cluster.base(i)).get(&format!("/api/v1/channels/{private}/posts?limit=50")).await.expect(200);
+        let mut listed: Vec<String> =
+            page["posts"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap().to_string()).collect();
+        listed.reverse();
+        assert_eq!(listed, texts, "node {i}'s history lists the posts in seq order (oldest first once reversed)");
+    }
+
+    // Token expiry. Each node compares its clock with PostgreSQL's at start (and every 30 s) and,
+    // finding it minutes off, logs a warning and stamps times on the database's clock: `exp` (15 min
+    // after issue) and the check of `exp` (5 s of leeway; `iat` is not checked) are on one clock
+    // whichever node issues or checks a token.
+    for (i, sign) in [(1, -1), (2, 1)] {
+        let warned = cluster
+            .wait_log(i, "the skewed node to warn about its clock", |l| {
+                l["message"].as_str().unwrap_or("").contains("clock is off the database's")
+            })
+            .await;
+        assert_eq!(warned["level"], "WARN");
+        let offset = warned["fields"]["offset_seconds"].as_i64().unwrap();
+        // The correction is the database's clock minus the node's: the opposite of the skew.
+        assert!((offset + sign * SKEW_MINUTES * 60).abs() < 5, "node {i} measured {offset} s");
+    }
+    assert!(
+        cluster.logs(0).iter().all(|l| !l["message"].as_str().unwrap_or("").contains("clock is off")),
+        "the real-time node sees no difference"
+    );
+    for (i, (access, _)) in tokens.iter().enumerate() {
+        let life = exp_of(access) - unix_now();
+        assert!((life - 15 * 60).abs() < 60, "node {i}'s token lives 15 min in real time: {life} s");
+        for j in 0..3 {
+            assert!(accepted(&cluster.base(j), access).await, "node {j} refuses node {i}'s fresh token");
+        }
+    }
+    // An expired token is refused by every node, the skewed ones included: node 1 (20 min behind)
+    // would take a token 10 minutes past its exp by its own clock.
+    let keys = crate::common::cluster::token_keys();
+    let claims = rustchat::auth::TokenKeys::verify_access(&keys, &tokens[0].0).unwrap();
+    let expired = keys.issue_access_expiring(claims.sub, claims.sid, unix_now() - 10 * 60).unwrap();
+    for j in 0..3 {
+        assert!(!accepted(&cluster.base(j), &expired).await, "node {j} takes a token 10 minutes past its exp");
+    }
+
+    // Rate limits count on one timeline: an attempt through the node ahead does not push the budget
+    // 20 minutes out for the others (by its own clock, the next attempt would be that far away), and
+    // the node behind does not hand out a fresh one. 20 failed logins for one name, the first on the
+    // node ahead, the rest spread over all three; the 21st is refused on each.
+    let name = "someone-else";
+    for i in 0..20 {
+        let node = if i == 0 { 2 } else { i % 3 };
+        let (status, body) = login_from(&cluster.base(node), name, &format!("203.0.113.{i}")).await;
+        assert_eq!(status, 401, "attempt {i} on node {node} is within the budget: {body}");
+    }
+    for node in 0..3 {
+        let (status, body) = login_from(&cluster.base(node), name, "203.0.113.99").await;
+        assert_eq!(status, 429, "node {node} refuses the 21st attempt: {body}");
+    }
+
+    // The registry: every node lists all three, whatever its clock says.
+    let all = vec!["node-0".to_string(), "node-1".to_string(), "node-2".to_string()];
+    for i in 0..3 {
+        let base = cluster.base(i);
+        let all = all.clone();
+        eventually(T, "every node to list all three", || {
+            let (base, all) = (base.clone(), all.clone());
+            async move { (peers_seen(&base).await == all).then_some(()) }
+        })
+        .await;
+    }
+}

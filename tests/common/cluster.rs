@@ -232,3 +232,9 @@ impl Drop for Cluster {
         .join();
     }
 }
+
+/// Signs tokens as the nodes of a [`Cluster`] do (they share this secret).
+pub fn token_keys() -> rustchat::auth::TokenKeys {
+    let secret = rustchat::config::SecretBytes::decode(JWT).unwrap();
+    rustchat::auth::TokenKeys::new(secret.expose(), None)
+}
