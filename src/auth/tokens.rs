@@ -31,9 +31,13 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The instant `exp` names.
+    /// The instant `exp` names, as this node's own clock reads it (`exp` is on the cluster's clock;
+    /// a socket's deadline is measured against `SystemTime::now()`).
     pub fn expires_at(&self) -> std::time::SystemTime {
-        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(self.exp).unwrap_or(0))
+        match time::OffsetDateTime::from_unix_timestamp(self.exp) {
+            Ok(at) => Timestamp::from(at).on_node_clock(),
+            Err(_) => std::time::SystemTime::UNIX_EPOCH,
+        }
     }
 }
 

@@ -38,6 +38,12 @@ impl Timestamp {
         time::Duration::microseconds(CLOCK_OFFSET_MICROS.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// This instant (on the cluster's clock) as this node's own clock reads it, for deadlines measured
+    /// against `SystemTime::now()` (a socket's token expiry).
+    pub fn on_node_clock(self) -> std::time::SystemTime {
+        std::time::SystemTime::from(self.0 - Self::clock_offset())
+    }
+
     /// Now on the cluster's clock in unix milliseconds, for Redis scores and rate-limit times.
     pub fn unix_millis_now() -> i128 {
         Self::now().0.unix_timestamp_nanos() / 1_000_000

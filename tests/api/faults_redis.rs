@@ -394,6 +394,7 @@ async fn nodes_minutes_off_keep_seq_order_and_expire_tokens_and_limits_on_the_da
     for (i, (access, _)) in tokens.iter().enumerate() {
         sockets.push(Ws::connect(&cluster.base(i), access).await);
     }
+    let opened = Instant::now();
     let start = last_seq(&owner, &private).await;
     let texts: Vec<String> = (0..9).map(|i| format!("m{i} from node {}", i % 3)).collect();
     for (i, text) in texts.iter().enumerate() {
@@ -462,6 +463,17 @@ async fn nodes_minutes_off_keep_seq_order_and_expire_tokens_and_limits_on_the_da
     for node in 0..3 {
         let (status, body) = login_from(&cluster.base(node), name, "203.0.113.99").await;
         assert_eq!(status, 429, "node {node} refuses the 21st attempt: {body}");
+    }
+
+    // A socket lives until its token's exp (plus a 10 s grace), counted on the same clock: the node
+    // ahead does not close its socket as soon as the grace is over, nor does the node behind keep its
+    // open 20 minutes too long (the first is what can be waited for here).
+    let grace = rustchat_actors::login::TOKEN_GRACE + Duration::from_secs(2);
+    tokio::time::sleep(grace.saturating_sub(opened.elapsed())).await;
+    writers[0].say(&private, "still open").await;
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        let got = ws.until_seq(&private, start + 10, T).await;
+        assert_eq!(got.last().unwrap()["data"]["post"]["message"], "still open", "node {i}'s socket");
     }
 
     // The registry: every node lists all three, whatever its clock says.
