@@ -23,6 +23,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod client_ip;
+pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod crypto;

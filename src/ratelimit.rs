@@ -11,7 +11,7 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
@@ -179,7 +179,8 @@ impl RateLimits {
     async fn check_on(&self, name: &str, local: &Local, key: &str) -> Result<(), Duration> {
         let Some(link) = &self.redis else { return local.check(key) };
         let interval_ms = 60_000.0 / f64::from(local.per_minute.max(1));
-        let now_us = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0);
+        // On the cluster's clock: every node's requests count against one timeline in Redis.
+        let now_us = (crate::domain::Timestamp::now().inner().unix_timestamp_nanos() / 1000).max(0);
         let now_ms = format!("{}.{:03}", now_us / 1000, now_us % 1000);
         let redis_key = self.keys.rate_limit(name, key);
         let attempt = async {

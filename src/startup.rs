@@ -67,6 +67,8 @@ impl Node {
         }
         let store = Store::connect_lazy(&settings.database)?.with_breaker(tree.breakers().database.clone());
         prepare_schema(&store, &settings.database).await?;
+        // Before anything is stamped: a node whose clock is off takes the database's from the start.
+        crate::clock::check(&store).await;
         let files = crate::files::FileStorage::open(&settings.files, tree.breakers().storage.clone(), metrics.clone())
             .context("cannot open file storage")?;
         let redis = match &settings.redis.url {
@@ -189,6 +191,7 @@ impl Node {
         tokio::spawn(crate::telemetry::sampler::run(state.clone().into_inner(), lifecycle.shutdown_token()));
         crate::files::sweeper::spawn(&state, lifecycle.shutdown_token());
         crate::delivery::spawn(&state, lifecycle.shutdown_token());
+        crate::clock::spawn(state.store.clone(), lifecycle.shutdown_token());
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         lifecycle.shutdown_requested().await;

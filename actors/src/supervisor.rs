@@ -168,6 +168,14 @@ impl Supervisor {
         self.check_logins(ctx, |act, ctx| act.read_heads(ctx));
     }
 
+    /// Renews the cluster-wide slot of every connection of this node.
+    fn renew_slots(&self) {
+        let live: Vec<(Uuid, Uuid)> = self.conns.iter().map(|(conn, e)| (e.user, *conn)).collect();
+        if !live.is_empty() {
+            self.connections.refresh(live);
+        }
+    }
+
     fn read_heads(&mut self, ctx: &mut Context<Self>) {
         if self.channels.is_empty() {
             return;
@@ -222,6 +230,12 @@ impl Handler<BusReconnected> for Supervisor {
     type Result = ();
     fn handle(&mut self, _: BusReconnected, ctx: &mut Context<Self>) {
         tracing::info!(channels = self.channels.len(), "bus reconnected: reading back what it may have lost");
+        // Redis may have come back empty (a restart without persistence): renew this node's connection
+        // slots now rather than at the presence's next round, up to `SLOT_REFRESH_INTERVAL` away, so the
+        // per-user limit and presence are whole again at once. The command link can still be behind
+        // its breaker's cooldown when the bus is back, so once more after it.
+        self.renew_slots();
+        ctx.run_later(crate::breaker::OPEN_COOLDOWN + Duration::from_secs(1), |act, _| act.renew_slots());
         // Notices of ended logins may have been lost too: check before reading anything back.
         self.check_logins(ctx, |act, _| {
             for entry in act.channels.values() {

@@ -163,7 +163,7 @@ impl AuthUser {
                 "access token used"
             );
         }
-        let expires = std::time::SystemTime::from(session.expires_at.inner());
+        let expires = session.expires_at.on_node_clock();
         Ok((AuthUser { user: session.user, session: token.session }, expires))
     }
 

@@ -18,6 +18,8 @@ use crate::error::{Error, Result};
 pub const ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 pub const REFRESH_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 const ISSUER: &str = "rustchat";
+/// Seconds a token is still accepted past its `exp`, for clocks a little apart.
+const LEEWAY_SECONDS: u64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
@@ -29,9 +31,13 @@ pub struct Claims {
 }
 
 impl Claims {
-    /// The instant `exp` names.
+    /// The instant `exp` names, as this node's own clock reads it (`exp` is on the cluster's clock;
+    /// a socket's deadline is measured against `SystemTime::now()`).
     pub fn expires_at(&self) -> std::time::SystemTime {
-        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(self.exp).unwrap_or(0))
+        match time::OffsetDateTime::from_unix_timestamp(self.exp) {
+            Ok(at) => Timestamp::from(at).on_node_clock(),
+            Err(_) => std::time::SystemTime::UNIX_EPOCH,
+        }
     }
 }
 
@@ -52,7 +58,10 @@ impl TokenKeys {
     pub fn new(secret: &[u8], previous: Option<&[u8]>) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.leeway = 5;
+        // `exp` is checked in `verify_access`, on the cluster's clock (`Timestamp::now`), not by the
+        // library on this node's own: a node whose clock is off still expires tokens as the others do.
+        validation.validate_exp = false;
+        validation.leeway = LEEWAY_SECONDS;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -80,6 +89,14 @@ impl TokenKeys {
 
     /// The claims of a valid token; the reason it is invalid otherwise (for the log, not the client).
     pub fn verify_access(&self, token: &str) -> std::result::Result<Claims, String> {
+        let claims = self.verify_signature(token)?;
+        if claims.exp.saturating_add(LEEWAY_SECONDS as i64) < Timestamp::now().unix_seconds() {
+            return Err("ExpiredSignature".into());
+        }
+        Ok(claims)
+    }
+
+    fn verify_signature(&self, token: &str) -> std::result::Result<Claims, String> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(d) => Ok(d.claims),
             Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature) => match &self.previous {

@@ -37,6 +37,9 @@ impl RedisRegistry {
 
 impl ClusterRegistry for RedisRegistry {
     fn announce(&self, me: NodeInfo) -> LocalFut<Result<Vec<NodeInfo>, String>> {
+        // Scored on the cluster's clock (see `crate::clock`): a node whose own clock is off would
+        // otherwise prune its peers as stale, or be pruned by them.
+        let me = NodeInfo { last_seen: crate::domain::Timestamp::now().unix_seconds(), ..me };
         let link = self.link.clone();
         let keys = self.keys.clone();
         Box::pin(async move {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rustchat_actors::ports::{Connections, LocalFut};
 use uuid::Uuid;
@@ -88,8 +88,9 @@ impl RedisSlots {
     }
 }
 
+/// On the cluster's clock (see `crate::clock`): expiries are compared across nodes.
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    u64::try_from(crate::domain::Timestamp::unix_millis_now()).unwrap_or(0)
 }
 
 impl Connections for RedisSlots {
@@ -174,7 +175,6 @@ impl Connections for RedisSlots {
         let link = self.link.clone();
         let keys = self.keys.clone();
         actix::spawn(async move {
-            let Ok(mut c) = link.connection().await else { return };
             let expiry = now_ms() + SLOT_TTL.as_millis() as u64;
             let mut pipe = redis::pipe();
             for (user, conn) in conns {
@@ -182,7 +182,16 @@ impl Connections for RedisSlots {
                 pipe.cmd("ZADD").arg(&key).arg(expiry).arg(conn.to_string()).ignore();
                 pipe.cmd("PEXPIRE").arg(&key).arg(SLOT_TTL.as_millis() as u64).ignore();
             }
-            let _: redis::RedisResult<()> = pipe.query_async(&mut c).await;
+            // The kept connection may be to a Redis that restarted since: a failure forgets it and
+            // tries once more on a new one.
+            for _ in 0..2 {
+                let Ok(mut c) = link.connection().await else { return };
+                let renewed: redis::RedisResult<()> = pipe.query_async(&mut c).await;
+                match renewed {
+                    Ok(()) => return link.succeeded(),
+                    Err(_) => link.reset().await,
+                }
+            }
         });
     }
 }

@@ -14,9 +14,39 @@ pub struct Timestamp(OffsetDateTime);
 const SQLITE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
+/// How far this node's clock is behind the database's, in microseconds (negative: ahead). Zero unless
+/// [`crate::clock`] found the node's clock off by more than it tolerates: then every instant a node
+/// stamps (posts, sessions, tokens, rate limits) is on the database's clock, the one seq already
+/// comes from, so a node whose clock is minutes off still orders and expires things as the others do.
+static CLOCK_OFFSET_MICROS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
 impl Timestamp {
+    /// Now, on the cluster's clock (the database's; see [`CLOCK_OFFSET_MICROS`]).
     pub fn now() -> Self {
-        Self::from(OffsetDateTime::now_utc())
+        let offset = CLOCK_OFFSET_MICROS.load(std::sync::atomic::Ordering::Relaxed);
+        Self::from(OffsetDateTime::now_utc() + time::Duration::microseconds(offset))
+    }
+
+    /// Sets the correction [`Timestamp::now`] adds to this node's clock.
+    pub fn set_clock_offset(offset: time::Duration) {
+        let micros = i64::try_from(offset.whole_microseconds()).unwrap_or(0);
+        CLOCK_OFFSET_MICROS.store(micros, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The correction [`Timestamp::now`] adds to this node's clock.
+    pub fn clock_offset() -> time::Duration {
+        time::Duration::microseconds(CLOCK_OFFSET_MICROS.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// This instant (on the cluster's clock) as this node's own clock reads it, for deadlines measured
+    /// against `SystemTime::now()` (a socket's token expiry).
+    pub fn on_node_clock(self) -> std::time::SystemTime {
+        std::time::SystemTime::from(self.0 - Self::clock_offset())
+    }
+
+    /// Now on the cluster's clock in unix milliseconds, for Redis scores and rate-limit times.
+    pub fn unix_millis_now() -> i128 {
+        Self::now().0.unix_timestamp_nanos() / 1_000_000
     }
 
     pub fn inner(self) -> OffsetDateTime {

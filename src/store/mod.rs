@@ -7,6 +7,7 @@
 
 pub mod change;
 mod channels;
+mod clock;
 pub mod commands;
 pub mod deliveries;
 mod diagnose;

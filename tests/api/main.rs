@@ -18,6 +18,7 @@ mod config;
 mod deploy;
 mod event_formats;
 mod faults_postgres;
+mod faults_redis;
 mod files;
 mod files_limits;
 mod files_s3;

@@ -11,6 +11,9 @@ use super::{NodeProcess, TcpProxy, TestDb, eventually, redis_available, redis_ur
 const JWT: &str = "Y2x1c3Rlci10ZXN0LWp3dC1zZWNyZXQtc2hhcmVkLWJ5LWV2ZXJ5LW5vZGUtMDEyMzQ1";
 const KEY: &str = "Y2x1c3Rlci10ZXN0LWVuY3J5cHRpb24ta2V5LXNoYXJlZC1ieS1ldmVyeS1ub2RlLTk4";
 
+/// Variables per node: node `i` gets `[i]`.
+type NodeVars = Vec<Vec<(String, String)>>;
+
 pub struct Cluster {
     pub db: TestDb,
     pub prefix: String,
@@ -21,6 +24,8 @@ pub struct Cluster {
     ports: Vec<u16>,
     dirs: Vec<tempfile::TempDir>,
     extra: Vec<(String, String)>,
+    /// Variables for one node only, over `extra` (node `i` gets `node_extra[i]`).
+    node_extra: NodeVars,
 }
 
 impl Cluster {
@@ -43,12 +48,37 @@ impl Cluster {
         Self::start_inner(n, extra, proxied, &[]).await
     }
 
+    /// `n` nodes on a Redis the test owns (`redis_url`, not the shared one), node `i` also getting
+    /// `node_extra[i]` (its own Redis address, a fake clock). `None` when PostgreSQL is down outside CI.
+    pub async fn start_on_redis(
+        n: usize,
+        extra: &[(&str, &str)],
+        redis_url: &str,
+        node_extra: &[Vec<(&str, &str)>],
+    ) -> Option<Cluster> {
+        let own = node_extra.iter().map(|v| v.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()).collect();
+        Self::start_core(n, extra, false, &[], Some((redis_url.to_string(), own))).await
+    }
+
     async fn start_inner(n: usize, extra: &[(&str, &str)], proxied: bool, ports: &[Option<u16>]) -> Option<Cluster> {
-        if !redis_available().await {
+        Self::start_core(n, extra, proxied, ports, None).await
+    }
+
+    async fn start_core(
+        n: usize,
+        extra: &[(&str, &str)],
+        proxied: bool,
+        ports: &[Option<u16>],
+        own_redis: Option<(String, NodeVars)>,
+    ) -> Option<Cluster> {
+        if own_redis.is_none() && !redis_available().await {
             return None;
         }
         let db = TestDb::create().await?;
-        let (redis_url, redis_proxy) = if proxied {
+        let (own_url, node_extra) = own_redis.unzip();
+        let (redis_url, redis_proxy) = if let Some(url) = own_url {
+            (url, None)
+        } else if proxied {
             let target = url::Url::parse(&redis_url()).unwrap();
             let proxy =
                 TcpProxy::start(format!("{}:{}", target.host_str().unwrap(), target.port().unwrap_or(6379))).await;
@@ -65,6 +95,7 @@ impl Cluster {
             ports: Vec::new(),
             dirs: Vec::new(),
             extra: extra.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            node_extra: node_extra.unwrap_or_default(),
         };
         // The first node migrates; the others start once the schema is there.
         for i in 0..n {
@@ -103,7 +134,8 @@ impl Cluster {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        for (k, v) in &self.extra {
+        let own = self.node_extra.get(i).into_iter().flatten();
+        for (k, v) in self.extra.iter().chain(own) {
             if k == "RUSTCHAT_SERVER_PORT" {
                 continue;
             }
@@ -199,4 +231,10 @@ impl Drop for Cluster {
         })
         .join();
     }
+}
+
+/// Signs tokens as the nodes of a [`Cluster`] do (they share this secret).
+pub fn token_keys() -> rustchat::auth::TokenKeys {
+    let secret = rustchat::config::SecretBytes::decode(JWT).unwrap();
+    rustchat::auth::TokenKeys::new(secret.expose(), None)
 }

@@ -18,6 +18,8 @@ pub mod op;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod redis_server;
+pub mod relay;
 pub mod s3;
 pub mod target;
 pub mod ws;
@@ -34,6 +36,8 @@ pub use client::{Api, Reply};
 pub use cluster::Cluster;
 pub use process::NodeProcess;
 pub use proxy::TcpProxy;
+pub use redis_server::TempRedis;
+pub use relay::Relay;
 pub use ws::{Read, Ws};
 
 pub fn admin_database_url() -> String {
