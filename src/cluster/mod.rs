@@ -5,9 +5,10 @@
 
 pub mod bus;
 pub mod keys;
+mod pubsub;
 mod link;
 pub mod registry;
 pub mod slots;
 
 pub use keys::{Keys, OAuthKind};
-pub use link::RedisLink;
+pub use link::{RedisClient, RedisConnection, RedisLink, is_cluster, seed_urls};

@@ -80,6 +80,11 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// [`redact_url`] for each of a comma-separated list (a Redis Cluster's seed nodes).
+pub fn redact_urls(raw: &str) -> String {
+    raw.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(",")
+}
+
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
@@ -93,6 +98,8 @@ pub struct DatabaseSettings {
 pub struct RedisSettings {
     pub url: Option<Secret<String>>,
     pub prefix: String,
+    /// `RUSTCHAT_REDIS_URL` names a Redis Cluster (`RUSTCHAT_REDIS_CLUSTER`, or several seed URLs).
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone)]

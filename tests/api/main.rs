@@ -35,6 +35,7 @@ mod post_rules;
 mod posts;
 mod ratelimit;
 mod realtime;
+mod redis_cluster;
 mod rolling;
 mod search;
 mod secrets;

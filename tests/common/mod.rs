@@ -16,6 +16,7 @@ pub mod cluster;
 pub mod op;
 pub mod process;
 pub mod proxy;
+pub mod redis_cluster;
 pub mod s3;
 pub mod target;
 pub mod ws;
