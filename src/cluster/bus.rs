@@ -294,12 +294,7 @@ impl BusTask {
         }
     }
 
-    async fn apply(
-        &mut self,
-        manager: &mut PubSub,
-        cmd: Command,
-        rest: &mut mpsc::UnboundedReceiver<Command>,
-    ) {
+    async fn apply(&mut self, manager: &mut PubSub, cmd: Command, rest: &mut mpsc::UnboundedReceiver<Command>) {
         match cmd {
             Command::Publish(topic, payload) => {
                 let mut pipe = vec![(topic, payload)];

@@ -34,7 +34,8 @@ pub fn is_cluster(url: &str, flag: bool) -> bool {
 #[derive(Clone)]
 pub enum RedisClient {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    /// Boxed: a cluster client is twice the size of a single one.
+    Cluster(Box<ClusterClient>),
 }
 
 impl RedisClient {
@@ -52,7 +53,7 @@ impl RedisClient {
                 .max_retry_wait(500)
                 .build()
                 .map_err(invalid)?;
-            Ok(RedisClient::Cluster(client))
+            Ok(RedisClient::Cluster(Box::new(client)))
         } else {
             Ok(RedisClient::Single(redis::Client::open(url).map_err(invalid)?))
         }
@@ -154,20 +155,18 @@ impl RedisLink {
         let mut slot = self.connection.lock().await;
         let c = match slot.as_ref() {
             Some(c) => c.clone(),
-            None => {
-                match self.client.connect().await {
-                    Ok(c) => {
-                        *slot = Some(c.clone());
-                        c
-                    }
-                    Err(e) => {
-                        if let Some(p) = permit {
-                            p.failed();
-                        }
-                        return Err(e);
-                    }
+            None => match self.client.connect().await {
+                Ok(c) => {
+                    *slot = Some(c.clone());
+                    c
                 }
-            }
+                Err(e) => {
+                    if let Some(p) = permit {
+                        p.failed();
+                    }
+                    return Err(e);
+                }
+            },
         };
         if let Some(probe) = permit.filter(|p| p.is_probe()) {
             let mut pinged = c.clone();

@@ -5,8 +5,8 @@
 
 pub mod bus;
 pub mod keys;
-mod pubsub;
 mod link;
+mod pubsub;
 pub mod registry;
 pub mod slots;
 

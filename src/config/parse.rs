@@ -111,8 +111,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     if cluster_flag && redis_url.is_none() {
         p.fail(&var::REDIS_CLUSTER, "needs RUSTCHAT_REDIS_URL (the cluster's seed nodes)");
     }
-    let redis_cluster =
-        redis_url.as_ref().is_some_and(|u| crate::cluster::is_cluster(u.expose(), cluster_flag));
+    let redis_cluster = redis_url.as_ref().is_some_and(|u| crate::cluster::is_cluster(u.expose(), cluster_flag));
 
     let jwt_secret = secret_bytes(&mut p, &var::JWT_SECRET);
     let encryption_key = secret_bytes(&mut p, &var::ENCRYPTION_KEY);

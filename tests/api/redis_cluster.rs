@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustchat::cluster::Keys;
 use rustchat::cluster::RedisLink;
 use rustchat::cluster::slots::RedisSlots;
-use rustchat::cluster::Keys;
 use rustchat::config::{RateLimitSettings, Secret};
 use rustchat::ratelimit::{Limit, RateLimits};
 use rustchat_actors::breaker::{Breaker, State};
@@ -199,12 +199,27 @@ async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master
     eventually(T, "both nodes to subscribe on the promoted master", || {
         let topic = topic.clone();
         async move {
-            let counts: redis::Value = on_node(promoted, redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&topic)).await.ok()?;
+            let counts: redis::Value =
+                on_node(promoted, redis::cmd("PUBSUB").arg("SHARDNUMSUB").arg(&topic)).await.ok()?;
             let redis::Value::Array(v) = counts else { return None };
             matches!(v.get(1), Some(redis::Value::Int(n)) if *n >= 2).then_some(())
         }
     })
     .await;
+    // Each node's bus saw the master go, and came back on a fresh connection to the repaired cluster.
+    for i in 0..2 {
+        let logs = || cluster.logs(i);
+        let lost = |l: &serde_json::Value| l["message"].as_str().unwrap_or("").contains("Redis bus connection lost");
+        cluster.wait_log(i, "the bus to notice the dead master", lost).await;
+        eventually(T, "the bus to reconnect after the failover", || {
+            let lines = logs();
+            async move {
+                let at = lines.iter().position(lost)?;
+                lines[at..].iter().any(|l| l["message"] == "Redis bus connected").then_some(())
+            }
+        })
+        .await;
+    }
     // Every channel (the failed-over one and the others) still fans out live, and the failed-over one
     // got everything, in order, once: the sentinel is the last post, so anything delivered twice
     // before it would show.
@@ -222,6 +237,11 @@ async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master
     for i in 0..3 {
         assert!(texts.contains(&format!("while failing over {i}").as_str()), "{texts:?}");
         assert!(texts.contains(&format!("after failover, node 2, {i}").as_str()), "{texts:?}");
+    }
+    // A failover is an expected event: warnings, never an error.
+    for i in 0..2 {
+        let errors: Vec<_> = cluster.logs(i).into_iter().filter(|l| l["level"] == "ERROR").collect();
+        assert!(errors.is_empty(), "node {i} logged errors: {errors:#?}");
     }
     // Readiness is back on both nodes (the Redis check passes against the repaired cluster).
     for i in 0..2 {
