@@ -111,6 +111,10 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     if cluster_flag && redis_url.is_none() {
         p.fail(&var::REDIS_CLUSTER, "needs RUSTCHAT_REDIS_URL (the cluster's seed nodes)");
     }
+    let several = redis_url.as_ref().is_some_and(|u| crate::cluster::seed_urls(u.expose()).len() > 1);
+    if several && p.raw(&var::REDIS_CLUSTER).is_some() && !cluster_flag {
+        p.fail(&var::REDIS_CLUSTER, "is false, yet RUSTCHAT_REDIS_URL lists several URLs (a Redis Cluster's seeds)");
+    }
     let redis_cluster = redis_url.as_ref().is_some_and(|u| crate::cluster::is_cluster(u.expose(), cluster_flag));
 
     let jwt_secret = secret_bytes(&mut p, &var::JWT_SECRET);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use rustchat::cluster::Keys;
 use rustchat::cluster::RedisLink;
 use rustchat::cluster::slots::RedisSlots;
-use rustchat::config::{RateLimitSettings, Secret};
+use rustchat::config::{RateLimitSettings, Secret, Settings};
 use rustchat::ratelimit::{Limit, RateLimits};
 use rustchat_actors::breaker::{Breaker, State};
 use rustchat_actors::ports::Connections;
@@ -46,6 +46,55 @@ async fn one_per_master<V: Clone>(
         }
     }
     panic!("200 keys did not cover the {} masters", masters.len());
+}
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, String> {
+    Settings::from_vars(vars.iter().copied()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_redis_cluster_is_configured_by_several_seed_urls_or_the_flag() {
+    let seeds = "redis://r1:6379, redis://:hunter2@r2:6379,redis://r3:6379";
+    let s = settings(&[("RUSTCHAT_REDIS_URL", seeds)]).unwrap();
+    assert!(s.redis.cluster, "several URLs are a cluster's seeds");
+    let s = settings(&[("RUSTCHAT_REDIS_URL", "redis://r1:6379"), ("RUSTCHAT_REDIS_CLUSTER", "true")]).unwrap();
+    assert!(s.redis.cluster, "one seed with the flag");
+    let s = settings(&[("RUSTCHAT_REDIS_URL", "redis://redis:6379")]).unwrap();
+    assert!(!s.redis.cluster, "one URL alone is one Redis, as before");
+    assert_eq!(s.redis.prefix, "rustchat");
+
+    let refused = [
+        (vec![("RUSTCHAT_REDIS_CLUSTER", "true")], "RUSTCHAT_REDIS_CLUSTER"),
+        (
+            vec![("RUSTCHAT_REDIS_URL", "redis://r1:6379,http://r2"), ("RUSTCHAT_REDIS_CLUSTER", "1")],
+            "RUSTCHAT_REDIS_URL",
+        ),
+        (vec![("RUSTCHAT_REDIS_URL", ",")], "RUSTCHAT_REDIS_URL"),
+        (vec![("RUSTCHAT_REDIS_URL", seeds), ("RUSTCHAT_REDIS_CLUSTER", "no")], "RUSTCHAT_REDIS_CLUSTER"),
+        (vec![("RUSTCHAT_REDIS_URL", "redis://r1"), ("RUSTCHAT_REDIS_CLUSTER", "maybe")], "RUSTCHAT_REDIS_CLUSTER"),
+    ];
+    for (vars, named) in refused {
+        let message = settings(&vars).expect_err("refused");
+        assert!(message.contains(named), "{vars:?}: {message}");
+        assert!(!message.contains("hunter2") && !message.contains("r2"), "the URL is not shown: {message}");
+    }
+    // --check-config shows each seed with its password redacted.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out, err) = crate::common::process::run(
+        dir.path(),
+        &[("RUSTCHAT_REDIS_URL", seeds), ("RUSTCHAT_DATA_DIR", dir.path().to_str().unwrap())],
+        &["--check-config"],
+    );
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("RUSTCHAT_REDIS_URL"))
+        .unwrap_or_else(|| panic!("{out}\n{err}"));
+    assert!(
+        line.contains("redis://r1:6379") && line.contains("redis://:***@r2:6379") && !line.contains("hunter2"),
+        "{line}"
+    );
+    let flag = out.lines().find(|l| l.trim_start().starts_with("RUSTCHAT_REDIS_CLUSTER")).unwrap();
+    assert!(flag.contains("true"), "{flag}");
 }
 
 #[tokio::test]
