@@ -51,6 +51,9 @@ impl RedisClient {
                 .retries(3)
                 .min_retry_wait(50)
                 .max_retry_wait(500)
+                // Retries against a dead master must not hold a request (a WebSocket connect taking
+                // its slot) longer than a single Redis's timeout would.
+                .overall_response_timeout(Some(Duration::from_secs(2)))
                 .build()
                 .map_err(invalid)?;
             Ok(RedisClient::Cluster(Box::new(client)))
@@ -183,9 +186,18 @@ impl RedisLink {
     }
 
     /// Forgets the connection after a failed command, so the next use reconnects; counts as a failure.
+    ///
+    /// A cluster connection is kept while the breaker stays closed: it repairs itself node by node
+    /// (a failed shard's keys fail until its replica takes over, the other shards' keep working), and
+    /// remaking it would connect to every node again for each request that hit the failed shard. Once
+    /// the breaker opens it is dropped too, so the next probe starts again from the seed URLs (nodes
+    /// may have moved to new addresses).
     pub async fn reset(&self) {
         if let Some(b) = &self.breaker {
             b.record_failure();
+            if self.is_cluster() && b.state() == rustchat_actors::breaker::State::Closed {
+                return;
+            }
         }
         *self.connection.lock().await = None;
     }

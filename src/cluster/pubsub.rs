@@ -63,6 +63,8 @@ impl PubSubTarget {
                     .retries(2)
                     .min_retry_wait(50)
                     .max_retry_wait(300)
+                    // Bounds each attempt while a shard fails over (the bus retries every 250 ms).
+                    .overall_response_timeout(Some(Duration::from_secs(3)))
                     .build()?;
                 Ok(PubSub::Cluster(client.get_async_connection().await?))
             }

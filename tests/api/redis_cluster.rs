@@ -230,6 +230,20 @@ async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master
         })
         .await;
 
+    // Two more "nodes" counting rate limits and connection slots, connected before the failover.
+    let breaker = Arc::new(Breaker::new("redis", Arc::new(|_: &str, _, _| {})));
+    let link = || Arc::new(RedisLink::new(&Secret::new(seeds.clone()), Some(breaker.clone())).unwrap());
+    let (link_a, link_b) = (link(), link());
+    let settings =
+        RateLimitSettings { auth_per_minute: 5, ws_per_minute: 5, uploads_per_minute: 5, trusted_proxies: vec![] };
+    let (limits_a, limits_b) = (
+        RateLimits::new(&settings, Some(link_a.clone()), &prefix),
+        RateLimits::new(&settings, Some(link_b.clone()), &prefix),
+    );
+    let keys = Keys::new(&prefix);
+    let slots = RedisSlots::new(link_a.clone(), keys.clone());
+    assert_eq!(slots.acquire(Uuid::new_v4(), Uuid::new_v4(), 1).await, Ok(true));
+
     // A master dies: posts go on meanwhile, on both nodes.
     let (dead, victim) = channels[0].clone();
     let topic = format!("{prefix}:ch:{victim}");
@@ -244,6 +258,50 @@ async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master
         owner_1.say(&victim, &format!("after failover {i}")).await;
         mate_2.say(&victim, &format!("after failover, node 2, {i}")).await;
     }
+    // The links made before the failover find the promoted master by themselves: a client and a user
+    // whose keys hash to its slots are counted there, cluster-wide.
+    let promoted_keys = |k: String| {
+        let redis = &redis;
+        async move { redis.master_of(&k).await == promoted }
+    };
+    let mut client = String::new();
+    for i in 0..1000 {
+        client = format!("198.51.100.{i}");
+        if promoted_keys(keys.rate_limit("auth", &client)).await {
+            break;
+        }
+    }
+    assert!(promoted_keys(keys.rate_limit("auth", &client)).await, "1000 clients missed the promoted master");
+    eventually(T, "the pre-failover links to reach the promoted master", || {
+        let (a, b, key) = (link_a.clone(), link_b.clone(), keys.rate_limit("probe", &client));
+        async move {
+            for link in [a, b] {
+                let mut c = link.connection().await.ok()?;
+                let _: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut c).await.ok()?;
+            }
+            Some(())
+        }
+    })
+    .await;
+    for i in 0..5 {
+        let limits = if i % 2 == 0 { &limits_a } else { &limits_b };
+        assert!(limits.check(Limit::Auth, &client).await.is_ok(), "request {i} is within the burst");
+    }
+    assert!(limits_b.check(Limit::Auth, &client).await.is_err(), "the sixth is refused: counted cluster-wide");
+    let exists: i64 = on_node(promoted, redis::cmd("EXISTS").arg(keys.rate_limit("auth", &client))).await.unwrap();
+    assert_eq!(exists, 1);
+    let mut user = Uuid::new_v4();
+    for _ in 0..1000 {
+        if promoted_keys(keys.conns(user)).await {
+            break;
+        }
+        user = Uuid::new_v4();
+    }
+    assert!(promoted_keys(keys.conns(user)).await, "1000 users missed the promoted master");
+    assert_eq!(slots.acquire(user, Uuid::new_v4(), 1).await, Ok(true));
+    assert_eq!(RedisSlots::new(link_b.clone(), keys.clone()).acquire(user, Uuid::new_v4(), 1).await, Ok(false));
+    assert_eq!(breaker.state(), State::Closed);
+
     // Both nodes re-subscribed on the promoted master.
     eventually(T, "both nodes to subscribe on the promoted master", || {
         let topic = topic.clone();
