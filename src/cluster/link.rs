@@ -18,17 +18,7 @@ use std::sync::Arc;
 
 use rustchat_actors::breaker::Breaker;
 
-use crate::config::Secret;
-
-/// The URLs `RUSTCHAT_REDIS_URL` names: one, or a cluster's seed nodes separated by commas.
-pub fn seed_urls(url: &str) -> Vec<&str> {
-    url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
-}
-
-/// Whether `RUSTCHAT_REDIS_URL` (with the `RUSTCHAT_REDIS_CLUSTER` flag) names a Redis Cluster.
-pub fn is_cluster(url: &str, flag: bool) -> bool {
-    flag || seed_urls(url).len() > 1
-}
+use crate::config::{Secret, redis_is_cluster as is_cluster, redis_seed_urls as seed_urls};
 
 /// One Redis server or a Redis Cluster.
 #[derive(Clone)]

@@ -11,4 +11,4 @@ pub mod registry;
 pub mod slots;
 
 pub use keys::{Keys, OAuthKind};
-pub use link::{RedisClient, RedisConnection, RedisLink, is_cluster, seed_urls};
+pub use link::{RedisClient, RedisConnection, RedisLink};

@@ -21,7 +21,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{PushInfo, RedisResult};
 use tokio::sync::mpsc;
 
-use super::link::{is_cluster, seed_urls};
+use crate::config::{redis_is_cluster as is_cluster, redis_seed_urls as seed_urls};
 
 /// Where the bus connects.
 #[derive(Clone)]

@@ -80,6 +80,16 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// The URLs `RUSTCHAT_REDIS_URL` names: one, or a Redis Cluster's seed nodes separated by commas.
+pub fn redis_seed_urls(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
+}
+
+/// Whether `RUSTCHAT_REDIS_URL` (with the `RUSTCHAT_REDIS_CLUSTER` flag) names a Redis Cluster.
+pub fn redis_is_cluster(url: &str, flag: bool) -> bool {
+    flag || redis_seed_urls(url).len() > 1
+}
+
 /// [`redact_url`] for each of a comma-separated list (a Redis Cluster's seed nodes).
 pub fn redact_urls(raw: &str) -> String {
     raw.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(",")
