@@ -72,7 +72,9 @@ impl Node {
         let files = crate::files::FileStorage::open(&settings.files, tree.breakers().storage.clone(), metrics.clone())
             .context("cannot open file storage")?;
         let redis = match &settings.redis.url {
-            Some(url) => Some(Arc::new(RedisLink::new(url, Some(tree.breakers().redis.clone()))?)),
+            Some(url) => {
+                Some(Arc::new(RedisLink::open(url, settings.redis.cluster, Some(tree.breakers().redis.clone()))?))
+            }
             None => None,
         };
 

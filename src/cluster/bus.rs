@@ -8,6 +8,10 @@
 //! event log. The task is the supervisor tree's child `bus`: the command queue and the wanted topics
 //! outlive a crash, so a restarted task re-subscribes and sends what was queued meanwhile.
 //!
+//! On a Redis Cluster the same task speaks sharded pub/sub ([`super::pubsub`]); after a lost node it
+//! builds a fresh connection, subscribes it to every wanted topic (now on the promoted replicas) and
+//! only then tells the supervisor it is back.
+//!
 //! Each publish runs in a DEBUG span `bus.publish` (`kind`, `topic`), each pipelined write in
 //! `bus.send` (`count`), each delivered message in `bus.receive` (`topic`, `kind`).
 
@@ -17,7 +21,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::Recipient;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{PushInfo, PushKind, Value};
 use rustchat_actors::Frame;
 use rustchat_actors::counters::{Stage, StageObserver};
@@ -29,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::Keys;
+use super::pubsub::{PubSub, PubSubTarget};
 
 /// Publishes sent in one pipeline at most.
 const MAX_BATCH: usize = 512;
@@ -125,8 +129,19 @@ impl RedisBus {
         render: RenderFrame,
         tree: &Tree,
     ) -> anyhow::Result<RedisBus> {
-        let url = with_resp3(url);
-        let client = redis::Client::open(url.as_str())?;
+        Self::start_on(url, false, keys, stats, render, tree)
+    }
+
+    /// Like [`RedisBus::start`]; `cluster` (`RUSTCHAT_REDIS_CLUSTER`) makes even one URL a cluster seed.
+    pub fn start_on(
+        url: &str,
+        cluster: bool,
+        keys: Keys,
+        stats: Arc<BusStats>,
+        render: RenderFrame,
+        tree: &Tree,
+    ) -> anyhow::Result<RedisBus> {
+        let client = PubSubTarget::new(url, cluster)?;
         let (commands, rx) = mpsc::unbounded_channel();
         let targets: Arc<OnceLock<Targets>> = Arc::new(OnceLock::new());
         let queue = Arc::new(tokio::sync::Mutex::new(rx));
@@ -197,19 +212,8 @@ fn kind_of(message: &BusMessage) -> &'static str {
     }
 }
 
-/// Adds `protocol=resp3` (pushes need it) unless the URL names a protocol.
-fn with_resp3(url: &str) -> String {
-    if url.contains("protocol=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&protocol=resp3")
-    } else {
-        format!("{url}?protocol=resp3")
-    }
-}
-
 struct BusTask {
-    client: redis::Client,
+    client: PubSubTarget,
     keys: Keys,
     stats: Arc<BusStats>,
     targets: Arc<OnceLock<Targets>>,
@@ -264,17 +268,10 @@ impl BusTask {
         self.desired.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn connect(&self, pushes: mpsc::UnboundedSender<PushInfo>) -> ConnectionManager {
+    async fn connect(&self, pushes: mpsc::UnboundedSender<PushInfo>) -> PubSub {
         let mut logged = false;
         loop {
-            let config = ConnectionManagerConfig::new()
-                .set_push_sender(pushes.clone())
-                .set_automatic_resubscription()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(Duration::from_secs(2)))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500));
-            match ConnectionManager::new_with_config(self.client.clone(), config).await {
+            match self.client.connect(pushes.clone()).await {
                 Ok(manager) => return manager,
                 Err(e) => {
                     if !logged {
@@ -289,7 +286,7 @@ impl BusTask {
 
     /// Serves `commands` until every sender is gone (`Ok`); an error asks the tree for a restart.
     async fn run(mut self, commands: &mut mpsc::UnboundedReceiver<Command>) -> Result<(), String> {
-        let (push_tx, mut pushes) = mpsc::unbounded_channel();
+        let (push_tx, mut pushes) = mpsc::unbounded_channel::<PushInfo>();
         // Until the first connection, commands wait here; subscriptions are answered with an error so
         // callers carry on (the subscription is remembered and made once Redis answers).
         let mut manager = loop {
@@ -329,8 +326,20 @@ impl BusTask {
                     }
                 }
                 _ = probe.tick(), if lost => {
-                    let pong: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut manager).await;
-                    if pong.is_ok() {
+                    if manager.is_rebuilt_after_loss() {
+                        // A fresh connection learns the slot map as it is now; it takes over only once
+                        // every wanted topic is subscribed on it. Its pushes come on a channel of its
+                        // own, so the old connection's farewells cannot mark the new one lost.
+                        let (fresh_tx, fresh_pushes) = mpsc::unbounded_channel();
+                        if let Ok(mut fresh) = self.client.connect(fresh_tx).await
+                            && self.resubscribe(&mut fresh).await
+                        {
+                            manager = fresh;
+                            pushes = fresh_pushes;
+                            lost = false;
+                            self.on_connected(&mut manager, false).await;
+                        }
+                    } else if manager.ping().await.is_ok() {
                         lost = false;
                         self.on_connected(&mut manager, false).await;
                     }
@@ -339,12 +348,24 @@ impl BusTask {
         }
     }
 
-    async fn on_connected(&mut self, manager: &mut ConnectionManager, first: bool) {
+    /// Subscribes `manager` to every wanted topic; `false` when one failed.
+    async fn resubscribe(&self, manager: &mut PubSub) -> bool {
         let topics: Vec<String> = self.desired().iter().cloned().collect();
+        let mut all = true;
         for topic in &topics {
             if let Err(e) = manager.subscribe(topic).await {
                 tracing::warn!(%topic, error = %e, "re-subscribe failed");
+                all = false;
             }
+        }
+        all
+    }
+
+    async fn on_connected(&mut self, manager: &mut PubSub, first: bool) {
+        let topics: Vec<String> = self.desired().iter().cloned().collect();
+        // A rebuilt cluster connection was subscribed before it took over.
+        if first || !manager.is_rebuilt_after_loss() {
+            self.resubscribe(manager).await;
         }
         self.stats.connected.store(true, Ordering::Relaxed);
         tracing::info!(topics = topics.len(), "Redis bus connected");
@@ -355,12 +376,7 @@ impl BusTask {
         }
     }
 
-    async fn apply(
-        &mut self,
-        manager: &mut ConnectionManager,
-        cmd: Command,
-        rest: &mut mpsc::UnboundedReceiver<Command>,
-    ) {
+    async fn apply(&mut self, manager: &mut PubSub, cmd: Command, rest: &mut mpsc::UnboundedReceiver<Command>) {
         match cmd {
             Command::Publish(topic, payload, handed) => {
                 let mut batch = vec![(topic, payload)];
@@ -380,19 +396,17 @@ impl BusTask {
                         Err(_) => break,
                     }
                 }
-                let mut pipe = redis::pipe();
                 {
                     let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
-                    for (topic, payload) in batch {
-                        pipe.publish(&topic, &payload).ignore();
-                        if desired.contains(&topic) {
-                            self.echoes.expect(&topic, payload);
+                    for (topic, payload) in &batch {
+                        if desired.contains(topic) {
+                            self.echoes.expect(topic, payload.clone());
                         }
                     }
                 }
-                let count = pipe.cmd_iter().count() as u64;
+                let count = batch.len() as u64;
                 let span = tracing::debug_span!("bus.send", count);
-                let sent: redis::RedisResult<()> = pipe.query_async(manager).instrument(span).await;
+                let sent: redis::RedisResult<()> = manager.publish(batch).instrument(span).await;
                 if sent.is_ok() {
                     self.stats.published.fetch_add(count, Ordering::Relaxed);
                     for handed in timed {
@@ -423,7 +437,8 @@ impl BusTask {
     }
 
     fn deliver(&mut self, push: PushInfo) {
-        if push.kind != PushKind::Message {
+        // `smessage`: a sharded pub/sub message (a Redis Cluster).
+        if push.kind != PushKind::Message && push.kind != PushKind::SMessage {
             return;
         }
         let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };

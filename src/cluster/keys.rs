@@ -12,6 +12,12 @@
 //! rustchat:oauth:state:<state>      string (TTL): an OAuth login in progress, taken once
 //! rustchat:oauth:code:<code>        string (TTL): a one-time exchange code, taken once
 //! ```
+//!
+//! On a Redis Cluster the names stay the same (topics are sharded pub/sub channels, hashed one by one
+//! so they spread over the shards), except that keys used together in one command or pipeline end in
+//! a hash tag, `{<prefix>}`, that puts them in one slot: the registry's `rustchat:nodes{rustchat}` and
+//! `rustchat:node:<node id>{rustchat}`. The tag is a suffix, so every key still starts with the prefix
+//! and its documented shape (`KEYS 'rustchat:node:*'` finds them).
 
 use rustchat_actors::ports::Topic;
 use uuid::Uuid;
@@ -37,11 +43,19 @@ impl OAuthKind {
 #[derive(Debug, Clone)]
 pub struct Keys {
     prefix: String,
+    /// On a Redis Cluster: the hash tag keys used together end in (see the module's notes).
+    tag: String,
 }
 
 impl Keys {
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.to_string() }
+        Self { prefix: prefix.to_string(), tag: String::new() }
+    }
+
+    /// These keys for a Redis Cluster when `cluster`: keys used together share the `{<prefix>}` tag.
+    pub fn on_cluster(self, cluster: bool) -> Self {
+        let tag = if cluster { format!("{{{}}}", self.prefix) } else { String::new() };
+        Self { tag, ..self }
     }
 
     pub fn prefix(&self) -> &str {
@@ -68,11 +82,11 @@ impl Keys {
     }
 
     pub fn nodes(&self) -> String {
-        format!("{}:nodes", self.prefix)
+        format!("{}:nodes{}", self.prefix, self.tag)
     }
 
     pub fn node(&self, node_id: &str) -> String {
-        format!("{}:node:{node_id}", self.prefix)
+        format!("{}:node:{node_id}{}", self.prefix, self.tag)
     }
 
     pub fn conns(&self, user: Uuid) -> String {
@@ -136,5 +150,25 @@ mod tests {
         assert_eq!(other.rate_limit("ws", "x"), "t-42:rl:ws:x");
         assert_eq!(other.oauth(OAuthKind::Code, "c"), "t-42:oauth:code:c");
         assert_eq!(other.conns(id), format!("t-42:conns:{id}"));
+    }
+
+    /// On a cluster only the registry's keys (read together) gain the `{<prefix>}` hash tag, as a
+    /// suffix: the prefix, and a test's own prefix, still starts every key.
+    #[test]
+    fn on_a_cluster_keys_read_together_share_a_hash_tag_after_the_documented_shape() {
+        let id = Uuid::parse_str("0190f3c8-5b2a-7c3d-8e4f-a1b2c3d4e5f6").expect("a valid uuid");
+        let single = Keys::new("rustchat").on_cluster(false);
+        assert_eq!(single.nodes(), "rustchat:nodes");
+        assert_eq!(single.node("node-a"), "rustchat:node:node-a");
+        let keys = Keys::new("t-42").on_cluster(true);
+        assert_eq!(keys.nodes(), "t-42:nodes{t-42}");
+        assert_eq!(keys.node("node-a"), "t-42:node:node-a{t-42}");
+        assert_eq!(keys.topic(Topic::Channel(id)), format!("t-42:ch:{id}"));
+        assert_eq!(keys.conns(id), format!("t-42:conns:{id}"));
+        assert_eq!(keys.rate_limit("ws", "x"), "t-42:rl:ws:x");
+        assert_eq!(keys.oauth(OAuthKind::Code, "c"), "t-42:oauth:code:c");
+        let slot = |key: String| redis::cluster_routing::Slot::for_key(key);
+        assert_eq!(slot(keys.nodes()), slot(keys.node("node-a")));
+        assert_eq!(slot(keys.node("node-a")), slot(keys.node("node-b")));
     }
 }

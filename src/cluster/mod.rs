@@ -6,8 +6,9 @@
 pub mod bus;
 pub mod keys;
 mod link;
+mod pubsub;
 pub mod registry;
 pub mod slots;
 
 pub use keys::{Keys, OAuthKind};
-pub use link::RedisLink;
+pub use link::{RedisClient, RedisConnection, RedisLink};

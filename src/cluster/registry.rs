@@ -31,6 +31,8 @@ pub struct RedisRegistry {
 
 impl RedisRegistry {
     pub fn new(link: Arc<RedisLink>, keys: Keys) -> Self {
+        // The announcement pipeline and the `MGET` read these keys together: one slot on a cluster.
+        let keys = keys.on_cluster(link.is_cluster());
         Self { link, keys }
     }
 }

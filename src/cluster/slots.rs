@@ -2,6 +2,10 @@
 //! a Redis sorted set per user, connection id → expiry. Taking a slot is one atomic Lua script; each
 //! node renews its live connections' expiries, so a node killed with `kill -9` frees its slots by
 //! itself within [`SLOT_TTL`]. While Redis is unreachable, slots are counted on this node alone.
+//!
+//! On a Redis Cluster each user's set lives on the shard its key hashes to (the script touches that
+//! one key); what reads or renews many users at once runs one command or pipeline per user's key,
+//! concurrently, since a cluster pipeline must keep to one hash slot.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -147,11 +151,22 @@ impl Connections for RedisSlots {
             }
             let mut c = link.connection().await.map_err(|e| e.to_string())?;
             let now = now_ms();
-            let mut pipe = redis::pipe();
-            for u in &users {
-                pipe.cmd("ZCOUNT").arg(keys.conns(*u)).arg(now).arg("+inf");
-            }
-            let counts: Vec<u32> = pipe.query_async(&mut c).await.map_err(|e| e.to_string())?;
+            let counts: Vec<u32> = if link.is_cluster() {
+                let reads = users.iter().map(|u| {
+                    let mut c = c.clone();
+                    let key = keys.conns(*u);
+                    async move { redis::cmd("ZCOUNT").arg(key).arg(now).arg("+inf").query_async::<u32>(&mut c).await }
+                });
+                let counts: redis::RedisResult<Vec<u32>> =
+                    futures_util::future::join_all(reads).await.into_iter().collect();
+                counts.map_err(|e| e.to_string())?
+            } else {
+                let mut pipe = redis::pipe();
+                for u in &users {
+                    pipe.cmd("ZCOUNT").arg(keys.conns(*u)).arg(now).arg("+inf");
+                }
+                pipe.query_async(&mut c).await.map_err(|e| e.to_string())?
+            };
             Ok(users.into_iter().zip(counts).filter(|(_, n)| *n > 0).map(|(u, _)| u).collect())
         })
     }
@@ -176,11 +191,25 @@ impl Connections for RedisSlots {
         let keys = self.keys.clone();
         actix::spawn(async move {
             let expiry = now_ms() + SLOT_TTL.as_millis() as u64;
-            let mut pipe = redis::pipe();
-            for (user, conn) in conns {
+            let renew = |pipe: &mut redis::Pipeline, user: Uuid, conn: Uuid| {
                 let key = keys.conns(user);
                 pipe.cmd("ZADD").arg(&key).arg(expiry).arg(conn.to_string()).ignore();
                 pipe.cmd("PEXPIRE").arg(&key).arg(SLOT_TTL.as_millis() as u64).ignore();
+            };
+            if link.is_cluster() {
+                let Ok(c) = link.connection().await else { return };
+                let renewals = conns.into_iter().map(|(user, conn)| {
+                    let mut pipe = redis::pipe();
+                    renew(&mut pipe, user, conn);
+                    let mut c = c.clone();
+                    async move { pipe.query_async::<()>(&mut c).await }
+                });
+                futures_util::future::join_all(renewals).await;
+                return;
+            }
+            let mut pipe = redis::pipe();
+            for (user, conn) in conns {
+                renew(&mut pipe, user, conn);
             }
             // The kept connection may be to a Redis that restarted since: a failure forgets it and
             // tries once more on a new one.

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::{DatabaseUrl, Settings, Source, VARIABLES, redact_url};
+use super::{DatabaseUrl, Settings, Source, VARIABLES, redact_urls};
 use crate::cluster::RedisLink;
 use crate::error::report;
 use crate::store::Store;
@@ -49,7 +49,7 @@ pub async fn check_config(settings: &Settings, out: &mut impl Write) -> std::io:
     }
     match &settings.redis.url {
         None => writeln!(out, "  redis     not configured: single node with an in-process bus")?,
-        Some(url) => match probe_redis(url).await {
+        Some(url) => match probe_redis(url, settings.redis.cluster).await {
             Ok(ms) => writeln!(out, "  redis     ok: PING answered in {ms:.1} ms")?,
             Err(e) => {
                 writeln!(out, "  redis     FAILED: {e}")?;
@@ -95,9 +95,9 @@ async fn probe_database(settings: &Settings) -> Result<String, String> {
     ))
 }
 
-async fn probe_redis(url: &super::Secret<String>) -> Result<f64, String> {
-    let link = RedisLink::new(url, None).map_err(|e| report(&e))?;
-    let latency = link.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{} ({e:#})", redact_url(url.expose())))?;
+async fn probe_redis(url: &super::Secret<String>, cluster: bool) -> Result<f64, String> {
+    let link = RedisLink::open(url, cluster, None).map_err(|e| report(&e))?;
+    let latency = link.ping(PROBE_TIMEOUT).await.map_err(|e| format!("{} ({e:#})", redact_urls(url.expose())))?;
     Ok(latency.as_secs_f64() * 1000.0)
 }
 
@@ -124,8 +124,9 @@ fn effective_value(s: &Settings, name: &str) -> String {
         "RUSTCHAT_DB_POOL__MIN_CONNECTIONS" => s.database.min_connections.to_string(),
         "RUSTCHAT_DB_POOL__ACQUIRE_TIMEOUT_MS" => s.database.acquire_timeout.as_millis().to_string(),
         "RUSTCHAT_AUTO_MIGRATE" => s.database.auto_migrate.to_string(),
-        "RUSTCHAT_REDIS_URL" => s.redis.url.as_ref().map_or("(not set)".into(), |u| redact_url(u.expose())),
+        "RUSTCHAT_REDIS_URL" => s.redis.url.as_ref().map_or("(not set)".into(), |u| redact_urls(u.expose())),
         "RUSTCHAT_REDIS_PREFIX" => s.redis.prefix.clone(),
+        "RUSTCHAT_REDIS_CLUSTER" => s.redis.cluster.to_string(),
         "RUSTCHAT_JWT_SECRET" => secret(s.jwt_secret.is_some() && s.sources.source(name) != Source::Generated),
         "RUSTCHAT_ENCRYPTION_KEY" => secret(s.encryption_key.is_some() && s.sources.source(name) != Source::Generated),
         "RUSTCHAT_JWT_SECRET_PREVIOUS" => {

@@ -28,6 +28,8 @@ pub enum Kind {
     },
     /// A URL with one of these schemes (written with `://`).
     Url(&'static [&'static str]),
+    /// One or more such URLs, separated by commas (a Redis Cluster's seed nodes).
+    UrlList(&'static [&'static str]),
     /// Key material, base64 or raw, at least this many bytes once decoded.
     SecretBytes {
         min_bytes: usize,
@@ -152,6 +154,7 @@ impl Variable {
             Kind::Bool => "`true`/`false`, `1`/`0`, `yes`/`no`".to_string(),
             Kind::Integer { .. } | Kind::Port | Kind::Duration { .. } => self.range().unwrap_or_default(),
             Kind::Url(schemes) => format!("{} URL", quoted(schemes, "://")),
+            Kind::UrlList(schemes) => format!("{} URL, or several separated by commas", quoted(schemes, "://")),
             Kind::SecretBytes { min_bytes } => format!("base64 or raw, ≥ {min_bytes} bytes"),
             Kind::Name { max_len, chars, .. } => format!("1 to {max_len} of `{chars}`"),
             Kind::Address => "IP address or `localhost`".to_string(),

@@ -80,6 +80,21 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
+/// The URLs `RUSTCHAT_REDIS_URL` names: one, or a Redis Cluster's seed nodes separated by commas.
+pub fn redis_seed_urls(url: &str) -> Vec<&str> {
+    url.split(',').map(str::trim).filter(|u| !u.is_empty()).collect()
+}
+
+/// Whether `RUSTCHAT_REDIS_URL` (with the `RUSTCHAT_REDIS_CLUSTER` flag) names a Redis Cluster.
+pub fn redis_is_cluster(url: &str, flag: bool) -> bool {
+    flag || redis_seed_urls(url).len() > 1
+}
+
+/// [`redact_url`] for each of a comma-separated list (a Redis Cluster's seed nodes).
+pub fn redact_urls(raw: &str) -> String {
+    raw.split(',').map(|u| redact_url(u.trim())).collect::<Vec<_>>().join(",")
+}
+
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
@@ -93,6 +108,8 @@ pub struct DatabaseSettings {
 pub struct RedisSettings {
     pub url: Option<Secret<String>>,
     pub prefix: String,
+    /// `RUSTCHAT_REDIS_URL` names a Redis Cluster (`RUSTCHAT_REDIS_CLUSTER`, or several seed URLs).
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone)]

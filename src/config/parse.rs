@@ -96,12 +96,26 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
     let auto_migrate = p.bool_or(&var::AUTO_MIGRATE, !production);
 
     let redis_url = p.raw(&var::REDIS_URL).map(str::to_string).map(|text| {
-        if !(text.starts_with("redis://") || text.starts_with("rediss://")) || url::Url::parse(&text).is_err() {
-            p.fail(&var::REDIS_URL, "expected a redis://… or rediss://… URL (value not shown)");
+        let seeds = super::redis_seed_urls(&text);
+        let valid = |u: &&str| (u.starts_with("redis://") || u.starts_with("rediss://")) && url::Url::parse(u).is_ok();
+        if seeds.is_empty() || !seeds.iter().all(valid) {
+            p.fail(
+                &var::REDIS_URL,
+                "expected a redis://… or rediss://… URL, or several separated by commas (value not shown)",
+            );
         }
         Secret::new(text)
     });
     let prefix = p.name(&var::REDIS_PREFIX);
+    let cluster_flag = p.bool_or(&var::REDIS_CLUSTER, false);
+    if cluster_flag && redis_url.is_none() {
+        p.fail(&var::REDIS_CLUSTER, "needs RUSTCHAT_REDIS_URL (the cluster's seed nodes)");
+    }
+    let several = redis_url.as_ref().is_some_and(|u| super::redis_seed_urls(u.expose()).len() > 1);
+    if several && p.raw(&var::REDIS_CLUSTER).is_some() && !cluster_flag {
+        p.fail(&var::REDIS_CLUSTER, "is false, yet RUSTCHAT_REDIS_URL lists several URLs (a Redis Cluster's seeds)");
+    }
+    let redis_cluster = redis_url.as_ref().is_some_and(|u| super::redis_is_cluster(u.expose(), cluster_flag));
 
     let jwt_secret = secret_bytes(&mut p, &var::JWT_SECRET);
     let encryption_key = secret_bytes(&mut p, &var::ENCRYPTION_KEY);
@@ -238,7 +252,7 @@ pub(super) fn parse(sources: Sources) -> Result<Settings, ConfigErrors> {
         node_id,
         site_url,
         database: DatabaseSettings { url, max_connections, min_connections, acquire_timeout, auto_migrate },
-        redis: RedisSettings { url: redis_url, prefix },
+        redis: RedisSettings { url: redis_url, prefix, cluster: redis_cluster },
         jwt_secret,
         encryption_key,
         jwt_secret_previous,

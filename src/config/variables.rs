@@ -82,12 +82,20 @@ pub const AUTO_MIGRATE: Variable = var(
 );
 pub const REDIS_URL: Variable = secret(
     "RUSTCHAT_REDIS_URL",
-    Kind::Url(&["redis", "rediss"]),
+    Kind::UrlList(&["redis", "rediss"]),
     D::None,
-    "`redis://…`; unset runs a single node with an in-process bus",
+    "`redis://…`; unset runs a single node with an in-process bus; several comma-separated URLs are a Redis \
+     Cluster's seed nodes",
 );
 pub const REDIS_PREFIX: Variable =
     var("RUSTCHAT_REDIS_PREFIX", LABEL, D::Text("rustchat"), "prefix of every Redis key and pub/sub topic");
+pub const REDIS_CLUSTER: Variable = var(
+    "RUSTCHAT_REDIS_CLUSTER",
+    Kind::Bool,
+    D::Bool(false),
+    "`RUSTCHAT_REDIS_URL` is a Redis Cluster (7+; implied by several URLs): keys and sharded pub/sub spread over its \
+     shards",
+);
 pub const JWT_SECRET: Variable = secret(
     "RUSTCHAT_JWT_SECRET",
     KEY,
@@ -249,6 +257,7 @@ pub const VARIABLES: &[Variable] = &[
     AUTO_MIGRATE,
     REDIS_URL,
     REDIS_PREFIX,
+    REDIS_CLUSTER,
     JWT_SECRET,
     ENCRYPTION_KEY,
     JWT_SECRET_PREVIOUS,

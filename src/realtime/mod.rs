@@ -70,7 +70,14 @@ impl Realtime {
         let (bus, slots, registry): (Arc<dyn Bus>, Arc<dyn Connections>, Arc<dyn ClusterRegistry>) =
             match (&settings.redis.url, redis) {
                 (Some(url), Some(link)) => (
-                    Arc::new(RedisBus::start(url.expose(), keys.clone(), bus_stats, render::frame_from_bus, tree)?),
+                    Arc::new(RedisBus::start_on(
+                        url.expose(),
+                        settings.redis.cluster,
+                        keys.clone(),
+                        bus_stats,
+                        render::frame_from_bus,
+                        tree,
+                    )?),
                     Arc::new(RedisSlots::new(link.clone(), keys.clone())),
                     Arc::new(RedisRegistry::new(link, keys)),
                 ),

@@ -37,6 +37,7 @@ mod post_rules;
 mod posts;
 mod ratelimit;
 mod realtime;
+mod redis_cluster;
 mod rolling;
 mod search;
 mod secrets;

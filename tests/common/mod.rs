@@ -18,6 +18,7 @@ pub mod op;
 pub mod postgres;
 pub mod process;
 pub mod proxy;
+pub mod redis_cluster;
 pub mod redis_server;
 pub mod relay;
 pub mod s3;
