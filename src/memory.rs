@@ -39,6 +39,18 @@ pub fn free_heap() -> usize {
     0
 }
 
+/// Bytes of heap in use by the program: arena chunks handed out plus chunks in their own mappings.
+pub fn heap_in_use() -> usize {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads allocator statistics.
+        let info = unsafe { libc::mallinfo2() };
+        info.uordblks + info.hblkhd
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    0
+}
+
 /// Returns free heap to the system if there is at least `above` bytes of it.
 pub fn trim_if_above(above: usize) -> Option<Trimmed> {
     let free_before = free_heap();

@@ -12,7 +12,8 @@
 //!
 //! plus `rustchat_actor_restarts_total{actor}` (every child of the supervisor tree at 0 from start),
 //! `rustchat_rate_limit_exceeded_total{limit}`, WebSocket frames in/out and slow consumers,
-//! Redis publishes/receives and bus state, cluster peers, database ping latency and posts created.
+//! Redis publishes/receives and bus state, cluster peers, database ping latency, posts created and the
+//! C allocator's heap (`rustchat_heap_bytes{state=in_use|free}`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -130,6 +131,15 @@ impl Metrics {
             .i64_observable_gauge("rustchat_redis_bus_connected")
             .with_description("1 while the Redis bus is connected (always 1 without Redis)")
             .with_callback(move |o| o.observe(i64::from(b.connected.load(Ordering::Relaxed)), &[]))
+            .build();
+        // Read at scrape time: a soak watches these stay flat (scripts/bench soak).
+        meter
+            .u64_observable_gauge("rustchat_heap_bytes")
+            .with_description("the C allocator's heap: in use by the node, or free but still held")
+            .with_callback(|o| {
+                o.observe(crate::memory::heap_in_use() as u64, &[KeyValue::new("state", "in_use")]);
+                o.observe(crate::memory::free_heap() as u64, &[KeyValue::new("state", "free")]);
+            })
             .build();
 
         Ok(Self {

@@ -103,6 +103,10 @@ async fn the_runbook_metrics_are_fed_by_real_traffic_and_its_promql_is_valid() {
     assert!((0.0..=1.0).contains(&saturation));
     assert_eq!(sample(&scrape, "rustchat_posts_created_total", &[]), Some(1.0));
     assert!(sample(&scrape, "rustchat_websocket_messages_sent_total", &[]).unwrap_or(0.0) >= 1.0, "hello was sent");
+    // The heap a soak watches: a running node holds megabytes, and its free heap is a number too.
+    let in_use = sample(&scrape, "rustchat_heap_bytes", &[("state", "in_use")]).expect("heap in use");
+    assert!(in_use > 1_000_000.0, "a node's heap in use is megabytes: {in_use}");
+    assert!(sample(&scrape, "rustchat_heap_bytes", &[("state", "free")]).is_some(), "free heap");
 
     // Every runbook query parses as PromQL (promtool), and names only series a node exports.
     let queries = runbook_queries();
