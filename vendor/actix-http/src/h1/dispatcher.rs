@@ -400,12 +400,10 @@ where
         }
 
         // All bytes have been accepted by the I/O stream, so the buffer can be reused or released.
-        if *write_buf_needs_reset {
-            *write_buf = BytesMut::with_capacity(HW_BUFFER_SIZE);
-            *write_buf_needs_reset = false;
-        } else {
-            write_buf.clear();
-        }
+        // RustChat patch: released, so an idle connection (a WebSocket between frames) holds no write
+        // buffer; the next response or frame allocates what it needs.
+        *write_buf = BytesMut::new();
+        *write_buf_needs_reset = false;
 
         // flush the I/O and check if get blocked
         io.poll_flush(cx)
@@ -1258,6 +1256,11 @@ where
                 }
 
                 Poll::Pending => {
+                    // RustChat patch: a connection waiting for bytes (a WebSocket between frames)
+                    // holds no read buffer; the next read reserves one again.
+                    if this.read_buf.is_empty() {
+                        *this.read_buf = BytesMut::new();
+                    }
                     return Ok(false);
                 }
 
@@ -1378,6 +1381,12 @@ where
                     }
 
                     inner.as_mut().poll_request(cx)?;
+
+                    // RustChat patch: what was read is decoded; an emptied read buffer is released
+                    // (bytes split off it for a payload keep their own share of the allocation).
+                    if inner.read_buf.is_empty() {
+                        *inner.as_mut().project().read_buf = BytesMut::new();
+                    }
 
                     if should_disconnect {
                         // I/O stream should to be closed
