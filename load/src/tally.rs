@@ -131,12 +131,13 @@ pub fn decode(hex: &str) -> anyhow::Result<Histogram<u64>> {
     Ok(wide)
 }
 
-/// p50/p99/p99.9/max in milliseconds, and the count.
+/// p50/p95/p99/p99.9/max in milliseconds, and the count.
 pub fn summary_ms(h: &Histogram<u64>) -> serde_json::Value {
     let ms = |v: u64| v as f64 / 1000.0;
     serde_json::json!({
         "count": h.len(),
         "p50": ms(h.value_at_quantile(0.5)),
+        "p95": ms(h.value_at_quantile(0.95)),
         "p99": ms(h.value_at_quantile(0.99)),
         "p999": ms(h.value_at_quantile(0.999)),
         "max": ms(h.max()),

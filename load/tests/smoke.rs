@@ -146,6 +146,8 @@ fn fanout_reaches_everyone() {
     assert_eq!(acked, 40);
     assert_eq!(n(&v, &["deliveries"]), acked * 40, "every post at every member");
     assert!(v["latency_ms"]["p99"].as_f64().unwrap() > 0.0);
+    let q = |k: &str| v["latency_ms"][k].as_f64().unwrap_or_else(|| panic!("latency_ms.{k} missing"));
+    assert!(q("p50") <= q("p95") && q("p95") <= q("p99"), "p50 ≤ p95 ≤ p99: {}", v["latency_ms"]);
     assert!(n(&v, &["server", "rss_kib_connected"]) > 0, "server RSS read from /proc");
     assert!(v["server"]["cpu_s_load"].as_f64().unwrap() > 0.0, "server CPU read from /proc");
 }
