@@ -187,7 +187,7 @@ pub fn server_is_away(sqlstate: &str) -> bool {
 
 /// The `Retry-After` a 503 carries when its error names none: a dependency's breaker lets its next
 /// probe through after 5 s (`rustchat_actors::breaker::OPEN_COOLDOWN`); a busy pool frees up sooner.
-fn default_retry_after(code: ErrorCode) -> Option<u64> {
+pub(crate) fn default_retry_after(code: ErrorCode) -> Option<u64> {
     match code {
         ErrorCode::DatabaseUnavailable | ErrorCode::StorageUnavailable | ErrorCode::ServiceUnavailable => {
             Some(rustchat_actors::breaker::OPEN_COOLDOWN.as_secs())

@@ -15,6 +15,8 @@ pub struct MmError {
     pub id: &'static str,
     pub message: String,
     pub detailed: String,
+    /// Seconds a client should wait before trying again (429 and 503), sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 pub type MmResult<T> = std::result::Result<T, MmError>;
@@ -31,7 +33,7 @@ pub struct AppError<'a> {
 
 impl MmError {
     pub fn new(status: StatusCode, id: &'static str, message: impl Into<String>) -> Self {
-        Self { status, id, message: message.into(), detailed: String::new() }
+        Self { status, id, message: message.into(), detailed: String::new(), retry_after: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -98,7 +100,8 @@ impl From<Error> for MmError {
             | ErrorCode::StorageUnavailable => "api.context.unavailable.app_error",
             ErrorCode::Internal => "api.context.internal.app_error",
         };
-        MmError { status: e.code.status(), id, message: e.message.clone(), detailed: String::new() }
+        let retry_after = e.retry_after.or_else(|| crate::error::default_retry_after(e.code));
+        MmError { status: e.code.status(), id, message: e.message.clone(), detailed: String::new(), retry_after }
     }
 }
 
@@ -114,7 +117,11 @@ impl ResponseError for MmError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self.body())
+        let mut response = HttpResponse::build(self.status);
+        if let Some(secs) = self.retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.json(self.body())
     }
 }
 
@@ -142,6 +149,20 @@ mod tests {
         assert_eq!(body["message"], "only the author can edit a post");
         assert_eq!(body["request_id"].as_str().unwrap().len(), 26);
         assert_eq!(body["detailed_error"], "");
+    }
+
+    #[test]
+    fn a_503_or_429_tells_the_v4_client_when_to_retry() {
+        let retry = |e: MmError| {
+            let r = e.error_response();
+            (r.status().as_u16(), r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()))
+        };
+        let unavailable = Error::new(ErrorCode::DatabaseUnavailable, "the database is not answering");
+        assert_eq!(retry(MmError::from(unavailable)), (503, Some("5".into())));
+        let mut limited = Error::new(ErrorCode::RateLimited, "too many requests");
+        limited.retry_after = Some(7);
+        assert_eq!(retry(MmError::from(limited)), (429, Some("7".into())));
+        assert_eq!(retry(MmError::from(Error::forbidden("no"))), (403, None));
     }
 
     #[test]

@@ -106,23 +106,32 @@ async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
     let spans = Spans::default();
     let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(spans.clone()));
     let keys = Keys::new(&format!("spans-{}", uuid::Uuid::now_v7().simple()));
-    let tree = rustchat_actors::Tree::new(Arc::new(|_, _, _| {}), Arc::new(Uncounted));
-    let bus = RedisBus::start(
-        &redis_url(),
-        keys.clone(),
-        Arc::new(BusStats::default()),
-        rustchat::realtime::render::frame_from_bus,
-        &tree,
-    )
-    .unwrap();
+    // Two nodes' buses: a bus drops Redis's echo of its own publishes before parsing them, so what one
+    // node publishes is received (and spanned) by the other.
+    let start = || {
+        let tree = rustchat_actors::Tree::new(Arc::new(|_, _, _| {}), Arc::new(Uncounted));
+        let bus = RedisBus::start(
+            &redis_url(),
+            keys.clone(),
+            Arc::new(BusStats::default()),
+            rustchat::realtime::render::frame_from_bus,
+            &tree,
+        )
+        .unwrap();
+        (bus, tree)
+    };
+    let ((publisher, _tree_a), (receiver, _tree_b)) = (start(), start());
     let user = uuid::Uuid::now_v7();
     let topic = keys.topic(Topic::User(user));
     // The subscription is remembered even when it is asked for before the connection is up.
-    let _ = bus.subscribe(Topic::User(user)).await;
-    eventually(Duration::from_secs(10), "the bus to connect", || async { bus.is_connected().then_some(()) }).await;
+    let _ = receiver.subscribe(Topic::User(user)).await;
+    eventually(Duration::from_secs(10), "both buses to connect", || async {
+        (publisher.is_connected() && receiver.is_connected()).then_some(())
+    })
+    .await;
 
     let received = eventually(Duration::from_secs(10), "a bus.receive span", || {
-        bus.publish(BusMessage::User { user, text: "hello".into() });
+        publisher.publish(BusMessage::User { user, text: "hello".into() });
         let found = spans.named("bus.receive").into_iter().next();
         async move { found }
     })
