@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::Keys;
+use super::echoes::Echoes;
 use super::pubsub::{PubSub, PubSubTarget};
 
 /// Publishes sent in one pipeline at most.
@@ -221,46 +222,6 @@ struct BusTask {
     desired: Arc<Mutex<HashSet<String>>>,
     render: RenderFrame,
     echoes: Echoes,
-}
-
-/// How long a publish waits for its echo: Redis sends it back within milliseconds, unless the
-/// subscription went away meanwhile (then it never comes).
-const ECHO_WAIT: Duration = Duration::from_secs(5);
-
-/// What this node published on topics it subscribes to, by topic, oldest first: Redis sends each back
-/// to the publisher, and the supervisor already routed it here, so the echo is dropped before it is
-/// parsed and rendered (that was half of what a node parsed off the bus).
-#[derive(Default)]
-struct Echoes {
-    pending: std::collections::HashMap<String, std::collections::VecDeque<(Instant, String)>>,
-}
-
-impl Echoes {
-    fn expect(&mut self, topic: &str, payload: String) {
-        let now = Instant::now();
-        let queue = self.pending.entry(topic.to_string()).or_default();
-        while queue.front().is_some_and(|(at, _)| now.duration_since(*at) > ECHO_WAIT) {
-            queue.pop_front();
-        }
-        queue.push_back((now, payload));
-    }
-
-    /// Whether `payload` on `topic` is the echo of a publish of ours (forgotten once seen). A peer's
-    /// byte-identical message (the same user's typing on two nodes at once) may be taken for it: what
-    /// it carried was delivered here already.
-    fn take(&mut self, topic: &str, payload: &[u8]) -> bool {
-        let Some(queue) = self.pending.get_mut(topic) else { return false };
-        let Some(at) = queue.iter().position(|(_, p)| p.as_bytes() == payload) else { return false };
-        queue.remove(at);
-        if queue.is_empty() {
-            self.pending.remove(topic);
-        }
-        true
-    }
-
-    fn forget(&mut self, topic: &str) {
-        self.pending.remove(topic);
-    }
 }
 
 impl BusTask {

@@ -4,6 +4,7 @@
 //! later: every piece reconnects by itself.
 
 pub mod bus;
+mod echoes;
 pub mod keys;
 mod link;
 mod pubsub;

@@ -15,13 +15,6 @@ fn token(api: &Api) -> String {
     api.token.clone().unwrap()
 }
 
-/// The same user's client pointed at another node.
-fn on(api: &Api, base: &str) -> Api {
-    let mut other = api.clone();
-    other.base = base.to_string();
-    other
-}
-
 /// owner, mate and outsider; a private channel with owner and mate.
 async fn people(base: &str) -> (Api, Api, Api, String) {
     let owner = Api::register(base, "owner").await;
@@ -54,7 +47,7 @@ async fn a_post_on_one_node_reaches_members_on_every_node_in_order_and_no_one_el
     let start = last_seq(&owner, &private).await;
     // Writers on every node, interleaved.
     for i in 0..30 {
-        let writer = on(if i % 2 == 0 { &owner } else { &mate }, &cluster.base(i % 3));
+        let writer = (if i % 2 == 0 { &owner } else { &mate }).on(&cluster.base(i % 3));
         writer.say(&private, &format!("m{i}")).await;
     }
     owner.say(&dm, "direct").await;
@@ -72,7 +65,7 @@ async fn a_post_on_one_node_reaches_members_on_every_node_in_order_and_no_one_el
     let team_open = owner.get("/api/v1/teams").await.expect(200)[0]["id"].as_str().unwrap().to_string();
     let lobby = owner.create_channel(&team_open, "lobby", "public").await;
     outsider.add_to_channel(&lobby, &outsider.user_id).await;
-    on(&owner, &cluster.base(2)).say(&lobby, "hello all").await;
+    owner.on(&cluster.base(2)).say(&lobby, "hello all").await;
     outsider_b.expect("posted", T).await;
     assert!(
         outsider_b.seen.iter().all(|e| e["channel_id"] != private.as_str() && e["channel_id"] != dm.as_str()),
@@ -109,7 +102,7 @@ async fn a_member_whose_node_is_killed_resumes_on_another_node_without_loss_or_d
     again.send(json!({"action": "resume", "since": { private.clone(): had }})).await;
     let replay = again.until_seq(&private, had + 7, T).await;
     assert_contiguous(&replay, had + 1);
-    on(&owner, &cluster.base(0)).say(&private, "live").await;
+    owner.on(&cluster.base(0)).say(&private, "live").await;
     assert_contiguous(&again.until_seq(&private, had + 8, T).await, had + 1);
 
     // The killed node comes back and serves again.

@@ -17,13 +17,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
+use crate::common::cluster::node_vars;
 use crate::common::postgres::TempPostgres;
 use crate::common::process::free_port;
 use crate::common::ws::Read;
 use crate::common::{Api, NodeProcess, Ws, eventually, redis_available, redis_url};
 
-const JWT: &str = "cGctZmF1bHQtdGVzdC1qd3Qtc2VjcmV0LXNoYXJlZC1ieS1ldmVyeS1ub2RlLTAxMjM=";
-const KEY: &str = "cGctZmF1bHQtdGVzdC1lbmNyeXB0aW9uLWtleS1zaGFyZWQtYnktZXZlcnktbm9kZQ==";
 /// A request that has not been answered by then is a hang: the outage must be answered, not waited out.
 const HANG: Duration = Duration::from_secs(10);
 const T: Duration = Duration::from_secs(30);
@@ -61,22 +60,8 @@ impl Nodes {
     }
 
     fn launch(&mut self, i: usize, database_url: &str) {
-        let (port, node_id, redis) = (self.ports[i].to_string(), format!("node-{i}"), redis_url());
-        let vars = [
-            ("RUSTCHAT_DATABASE_URL", database_url),
-            ("RUSTCHAT_REDIS_URL", redis.as_str()),
-            ("RUSTCHAT_REDIS_PREFIX", self.prefix.as_str()),
-            ("RUSTCHAT_SERVER_HOST", "127.0.0.1"),
-            ("RUSTCHAT_SERVER_PORT", port.as_str()),
-            ("RUSTCHAT_SERVER_WORKERS", "1"),
-            ("RUSTCHAT_NODE_ID", node_id.as_str()),
-            ("RUSTCHAT_JWT_SECRET", JWT),
-            ("RUSTCHAT_ENCRYPTION_KEY", KEY),
-            ("RUSTCHAT_LOG_FORMAT", "json"),
-            ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "5"),
-            ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
-            ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
-        ];
+        let vars = node_vars(i, self.ports[i], database_url, &redis_url(), &self.prefix);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.procs[i] = Some(NodeProcess::start(self.dirs[i].path(), &vars));
     }
 

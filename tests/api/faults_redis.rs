@@ -25,13 +25,6 @@ fn token(api: &Api) -> String {
     api.token.clone().unwrap()
 }
 
-/// The same user's client pointed at another node.
-fn on(api: &Api, base: &str) -> Api {
-    let mut other = api.clone();
-    other.base = base.to_string();
-    other
-}
-
 /// owner and mate, and a private channel of theirs.
 async fn people(base: &str) -> (Api, Api, String) {
     let owner = Api::register(base, "owner").await;
@@ -82,7 +75,7 @@ async fn a_redis_restart_that_loses_everything_heals_itself_and_clients_miss_not
     let p = cluster.prefix.clone();
     let topic = format!("{p}:ch:{private}");
     let slots = format!("{p}:conns:{}", mate.user_id);
-    let writers = [on(&owner, &cluster.base(0)), on(&owner, &cluster.base(1))];
+    let writers = [owner.on(&cluster.base(0)), owner.on(&cluster.base(1))];
 
     let start = last_seq(&owner, &private).await;
     for i in 0..4 {
@@ -251,7 +244,7 @@ async fn a_node_cut_off_from_redis_but_not_postgres_still_serves_every_event_wit
     let own = [vec![("RUSTCHAT_REDIS_URL", relayed.as_str())], vec![]];
     let Some(cluster) = Cluster::start_on_redis(2, &[], &redis.url(), &own).await else { return };
     let (owner, mate, private) = people(&cluster.base(1)).await;
-    let writer = on(&owner, &cluster.base(1));
+    let writer = owner.on(&cluster.base(1));
     let mut ws = Ws::connect(&cluster.base(0), &token(&mate)).await;
     let start = last_seq(&owner, &private).await;
     writer.say(&private, "before").await;
@@ -288,7 +281,7 @@ async fn a_node_cut_off_from_redis_but_not_postgres_still_serves_every_event_wit
     // PostgreSQL; node 1's sweep reads them back), and every socket saw each event once, in order.
     let mut far = Ws::connect(&cluster.base(1), &token(&mate)).await;
     far.send(json!({"action": "resume", "since": { private.clone(): start }})).await;
-    on(&owner, &cluster.base(0)).say(&private, "from the healed node").await;
+    owner.on(&cluster.base(0)).say(&private, "from the healed node").await;
     let end = last_seq(&owner, &private).await;
     assert_contiguous(&ws.until_seq(&private, end, T).await, start + 1);
     assert_contiguous(&far.until_seq(&private, end, T).await, start + 1);
@@ -408,7 +401,7 @@ async fn nodes_minutes_off_keep_seq_order_and_expire_tokens_and_limits_on_the_da
     }
     for i in 0..3 {
         let page =
-            on(&owner, &cluster.base(i)).get(&format!("/api/v1/channels/{private}/posts?limit=50")).await.expect(200);
+            owner.on(&cluster.base(i)).get(&format!("/api/v1/channels/{private}/posts?limit=50")).await.expect(200);
         let mut listed: Vec<String> =
             page["posts"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap().to_string()).collect();
         listed.reverse();

@@ -177,12 +177,6 @@ async fn last_seq(api: &Api, channel: &str) -> i64 {
     api.get(&format!("/api/v1/channels/{channel}")).await.expect(200)["last_seq"].as_i64().unwrap()
 }
 
-fn on(api: &Api, base: &str) -> Api {
-    let mut other = api.clone();
-    other.base = base.to_string();
-    other
-}
-
 #[tokio::test]
 async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master_failover() {
     let Some(mut redis) = RedisCluster::start(3, 1).await else { return };
@@ -194,7 +188,7 @@ async fn two_nodes_on_a_redis_cluster_fan_out_across_shards_and_through_a_master
     };
     let prefix = cluster.prefix.clone();
     let (owner, mate, channels) = channels_on_every_shard(&redis, &prefix, &cluster.base(0)).await;
-    let (owner_1, mate_2) = (owner.clone(), on(&mate, &cluster.base(1)));
+    let (owner_1, mate_2) = (owner.clone(), mate.on(&cluster.base(1)));
     let mut owner_ws = Ws::connect(&cluster.base(0), owner.token.as_deref().unwrap()).await;
     let mut mate_ws = Ws::connect(&cluster.base(1), mate.token.as_deref().unwrap()).await;
 

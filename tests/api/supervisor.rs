@@ -24,12 +24,6 @@ async fn crash(base: &str, child: &str) -> reqwest::StatusCode {
     reqwest::Client::new().post(format!("{base}/api/v1/test/faults/{child}")).send().await.unwrap().status()
 }
 
-fn on(api: &Api, base: &str) -> Api {
-    let mut other = api.clone();
-    other.base = base.to_string();
-    other
-}
-
 /// When node `of` last announced itself, as node `seen_by` sees the cluster.
 async fn last_seen(cluster: &Cluster, seen_by: usize, of: &str) -> Option<i64> {
     let stats: Value =
@@ -76,7 +70,7 @@ async fn each_child_of_the_tree_that_panics_comes_back_while_the_node_keeps_serv
 
         // Writers on both nodes; both of the mate's sockets get every event, in order.
         for (i, base) in [&a, &b].into_iter().enumerate() {
-            on(&owner, base).say(&channel, &format!("after {child} crashed, via node {i}")).await;
+            owner.on(base).say(&channel, &format!("after {child} crashed, via node {i}")).await;
             seq += 1;
         }
         for ws in [&mut local, &mut remote] {

@@ -34,6 +34,11 @@ impl Reply {
 }
 
 impl Api {
+    /// The same client (and login) pointed at another node.
+    pub fn on(&self, base: &str) -> Api {
+        Api { base: base.to_string(), ..self.clone() }
+    }
+
     pub fn anonymous(base: &str) -> Api {
         Api {
             base: base.to_string(),

@@ -11,6 +11,30 @@ use super::{NodeProcess, TcpProxy, TestDb, eventually, redis_available, redis_ur
 const JWT: &str = "Y2x1c3Rlci10ZXN0LWp3dC1zZWNyZXQtc2hhcmVkLWJ5LWV2ZXJ5LW5vZGUtMDEyMzQ1";
 const KEY: &str = "Y2x1c3Rlci10ZXN0LWVuY3J5cHRpb24ta2V5LXNoYXJlZC1ieS1ldmVyeS1ub2RlLTk4";
 
+/// The variables node `i` of a test cluster starts with: its port and id, the shared database, Redis
+/// prefix and secrets, JSON logs, one worker, a short shutdown grace and limits tests never reach.
+pub fn node_vars(i: usize, port: u16, database_url: &str, redis_url: &str, prefix: &str) -> Vec<(String, String)> {
+    let (port, node_id) = (port.to_string(), format!("node-{i}"));
+    [
+        ("RUSTCHAT_DATABASE_URL", database_url),
+        ("RUSTCHAT_REDIS_URL", redis_url),
+        ("RUSTCHAT_REDIS_PREFIX", prefix),
+        ("RUSTCHAT_SERVER_HOST", "127.0.0.1"),
+        ("RUSTCHAT_SERVER_PORT", port.as_str()),
+        ("RUSTCHAT_SERVER_WORKERS", "1"),
+        ("RUSTCHAT_NODE_ID", node_id.as_str()),
+        ("RUSTCHAT_JWT_SECRET", JWT),
+        ("RUSTCHAT_ENCRYPTION_KEY", KEY),
+        ("RUSTCHAT_LOG_FORMAT", "json"),
+        ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "5"),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
+        ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// Variables per node: node `i` gets `[i]`.
 type NodeVars = Vec<Vec<(String, String)>>;
 
@@ -114,26 +138,7 @@ impl Cluster {
     }
 
     fn launch(&mut self, i: usize) {
-        let port = self.ports[i].to_string();
-        let node_id = format!("node-{i}");
-        let mut vars: Vec<(String, String)> = [
-            ("RUSTCHAT_DATABASE_URL", self.db.url.as_str()),
-            ("RUSTCHAT_REDIS_URL", self.redis_url.as_str()),
-            ("RUSTCHAT_REDIS_PREFIX", self.prefix.as_str()),
-            ("RUSTCHAT_SERVER_HOST", "127.0.0.1"),
-            ("RUSTCHAT_SERVER_PORT", port.as_str()),
-            ("RUSTCHAT_SERVER_WORKERS", "1"),
-            ("RUSTCHAT_NODE_ID", node_id.as_str()),
-            ("RUSTCHAT_JWT_SECRET", JWT),
-            ("RUSTCHAT_ENCRYPTION_KEY", KEY),
-            ("RUSTCHAT_LOG_FORMAT", "json"),
-            ("RUSTCHAT_SHUTDOWN_GRACE_SECONDS", "5"),
-            ("RUSTCHAT_SECURITY_RATE_LIMIT_AUTH_PER_MINUTE", "100000"),
-            ("RUSTCHAT_SECURITY_RATE_LIMIT_WS_PER_MINUTE", "100000"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut vars = node_vars(i, self.ports[i], &self.db.url, &self.redis_url, &self.prefix);
         let own = self.node_extra.get(i).into_iter().flatten();
         for (k, v) in self.extra.iter().chain(own) {
             if k == "RUSTCHAT_SERVER_PORT" {
