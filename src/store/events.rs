@@ -90,6 +90,22 @@ impl Store {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
+        // The sweep asks this of every channel a node serves, every 5 s: on PostgreSQL one prepared
+        // statement over an array.
+        if let super::Pool::Pg(pool) = &self.pool {
+            let ids: Vec<uuid::Uuid> = channels.iter().map(|c| c.0).collect();
+            let permit = self.admit()?;
+            let result = self
+                .bounded(async {
+                    Ok(sqlx::query_as("SELECT id, last_seq FROM channels WHERE id = ANY($1)")
+                        .bind(ids.as_slice())
+                        .fetch_all(pool)
+                        .await?)
+                })
+                .await;
+            self.observe(permit, &result);
+            return result;
+        }
         let mut out = Vec::with_capacity(channels.len());
         // Bounded IN lists keep every statement well under both backends' parameter limits.
         for chunk in channels.chunks(500) {
