@@ -42,6 +42,14 @@ pub const MAX_JSON_BODY: usize = 80 * 1024;
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_JSON_BODY)).service(
         scope::scope("/api/v1")
+            // What clients do all day comes first: actix tries the routes in order, and every route with
+            // a path parameter it passes over costs a regex capture (44 before `/ws`, 29 before a post otherwise).
+            // No route listed later matches these paths with these methods, so the order decides nothing else.
+            .service(ws::connect)
+            .service(posts::create_post)
+            .service(channels::view_channel)
+            .service(posts::list_posts)
+            .service(channels::list_events)
             .service(health::live)
             .service(health::ready)
             .service(health::metrics)
@@ -94,11 +102,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(channels::list_channel_members)
             .service(channels::add_channel_member)
             .service(channels::remove_channel_member)
-            .service(channels::view_channel)
             .service(channels::read_state)
-            .service(channels::list_events)
-            .service(posts::create_post)
-            .service(posts::list_posts)
             .service(posts::list_pinned)
             .service(posts::get_post)
             .service(posts::edit_post)
@@ -121,7 +125,6 @@ pub fn routes(cfg: &mut ServiceConfig) {
             .service(admin::list_oidc_providers)
             .service(admin::create_oidc_provider)
             .service(admin::delete_oidc_provider)
-            .service(ws::connect)
             .service(hooks::create_hook)
             .service(hooks::list_hooks)
             .service(hooks::revoke_hook)
