@@ -187,7 +187,7 @@ pub fn server_is_away(sqlstate: &str) -> bool {
 
 /// The `Retry-After` a 503 carries when its error names none: a dependency's breaker lets its next
 /// probe through after 5 s (`rustchat_actors::breaker::OPEN_COOLDOWN`); a busy pool frees up sooner.
-pub(crate) fn default_retry_after(code: ErrorCode) -> Option<u64> {
+fn default_retry_after(code: ErrorCode) -> Option<u64> {
     match code {
         ErrorCode::DatabaseUnavailable | ErrorCode::StorageUnavailable | ErrorCode::ServiceUnavailable => {
             Some(rustchat_actors::breaker::OPEN_COOLDOWN.as_secs())
@@ -238,6 +238,13 @@ pub fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
     HttpResponse::build(code.status()).json(ErrorBody { error: ErrorDetail { code, message } })
 }
 
+impl Error {
+    /// The `Retry-After` this error's answer carries, on every face: its own, else its code's default.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after.or_else(|| default_retry_after(self.code))
+    }
+}
+
 impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         self.code.status()
@@ -249,7 +256,7 @@ impl ResponseError for Error {
             tracing::error!(code = self.code.as_str(), cause, "{}", self.message);
         }
         let mut response = error_response(self.code, &self.message);
-        if let Some(secs) = self.retry_after.or_else(|| default_retry_after(self.code))
+        if let Some(secs) = self.retry_after_secs()
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -100,8 +100,13 @@ impl From<Error> for MmError {
             | ErrorCode::StorageUnavailable => "api.context.unavailable.app_error",
             ErrorCode::Internal => "api.context.internal.app_error",
         };
-        let retry_after = e.retry_after.or_else(|| crate::error::default_retry_after(e.code));
-        MmError { status: e.code.status(), id, message: e.message.clone(), detailed: String::new(), retry_after }
+        MmError {
+            status: e.code.status(),
+            id,
+            message: e.message.clone(),
+            detailed: String::new(),
+            retry_after: e.retry_after_secs(),
+        }
     }
 }
 

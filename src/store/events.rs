@@ -5,7 +5,7 @@
 //! holds a [`Change`] in its stored form (`change::FORMAT`).
 
 use super::change::{Change, ChannelEvent};
-use super::{Store, with_pool};
+use super::{Store, with_pg, with_pool};
 use crate::domain::{ChannelId, Timestamp};
 use crate::error::{Error, Result};
 
@@ -92,19 +92,14 @@ impl Store {
         }
         // The sweep asks this of every channel a node serves, every 5 s: on PostgreSQL one prepared
         // statement over an array.
-        if let super::Pool::Pg(pool) = &self.pool {
-            let ids: Vec<uuid::Uuid> = channels.iter().map(|c| c.0).collect();
-            let permit = self.admit()?;
-            let result = self
-                .bounded(async {
-                    Ok(sqlx::query_as("SELECT id, last_seq FROM channels WHERE id = ANY($1)")
-                        .bind(ids.as_slice())
-                        .fetch_all(pool)
-                        .await?)
-                })
-                .await;
-            self.observe(permit, &result);
-            return result;
+        if let Some(heads) = with_pg!(self, |pool| {
+            let array: Vec<uuid::Uuid> = channels.iter().map(|c| c.0).collect();
+            sqlx::query_as("SELECT id, last_seq FROM channels WHERE id = ANY($1)")
+                .bind(array.as_slice())
+                .fetch_all(pool)
+                .await?
+        }) {
+            return Ok(heads);
         }
         let mut out = Vec::with_capacity(channels.len());
         // Bounded IN lists keep every statement well under both backends' parameter limits.

@@ -96,6 +96,26 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// `with_pool!` for a statement only PostgreSQL runs (arrays, one-statement writes): through the same
+/// breaker, bound and span; evaluates to `None` on SQLite, where the caller takes its portable path.
+macro_rules! with_pg {
+    ($store:expr, |$pool:ident| $body:expr) => {{
+        let store = &$store;
+        match &store.pool {
+            $crate::store::Pool::Sqlite(_) => None,
+            $crate::store::Pool::Pg($pool) => {
+                let permit = store.admit()?;
+                let result: $crate::error::Result<_> = store
+                    .bounded(::tracing::Instrument::instrument(async { Ok($body) }, $crate::store::query_span!(false)))
+                    .await;
+                store.observe(permit, &result);
+                Some(result?)
+            }
+        }
+    }};
+}
+pub(crate) use with_pg;
+
 /// Runs `$body` inside one write transaction on the configured pool, committing at the end; an early
 /// return (`?`) rolls back. SQLite transactions begin IMMEDIATE so concurrent writers queue on the
 /// busy timeout instead of failing when a read lock cannot be upgraded. Goes through the breaker too.

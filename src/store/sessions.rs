@@ -3,7 +3,7 @@
 //! so the session is revoked (refresh-token reuse detection).
 
 use super::models::User;
-use super::{Store, with_pool, with_tx};
+use super::{Store, with_pg, with_pool, with_tx};
 use crate::domain::{SessionId, Timestamp, UserId};
 use crate::error::Result;
 
@@ -107,23 +107,18 @@ impl Store {
         // Every node asks this of all its sockets' logins at each sweep (every 5 s): on PostgreSQL one
         // statement over an array, one pass over the users instead of one per 500 ids (for 5 000
         // sockets, ~20 ms of the database's time instead of ~47 ms in ten round trips).
-        if let super::Pool::Pg(pool) = &self.pool {
-            let ids: Vec<uuid::Uuid> = ids.iter().map(|s| s.0).collect();
-            let permit = self.admit()?;
-            let result = self
-                .bounded(async {
-                    Ok(sqlx::query_scalar::<_, SessionId>(concat!(
-                        "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY($2) AND ",
-                        live_session!("$1")
-                    ))
-                    .bind(now)
-                    .bind(ids.as_slice())
-                    .fetch_all(pool)
-                    .await?)
-                })
-                .await;
-            self.observe(permit, &result);
-            return Ok(result?.into_iter().collect());
+        if let Some(rows) = with_pg!(self, |pool| {
+            let array: Vec<uuid::Uuid> = ids.iter().map(|s| s.0).collect();
+            sqlx::query_scalar::<_, SessionId>(concat!(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ANY($2) AND ",
+                live_session!("$1")
+            ))
+            .bind(now)
+            .bind(array.as_slice())
+            .fetch_all(pool)
+            .await?
+        }) {
+            return Ok(rows.into_iter().collect());
         }
         let mut live = std::collections::HashSet::with_capacity(ids.len());
         // Bounded IN lists keep every statement well under both backends' parameter limits.

@@ -7,7 +7,7 @@ use super::super::change::{Change, ChannelEvent, FORMAT};
 use super::super::events::insert_event;
 use super::super::models::Post;
 use super::super::sessions::live_session;
-use super::super::{Store, with_tx};
+use super::super::{Store, with_pg, with_tx};
 use crate::domain::hooks::PostProps;
 use crate::domain::{ChannelId, ChannelKind, FileId, Mentions, MessageBody, PostId, SessionId, Timestamp, UserId};
 use crate::error::{Error, Result};
@@ -135,14 +135,10 @@ impl Store {
         message: &MessageBody,
         mentions: &Mentions,
     ) -> Result<Option<(Post, ChannelEvent)>> {
-        let super::super::Pool::Pg(pool) = &self.pool else { return Ok(None) };
         if !mentions.is_empty() {
             return Ok(None);
         }
-        let permit = self.admit()?;
-        let result = self.bounded(create_plain_post_pg(pool, session, author, channel, message)).await;
-        self.observe(permit, &result);
-        result
+        Ok(with_pg!(self, |pool| create_plain_post_pg(pool, session, author, channel, message).await?).flatten())
     }
 
     /// Inserts a post and everything that follows from it in one transaction: the thread root's reply
