@@ -62,7 +62,7 @@ impl RedisCluster {
         let dir = tempfile::tempdir().unwrap();
         let mut cluster = RedisCluster { dir, nodes: Vec::new() };
         for _ in 0..masters * (1 + replicas) {
-            let port = free_port();
+            let port = free_cluster_port();
             let child = spawn_server(cluster.dir.path(), port);
             cluster.nodes.push(RedisNode { port, child: Some(child) });
         }
@@ -187,6 +187,18 @@ impl RedisCluster {
         match v {
             Value::Array(items) | Value::Set(items) => items.iter().filter_map(text).collect(),
             _ => Vec::new(),
+        }
+    }
+}
+
+/// A port whose cluster bus port (10 000 above it) is free too, both below the kernel's ephemeral range
+/// (from 32 768): a bus port in that range can be taken meanwhile by any outgoing connection, and the
+/// node then exits at start.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port < 22_700 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return port;
         }
     }
 }
