@@ -11,7 +11,9 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::frame::{Effect, Frame};
-use crate::messages::{CatchUp, Deliver, Joined, Left, Observed, Overflowed, SessionHandle, Subscribe, Unsubscribe};
+use crate::messages::{
+    CatchUp, Deliver, Joined, Left, Observed, Overflowed, SessionHandle, Subscribe, Unsent, Unsubscribe,
+};
 use crate::outbox::Refused;
 use crate::ports::{Bus, EventLog, Topic};
 
@@ -35,7 +37,6 @@ pub struct ChannelActor {
 struct Member {
     user: Uuid,
     session: Arc<SessionHandle>,
-    deliver: Recipient<Deliver>,
 }
 
 /// Stop once the supervisor has no sessions left for the channel.
@@ -105,10 +106,10 @@ impl ChannelActor {
             // In step: straight into the socket's buffer. Otherwise the session orders it.
             let full = match m.session.outbox.push_next(frame, true) {
                 Ok(()) => false,
-                Err(Refused::NotNext) => match m.deliver.try_send(Deliver(frame.clone())) {
+                Err(Refused::NotNext) => match m.session.try_deliver(Deliver(frame.clone())) {
                     Ok(()) => false,
-                    Err(SendError::Full(_)) => true,
-                    Err(SendError::Closed(_)) => {
+                    Err(Unsent::Full) => true,
+                    Err(Unsent::Closed) => {
                         gone.push(*conn);
                         false
                     }
@@ -237,8 +238,7 @@ impl Handler<Subscribe> for ChannelActor {
         if let Some(last) = self.last_seq {
             msg.session.do_send(Joined { channel: self.channel, last_seq: last });
         }
-        let deliver = msg.session.deliverer();
-        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session, deliver });
+        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session });
     }
 }
 

@@ -1,11 +1,12 @@
 //! Messages between actors. Commands are imperative (`Subscribe`, `Deliver`), notices past tense
-//! (`Joined`, `Left`, `BusReconnected`). A session is reached through its [`SessionHandle`], made of
-//! recipients of the messages it takes, so nothing here (nor the channel actors or the supervisor
-//! that hold handles) depends on the session's type.
+//! (`Joined`, `Left`, `BusReconnected`). A session is reached through its [`SessionHandle`], which
+//! erases its type, so nothing here (nor the channel actors or the supervisor that hold handles)
+//! depends on the session's type.
 
 use std::sync::Arc;
 
-use actix::{Message, Recipient};
+use actix::Message;
+use actix::prelude::SendError;
 use bytestring::ByteString;
 use uuid::Uuid;
 
@@ -151,17 +152,17 @@ pub struct NodeCounts {
 }
 
 /// A session as the other actors see it: its outbox (for frames in step, and to close the socket at
-/// once) and a recipient for each message it takes. Built once per session and shared.
+/// once) and its mailbox. Built once per session and shared by the supervisor and every channel actor
+/// the session follows.
+///
+/// The mailbox is one address behind [`Mailbox`] rather than a `Recipient` per message type: each
+/// actix sender owns three allocations (the box and two `Arc`s of its parking state), so eight
+/// recipients, plus one per followed channel, cost an idle socket about a kilobyte (docs/benchmarks.md,
+/// issue #21). A session whose mailbox is full is closed as a slow consumer whichever channel found it
+/// full, so the senders need no parking state of their own.
 pub struct SessionHandle {
     pub outbox: Arc<Outbox>,
-    deliver: Recipient<Deliver>,
-    push: Recipient<Push>,
-    joined: Recipient<Joined>,
-    left: Recipient<Left>,
-    granted: Recipient<MembershipGranted>,
-    overflowed: Recipient<Overflowed>,
-    restart: Recipient<CloseForRestart>,
-    login_ended: Recipient<LoginEnded>,
+    mailbox: Box<dyn Mailbox>,
 }
 
 /// What a session actor handles, so a handle can be built from its address.
@@ -191,52 +192,85 @@ impl<A> SessionActor for A where
 {
 }
 
-impl SessionHandle {
-    pub fn new<A: SessionActor>(session: &actix::Addr<A>, outbox: Arc<Outbox>) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle {
-            outbox,
-            deliver: session.clone().recipient(),
-            push: session.clone().recipient(),
-            joined: session.clone().recipient(),
-            left: session.clone().recipient(),
-            granted: session.clone().recipient(),
-            overflowed: session.clone().recipient(),
-            restart: session.clone().recipient(),
-            login_ended: session.clone().recipient(),
+/// A session's address with its type erased: one method per message it takes.
+trait Mailbox: Send + Sync + 'static {
+    /// Queues `message` unless the mailbox is full (or closed).
+    fn try_deliver(&self, message: Deliver) -> Result<(), Unsent>;
+    /// Queues `message` whatever the mailbox holds (as `Addr::do_send`).
+    fn send(&self, message: SessionMessage);
+}
+
+/// Why a frame did not reach a session's mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsent {
+    /// The mailbox is full: the session is too far behind.
+    Full,
+    /// The session has stopped.
+    Closed,
+}
+
+/// Every message a [`SessionHandle`] carries, so one method sends them all.
+pub enum SessionMessage {
+    Deliver(Deliver),
+    Push(Push),
+    Joined(Joined),
+    Left(Left),
+    MembershipGranted(MembershipGranted),
+    Overflowed(Overflowed),
+    CloseForRestart(CloseForRestart),
+    LoginEnded(LoginEnded),
+}
+
+impl<A: SessionActor> Mailbox for actix::Addr<A> {
+    fn try_deliver(&self, message: Deliver) -> Result<(), Unsent> {
+        self.try_send(message).map_err(|e| match e {
+            SendError::Full(_) => Unsent::Full,
+            SendError::Closed(_) => Unsent::Closed,
         })
     }
 
-    /// Sends `message` whatever the mailbox holds (as `Addr::do_send`).
-    pub fn do_send<M: ToSession>(&self, message: M) {
-        M::recipient(self).do_send(message);
-    }
-
-    /// A sender of `Deliver` of its own: one that finds the mailbox full is parked (its `try_send`
-    /// fails until the session catches up) without parking the other channel actors' senders.
-    pub fn deliverer(&self) -> Recipient<Deliver> {
-        self.deliver.clone()
+    fn send(&self, message: SessionMessage) {
+        match message {
+            SessionMessage::Deliver(m) => self.do_send(m),
+            SessionMessage::Push(m) => self.do_send(m),
+            SessionMessage::Joined(m) => self.do_send(m),
+            SessionMessage::Left(m) => self.do_send(m),
+            SessionMessage::MembershipGranted(m) => self.do_send(m),
+            SessionMessage::Overflowed(m) => self.do_send(m),
+            SessionMessage::CloseForRestart(m) => self.do_send(m),
+            SessionMessage::LoginEnded(m) => self.do_send(m),
+        }
     }
 }
 
-/// A message a [`SessionHandle`] carries to its session.
-pub trait ToSession: Message<Result = ()> + Send + Sized + 'static {
-    fn recipient(handle: &SessionHandle) -> &Recipient<Self>;
+impl SessionHandle {
+    pub fn new<A: SessionActor>(session: &actix::Addr<A>, outbox: Arc<Outbox>) -> Arc<SessionHandle> {
+        Arc::new(SessionHandle { outbox, mailbox: Box::new(session.clone()) })
+    }
+
+    /// Sends `message` whatever the mailbox holds (as `Addr::do_send`).
+    pub fn do_send<M: Into<SessionMessage>>(&self, message: M) {
+        self.mailbox.send(message.into());
+    }
+
+    /// Sends a frame the session must order itself, unless its mailbox is full: the caller then
+    /// treats the session as a slow consumer.
+    pub fn try_deliver(&self, message: Deliver) -> Result<(), Unsent> {
+        self.mailbox.try_deliver(message)
+    }
 }
 
 macro_rules! to_session {
-    ($($message:ty => $field:ident),* $(,)?) => {$(
-        impl ToSession for $message {
-            fn recipient(handle: &SessionHandle) -> &Recipient<Self> {
-                &handle.$field
+    ($($message:ident),* $(,)?) => {$(
+        impl From<$message> for SessionMessage {
+            fn from(message: $message) -> Self {
+                SessionMessage::$message(message)
             }
         }
     )*};
 }
 
-to_session! {
-    Deliver => deliver, Push => push, Joined => joined, Left => left, MembershipGranted => granted,
-    Overflowed => overflowed, CloseForRestart => restart, LoginEnded => login_ended,
-}
+to_session! { Deliver, Push, Joined, Left, MembershipGranted, Overflowed, CloseForRestart, LoginEnded }
 
 /// Every live connection on this node, as (user, connection): what `Presence` renews.
 #[derive(Message)]

@@ -36,24 +36,45 @@ pub struct Supervisor {
     connections: Arc<dyn Connections>,
     channels: HashMap<Uuid, ChannelEntry>,
     conns: HashMap<Uuid, ConnEntry>,
-    users: HashMap<Uuid, HashSet<Uuid>>,
+    /// A user's connections on this node: a few at most (the per-user limit), so a list.
+    users: HashMap<Uuid, Vec<Uuid>>,
 }
 
+// The registries hold one entry per socket and per channel, so their shape is per-socket memory: lists
+// and counts where a set would allocate a table for one or two members (docs/benchmarks.md, #21).
 struct ChannelEntry {
     actor: Addr<ChannelActor>,
-    conns: HashSet<Uuid>,
+    /// How many of this node's connections follow the channel (each connection's own list says which).
+    conns: usize,
 }
 
 struct ConnEntry {
     user: Uuid,
     login: Uuid,
     session: Arc<SessionHandle>,
-    channels: HashSet<Uuid>,
+    /// The channels it follows, each once.
+    channels: Vec<Uuid>,
     /// Its login ended; the session is stopping.
     ended: bool,
 }
 
 impl ConnEntry {
+    /// Follows `channel`; false if it already did.
+    fn follow(&mut self, channel: Uuid) -> bool {
+        if self.channels.contains(&channel) {
+            return false;
+        }
+        self.channels.push(channel);
+        true
+    }
+
+    /// Stops following `channel`; false if it did not.
+    fn unfollow(&mut self, channel: Uuid) -> bool {
+        let Some(at) = self.channels.iter().position(|c| *c == channel) else { return false };
+        self.channels.swap_remove(at);
+        true
+    }
+
     /// Closes the socket now (queued frames are dropped, nothing more is accepted), then stops the
     /// session: whatever is routed after this never reaches the client.
     fn end(&mut self, conn: Uuid, reason: EndReason) {
@@ -150,11 +171,12 @@ impl Supervisor {
         }
     }
 
+    /// Takes `conn` (which followed `channel`) out of the channel's actor, stopping it after the last.
     fn drop_subscription(&mut self, conn: Uuid, channel: Uuid) {
         let Some(entry) = self.channels.get_mut(&channel) else { return };
-        entry.conns.remove(&conn);
+        entry.conns = entry.conns.saturating_sub(1);
         entry.actor.do_send(Unsubscribe { conn, channel });
-        if entry.conns.is_empty()
+        if entry.conns == 0
             && let Some(entry) = self.channels.remove(&channel)
         {
             // Unsubscribe now, before a later Subscribe could start a new actor for the channel:
@@ -248,16 +270,13 @@ impl Handler<BusReconnected> for Supervisor {
 impl Handler<Connected> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Connected, _: &mut Context<Self>) {
-        let entry = ConnEntry {
-            user: msg.user,
-            login: msg.login,
-            session: msg.session,
-            channels: HashSet::new(),
-            ended: false,
-        };
+        let entry =
+            ConnEntry { user: msg.user, login: msg.login, session: msg.session, channels: Vec::new(), ended: false };
         self.conns.insert(msg.conn, entry);
         let conns = self.users.entry(msg.user).or_default();
-        conns.insert(msg.conn);
+        if !conns.contains(&msg.conn) {
+            conns.push(msg.conn);
+        }
         if conns.len() == 1 {
             // The subscription settles in the background; membership changes before it are caught by
             // the session's own read-back when it joins.
@@ -288,7 +307,7 @@ impl Handler<Disconnected> for Supervisor {
             self.drop_subscription(msg.conn, channel);
         }
         if let Some(conns) = self.users.get_mut(&msg.user) {
-            conns.remove(&msg.conn);
+            conns.retain(|c| *c != msg.conn);
             if conns.is_empty() {
                 self.users.remove(&msg.user);
                 self.bus.unsubscribe(Topic::User(msg.user));
@@ -314,12 +333,14 @@ impl Handler<Subscribe> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
         let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
-        conn.channels.insert(msg.channel);
+        let new = conn.follow(msg.channel);
         let entry = self.channels.entry(msg.channel).or_insert_with(|| ChannelEntry {
             actor: self.tree.start_actor("channel", ChannelActor::new(msg.channel, self.log.clone(), self.bus.clone())),
-            conns: HashSet::new(),
+            conns: 0,
         });
-        entry.conns.insert(msg.conn);
+        if new {
+            entry.conns += 1;
+        }
         entry.actor.do_send(msg);
     }
 }
@@ -327,10 +348,9 @@ impl Handler<Subscribe> for Supervisor {
 impl Handler<Unsubscribe> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
-        if let Some(conn) = self.conns.get_mut(&msg.conn) {
-            conn.channels.remove(&msg.channel);
+        if self.conns.get_mut(&msg.conn).is_some_and(|conn| conn.unfollow(msg.channel)) {
+            self.drop_subscription(msg.conn, msg.channel);
         }
-        self.drop_subscription(msg.conn, msg.channel);
     }
 }
 

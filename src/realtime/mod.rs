@@ -35,7 +35,8 @@ use crate::store::Store;
 use crate::store::change::{Change, ChannelEvent};
 
 pub struct Realtime {
-    pub supervisor: Addr<Supervisor>,
+    /// Shared (not cloned) into every session: an actix address owns three allocations of its own.
+    pub supervisor: Arc<Addr<Supervisor>>,
     pub bus: Arc<dyn Bus>,
     pub slots: Arc<dyn Connections>,
     pub log: Arc<StoreLog>,
@@ -121,7 +122,7 @@ impl Realtime {
             counters,
         });
         Ok(Realtime {
-            supervisor,
+            supervisor: Arc::new(supervisor),
             bus,
             actions: Arc::new(ChatActions { store: store.clone(), presence: slots.clone(), metrics, webhooks }),
             slots,

@@ -74,7 +74,8 @@ pub struct SessionParts {
     pub outbox: Arc<Outbox>,
     /// The client said in the handshake that its first frame is a `resume`: hold until it comes.
     pub resume_announced: bool,
-    pub supervisor: Addr<Supervisor>,
+    /// Shared by the node's sessions: an actix address owns three allocations of its own.
+    pub supervisor: Arc<Addr<Supervisor>>,
     pub log: Arc<dyn EventLog>,
     pub actions: Arc<dyn Actions>,
     pub logins: Arc<dyn Logins>,
@@ -101,7 +102,7 @@ pub struct WsSession {
     outbox: Arc<Outbox>,
     /// How the supervisor and channel actors reach this session.
     handle: Arc<SessionHandle>,
-    supervisor: Addr<Supervisor>,
+    supervisor: Arc<Addr<Supervisor>>,
     log: Arc<dyn EventLog>,
     actions: Arc<dyn Actions>,
     logins: Arc<dyn Logins>,
