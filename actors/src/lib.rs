@@ -9,6 +9,7 @@
 //! - [`frame`]: a server→client text frame, serialised once and shared by every recipient;
 //!   [`client`]: the actions a client may send, typed; [`login`]: the right to read (notices of ended
 //!   logins, close codes, token expiry); [`counters`]: what every session of a node counts.
+//! - [`channel_map`]: a session's per-channel state, as a sorted list (small per socket).
 //! - [`outbox`]: a session's outbound side (frames encoded into one buffer, written together; a lane
 //!   per channel holding the position delivered); [`inbound`]: its client frames, decoded.
 //! - [`ports`]: what the actors need from the server (event log, actions, bus, cluster registry),
@@ -28,6 +29,7 @@
 
 pub mod breaker;
 pub mod channel;
+pub mod channel_map;
 pub mod client;
 pub mod counters;
 pub mod cursor;

@@ -160,9 +160,10 @@ pub struct NodeCounts {
 /// recipients, plus one per followed channel, cost an idle socket about a kilobyte (docs/benchmarks.md,
 /// issue #21). A session whose mailbox is full is closed as a slow consumer whichever channel found it
 /// full, so the senders need no parking state of their own.
-pub struct SessionHandle {
+pub struct SessionHandle<M: ?Sized + Mailbox = dyn Mailbox> {
     pub outbox: Arc<Outbox>,
-    mailbox: Box<dyn Mailbox>,
+    // Last and unsized: the handle's `Arc` holds the address itself, with no box of its own.
+    mailbox: M,
 }
 
 /// What a session actor handles, so a handle can be built from its address.
@@ -193,7 +194,7 @@ impl<A> SessionActor for A where
 }
 
 /// A session's address with its type erased: one method per message it takes.
-trait Mailbox: Send + Sync + 'static {
+pub trait Mailbox: Send + Sync + 'static {
     /// Queues `message` unless the mailbox is full (or closed).
     fn try_deliver(&self, message: Deliver) -> Result<(), Unsent>;
     /// Queues `message` whatever the mailbox holds (as `Addr::do_send`).
@@ -245,7 +246,7 @@ impl<A: SessionActor> Mailbox for actix::Addr<A> {
 
 impl SessionHandle {
     pub fn new<A: SessionActor>(session: &actix::Addr<A>, outbox: Arc<Outbox>) -> Arc<SessionHandle> {
-        Arc::new(SessionHandle { outbox, mailbox: Box::new(session.clone()) })
+        Arc::new(SessionHandle { outbox, mailbox: session.clone() })
     }
 
     /// Sends `message` whatever the mailbox holds (as `Addr::do_send`).

@@ -9,7 +9,7 @@
 //! whichever way it comes, enters the buffer only as the lane's `delivered + 1`: that check and the
 //! write happen under one lock, so each client sees each channel exactly once and in `seq` order.
 
-use std::collections::HashMap;
+use crate::channel_map::ChannelMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -77,7 +77,7 @@ pub struct Outbox {
 
 struct State {
     queue: Queue,
-    lanes: HashMap<Uuid, Lane>,
+    lanes: ChannelMap<Lane>,
     /// The client reader, told when the socket writer is gone.
     reader: Option<Waker>,
     /// The session asked to hear when the buffer drains (a read-back paused for room).
@@ -165,7 +165,7 @@ impl Outbox {
         Outbox {
             state: Mutex::new(State {
                 queue: Queue::default(),
-                lanes: HashMap::new(),
+                lanes: ChannelMap::new(),
                 reader: None,
                 wants_room: false,
                 session: None,

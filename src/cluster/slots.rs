@@ -7,7 +7,7 @@
 //! one key); what reads or renews many users at once runs one command or pipeline per user's key,
 //! concurrently, since a cluster pipeline must keep to one hash slot.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,10 +29,11 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 ";
 
-/// Slots counted in this process only.
+/// Slots counted in this process only: a user's connections as a list (a few, up to the per-user
+/// limit), which costs a socket less than a set would.
 #[derive(Default, Clone)]
 pub struct LocalSlots {
-    held: Arc<Mutex<HashMap<Uuid, HashSet<Uuid>>>>,
+    held: Arc<Mutex<HashMap<Uuid, Vec<Uuid>>>>,
 }
 
 impl LocalSlots {
@@ -42,14 +43,16 @@ impl LocalSlots {
         if conns.len() as u32 >= limit {
             return false;
         }
-        conns.insert(conn);
+        if !conns.contains(&conn) {
+            conns.push(conn);
+        }
         true
     }
 
     fn give_back(&self, user: Uuid, conn: Uuid) {
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(conns) = held.get_mut(&user) {
-            conns.remove(&conn);
+            conns.retain(|c| *c != conn);
             if conns.is_empty() {
                 held.remove(&user);
             }

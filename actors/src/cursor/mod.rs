@@ -8,7 +8,9 @@
 //! A channel's lane is *live* (channel actors queue its frames directly) only while nothing is held,
 //! pending or being read back for it; otherwise frames come here and wait in `pending` for their turn.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::channel_map::ChannelMap;
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -75,7 +77,7 @@ pub struct Cursors {
     user: Uuid,
     /// Frames held behind a gap or read-back beyond which the client is too far behind.
     max_held: usize,
-    channels: HashMap<Uuid, Cursor>,
+    channels: ChannelMap<Cursor>,
     /// Channel events are held until the client's position is known (see [`Cursors::release`]).
     holding: bool,
     /// The session is closing: nothing more is queued or read.
@@ -91,7 +93,7 @@ impl Cursors {
             outbox,
             user,
             max_held: max_queued_frames * 4 + CATCH_UP_PAGE as usize,
-            channels: HashMap::new(),
+            channels: ChannelMap::new(),
             holding: true,
             stopped: false,
             commands: Vec::new(),
