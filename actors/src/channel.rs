@@ -28,15 +28,78 @@ pub struct ChannelActor {
     bus: Arc<dyn Bus>,
     /// The newest seq fanned out; `None` until the actor has subscribed and read the log's head.
     last_seq: Option<i64>,
-    members: HashMap<Uuid, Member>,
+    members: Members,
     /// Frames that arrived ahead of a gap (or before initialisation), by seq.
     pending: BTreeMap<i64, Frame>,
     backfilling: bool,
 }
 
+/// A channel's sessions on this node, by connection: what the channel actor fans out to, and what the
+/// supervisor keeps for a quiet channel (one with no actor yet; see [`crate::supervisor`]).
+#[derive(Default)]
+pub struct Members(HashMap<Uuid, Member>);
+
 struct Member {
     user: Uuid,
     session: Arc<SessionHandle>,
+}
+
+impl Members {
+    pub fn insert(&mut self, conn: Uuid, user: Uuid, session: Arc<SessionHandle>) {
+        self.0.insert(conn, Member { user, session });
+    }
+
+    pub fn remove(&mut self, conn: &Uuid) {
+        self.0.remove(conn);
+    }
+
+    /// Tells every member the channel's head (they read back whatever they have not delivered).
+    pub fn joined(&self, channel: Uuid, last_seq: i64) {
+        for m in self.0.values() {
+            m.session.do_send(Joined { channel, last_seq });
+        }
+    }
+
+    /// Hands `frame` to every member: in step, straight into the socket's buffer; otherwise to the
+    /// session, which orders it. A member whose queue is full is told it overflowed and dropped, as is
+    /// one whose session has stopped; a member the frame removes from the channel leaves after it.
+    pub fn fan_out(&mut self, channel: Uuid, frame: &Frame) {
+        let mut gone = Vec::new();
+        for (conn, m) in &self.0 {
+            let full = match m.session.outbox.push_next(frame, true) {
+                Ok(()) => false,
+                Err(Refused::NotNext) => match m.session.try_deliver(Deliver(frame.clone())) {
+                    Ok(()) => false,
+                    Err(Unsent::Full) => true,
+                    Err(Unsent::Closed) => {
+                        gone.push(*conn);
+                        false
+                    }
+                },
+                Err(Refused::Full) => true,
+                Err(Refused::Closed) => {
+                    gone.push(*conn);
+                    false
+                }
+            };
+            if full {
+                m.session.do_send(Overflowed);
+                gone.push(*conn);
+            }
+        }
+        for conn in gone {
+            self.0.remove(&conn);
+        }
+        if let Effect::MemberRemoved(user) = frame.effect {
+            // The removed member saw their removal above; from here on they receive nothing.
+            let leaving: Vec<Uuid> = self.0.iter().filter(|(_, m)| m.user == user).map(|(c, _)| *c).collect();
+            for conn in leaving {
+                if let Some(m) = self.0.remove(&conn) {
+                    m.session.do_send(Left { channel, seq: frame.seq });
+                }
+            }
+        }
+    }
 }
 
 /// Stop once the supervisor has no sessions left for the channel.
@@ -51,17 +114,27 @@ impl ChannelActor {
             log,
             bus,
             last_seq: None,
-            members: HashMap::new(),
+            members: Members::default(),
             pending: BTreeMap::new(),
             backfilling: false,
         }
     }
 
+    /// The actor of a channel that was quiet until now: the supervisor already subscribed to its topic
+    /// and, with `head`, read its head and told `members` so.
+    pub fn awake(
+        channel: Uuid,
+        log: Arc<dyn EventLog>,
+        bus: Arc<dyn Bus>,
+        head: Option<i64>,
+        members: Members,
+    ) -> Self {
+        Self { last_seq: head, members, ..Self::new(channel, log, bus) }
+    }
+
     fn initialise(&mut self, head: i64, ctx: &mut Context<Self>) {
         self.last_seq = Some(head);
-        for m in self.members.values() {
-            m.session.do_send(Joined { channel: self.channel, last_seq: head });
-        }
+        self.members.joined(self.channel, head);
         self.drain_pending(ctx);
     }
 
@@ -101,42 +174,7 @@ impl ChannelActor {
     }
 
     fn fan_out(&mut self, frame: &Frame) {
-        let mut gone = Vec::new();
-        for (conn, m) in &self.members {
-            // In step: straight into the socket's buffer. Otherwise the session orders it.
-            let full = match m.session.outbox.push_next(frame, true) {
-                Ok(()) => false,
-                Err(Refused::NotNext) => match m.session.try_deliver(Deliver(frame.clone())) {
-                    Ok(()) => false,
-                    Err(Unsent::Full) => true,
-                    Err(Unsent::Closed) => {
-                        gone.push(*conn);
-                        false
-                    }
-                },
-                Err(Refused::Full) => true,
-                Err(Refused::Closed) => {
-                    gone.push(*conn);
-                    false
-                }
-            };
-            if full {
-                m.session.do_send(Overflowed);
-                gone.push(*conn);
-            }
-        }
-        for conn in gone {
-            self.members.remove(&conn);
-        }
-        if let Effect::MemberRemoved(user) = frame.effect {
-            // The removed member saw their removal above; from here on they receive nothing.
-            let leaving: Vec<Uuid> = self.members.iter().filter(|(_, m)| m.user == user).map(|(c, _)| *c).collect();
-            for conn in leaving {
-                if let Some(m) = self.members.remove(&conn) {
-                    m.session.do_send(Left { channel: self.channel, seq: frame.seq });
-                }
-            }
-        }
+        self.members.fan_out(self.channel, frame);
     }
 
     /// Reads the log after `last_seq` and delivers what the bus did not bring.
@@ -180,6 +218,10 @@ impl Actor for ChannelActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if self.last_seq.is_some() {
+            // Woken by the supervisor, which subscribed and read the head already.
+            return;
+        }
         let channel = self.channel;
         let subscribed = self.bus.subscribe(Topic::Channel(channel));
         ctx.spawn(subscribed.into_actor(self).map(move |result, act, ctx| {
@@ -238,7 +280,7 @@ impl Handler<Subscribe> for ChannelActor {
         if let Some(last) = self.last_seq {
             msg.session.do_send(Joined { channel: self.channel, last_seq: last });
         }
-        self.members.insert(msg.conn, Member { user: msg.user, session: msg.session });
+        self.members.insert(msg.conn, msg.user, msg.session);
     }
 }
 

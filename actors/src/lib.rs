@@ -43,6 +43,8 @@ pub mod ports;
 pub mod presence;
 pub mod session;
 pub mod supervisor;
+#[cfg(test)]
+mod testing;
 pub mod tree;
 
 pub use channel::ChannelActor;

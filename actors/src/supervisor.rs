@@ -14,10 +14,10 @@ use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason};
 use uuid::Uuid;
 
-use crate::channel::{ChannelActor, StopChannel};
+use crate::channel::{ChannelActor, Members, StopChannel};
 use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
-    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain,
+    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Joined,
     LiveConnections, LoginEnded, MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated,
     SessionHandle, Subscribe, Unsubscribe,
 };
@@ -35,6 +35,9 @@ pub struct Supervisor {
     logins: Arc<dyn Logins>,
     connections: Arc<dyn Connections>,
     channels: HashMap<Uuid, ChannelEntry>,
+    /// Quiet channels whose head is to be read (one read at a time, for all of them).
+    heads_wanted: HashSet<Uuid>,
+    reading_heads: bool,
     conns: HashMap<Uuid, ConnEntry>,
     /// A user's connections on this node: a few at most (the per-user limit), so a list.
     users: HashMap<Uuid, Vec<Uuid>>,
@@ -43,9 +46,25 @@ pub struct Supervisor {
 // The registries hold one entry per socket and per channel, so their shape is per-socket memory: lists
 // and counts where a set would allocate a table for one or two members (docs/benchmarks.md, #21).
 struct ChannelEntry {
-    actor: Addr<ChannelActor>,
+    runner: Runner,
     /// How many of this node's connections follow the channel (each connection's own list says which).
     conns: usize,
+}
+
+/// A channel starts quiet: its members are kept here and an ephemeral frame (typing, presence) is
+/// fanned out to them by the supervisor itself. Its actor starts with its first persisted frame (or
+/// when the log shows it ahead), which needs ordering and read-back; until then an idle channel costs
+/// its member list, not an actor (about a kilobyte: task, context, mailbox, address; issue #21).
+enum Runner {
+    Quiet(Quiet),
+    Running(Addr<ChannelActor>),
+}
+
+#[derive(Default)]
+struct Quiet {
+    /// The log's head, once read (after the topic was subscribed, so nothing falls between the two).
+    head: Option<i64>,
+    members: Members,
 }
 
 struct ConnEntry {
@@ -106,6 +125,8 @@ impl Supervisor {
             logins,
             connections,
             channels: HashMap::new(),
+            heads_wanted: HashSet::new(),
+            reading_heads: false,
             conns: HashMap::new(),
             users: HashMap::new(),
         }
@@ -147,8 +168,16 @@ impl Supervisor {
     fn route(&mut self, message: BusMessage) {
         match message {
             BusMessage::Channel { frame, .. } => {
-                if let Some(entry) = self.channels.get(&frame.channel) {
-                    entry.actor.do_send(Deliver(frame));
+                let channel = frame.channel;
+                match self.channels.get_mut(&channel).map(|e| &mut e.runner) {
+                    None => {}
+                    Some(Runner::Running(actor)) => actor.do_send(Deliver(frame)),
+                    Some(Runner::Quiet(quiet)) if frame.is_ephemeral() => quiet.members.fan_out(channel, &frame),
+                    Some(Runner::Quiet(_)) => {
+                        if let Some(actor) = self.wake(channel) {
+                            actor.do_send(Deliver(frame));
+                        }
+                    }
                 }
             }
             BusMessage::User { user, text } => {
@@ -175,15 +204,82 @@ impl Supervisor {
     fn drop_subscription(&mut self, conn: Uuid, channel: Uuid) {
         let Some(entry) = self.channels.get_mut(&channel) else { return };
         entry.conns = entry.conns.saturating_sub(1);
-        entry.actor.do_send(Unsubscribe { conn, channel });
+        match &mut entry.runner {
+            Runner::Running(actor) => actor.do_send(Unsubscribe { conn, channel }),
+            Runner::Quiet(quiet) => quiet.members.remove(&conn),
+        }
         if entry.conns == 0
             && let Some(entry) = self.channels.remove(&channel)
         {
             // Unsubscribe now, before a later Subscribe could start a new actor for the channel:
             // the bus applies commands in order.
             self.bus.unsubscribe(Topic::Channel(channel));
-            entry.actor.do_send(StopChannel);
+            if let Runner::Running(actor) = entry.runner {
+                actor.do_send(StopChannel);
+            }
         }
+    }
+
+    /// Starts the actor of a quiet channel, handing it the members and the head; its address.
+    fn wake(&mut self, channel: Uuid) -> Option<Addr<ChannelActor>> {
+        let entry = self.channels.get_mut(&channel)?;
+        if let Runner::Quiet(quiet) = &mut entry.runner {
+            let Quiet { head, members } = std::mem::take(quiet);
+            let actor = ChannelActor::awake(channel, self.log.clone(), self.bus.clone(), head, members);
+            entry.runner = Runner::Running(self.tree.start_actor("channel", actor));
+        }
+        match &entry.runner {
+            Runner::Running(actor) => Some(actor.clone()),
+            Runner::Quiet(_) => None,
+        }
+    }
+
+    /// What a read of the log says of `channel`'s head: a quiet channel learns it (and tells its
+    /// members), or wakes when the log is ahead of it (the bus lost a frame); an actor compares.
+    fn head_read(&mut self, channel: Uuid, head: i64) {
+        let Some(entry) = self.channels.get_mut(&channel) else { return };
+        match &mut entry.runner {
+            Runner::Running(actor) => actor.do_send(Observed { last_seq: head }),
+            Runner::Quiet(quiet) => match quiet.head {
+                None => {
+                    quiet.head = Some(head);
+                    quiet.members.joined(channel, head);
+                }
+                Some(known) if head > known => {
+                    if let Some(actor) = self.wake(channel) {
+                        actor.do_send(Observed { last_seq: head });
+                    }
+                }
+                Some(_) => {}
+            },
+        }
+    }
+
+    /// Reads the heads of the quiet channels that want one, in one query; again for those wanted
+    /// meanwhile, and after a pause if the read failed.
+    fn read_wanted_heads(&mut self, ctx: &mut Context<Self>) {
+        if self.reading_heads || self.heads_wanted.is_empty() {
+            return;
+        }
+        self.reading_heads = true;
+        let ids: Vec<Uuid> = self.heads_wanted.drain().collect();
+        let read = self.log.last_seqs(ids.clone());
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
+            act.reading_heads = false;
+            match result {
+                Ok(heads) => {
+                    for (channel, head) in heads {
+                        act.head_read(channel, head);
+                    }
+                    act.read_wanted_heads(ctx);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, channels = ids.len(), "cannot read the channels' heads; retrying");
+                    act.heads_wanted.extend(ids.into_iter().filter(|c| act.channels.contains_key(c)));
+                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.read_wanted_heads(ctx));
+                }
+            }
+        }));
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
@@ -207,9 +303,7 @@ impl Supervisor {
         ctx.spawn(read.into_actor(self).map(|result, act, _| match result {
             Ok(heads) => {
                 for (channel, last_seq) in heads {
-                    if let Some(entry) = act.channels.get(&channel) {
-                        entry.actor.do_send(Observed { last_seq });
-                    }
+                    act.head_read(channel, last_seq);
                 }
             }
             Err(e) => tracing::warn!(error = %e, "event-log sweep failed"),
@@ -259,10 +353,17 @@ impl Handler<BusReconnected> for Supervisor {
         self.renew_slots();
         ctx.run_later(crate::breaker::OPEN_COOLDOWN + Duration::from_secs(1), |act, _| act.renew_slots());
         // Notices of ended logins may have been lost too: check before reading anything back.
-        self.check_logins(ctx, |act, _| {
-            for entry in act.channels.values() {
-                entry.actor.do_send(CatchUp);
+        self.check_logins(ctx, |act, ctx| {
+            for (channel, entry) in &act.channels {
+                match &entry.runner {
+                    Runner::Running(actor) => actor.do_send(CatchUp),
+                    // A quiet channel wakes if its head moved while the bus was away.
+                    Runner::Quiet(_) => {
+                        act.heads_wanted.insert(*channel);
+                    }
+                }
             }
+            act.read_wanted_heads(ctx);
         });
     }
 }
@@ -331,17 +432,36 @@ impl Handler<Disconnected> for Supervisor {
 
 impl Handler<Subscribe> for Supervisor {
     type Result = ();
-    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
         let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
         let new = conn.follow(msg.channel);
-        let entry = self.channels.entry(msg.channel).or_insert_with(|| ChannelEntry {
-            actor: self.tree.start_actor("channel", ChannelActor::new(msg.channel, self.log.clone(), self.bus.clone())),
-            conns: 0,
-        });
+        let channel = msg.channel;
+        if let std::collections::hash_map::Entry::Vacant(vacant) = self.channels.entry(channel) {
+            vacant.insert(ChannelEntry { runner: Runner::Quiet(Quiet::default()), conns: 0 });
+            // Subscribed first, then the head read, so no frame falls between the two.
+            let subscribed = self.bus.subscribe(Topic::Channel(channel));
+            ctx.spawn(subscribed.into_actor(self).map(move |result, act, ctx| {
+                if let Err(e) = result {
+                    // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
+                    tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
+                }
+                act.heads_wanted.insert(channel);
+                act.read_wanted_heads(ctx);
+            }));
+        }
+        let Some(entry) = self.channels.get_mut(&channel) else { return };
         if new {
             entry.conns += 1;
         }
-        entry.actor.do_send(msg);
+        match &mut entry.runner {
+            Runner::Running(actor) => actor.do_send(msg),
+            Runner::Quiet(quiet) => {
+                if let Some(head) = quiet.head {
+                    msg.session.do_send(Joined { channel, last_seq: head });
+                }
+                quiet.members.insert(msg.conn, msg.user, msg.session);
+            }
+        }
     }
 }
 
@@ -393,10 +513,15 @@ impl Handler<CrashChannels> for Supervisor {
     type Result = ();
     fn handle(&mut self, _: CrashChannels, _: &mut Context<Self>) {
         for entry in self.channels.values() {
-            entry.actor.do_send(crate::tree::faults::Crash);
+            if let Runner::Running(actor) = &entry.runner {
+                actor.do_send(crate::tree::faults::Crash);
+            }
         }
     }
 }
 
 #[cfg(debug_assertions)]
 crate::tree::faults::crash_on_request!(Supervisor);
+
+#[cfg(test)]
+mod tests;
