@@ -38,6 +38,9 @@ pub struct Supervisor {
     /// Quiet channels whose head is to be read (one read at a time, for all of them).
     heads_wanted: HashSet<Uuid>,
     reading_heads: bool,
+    /// Channel entries made so far: names each entry, so a topic subscription that completes after its
+    /// entry was dropped (and perhaps made again) is not taken for the new one's.
+    entries_made: u64,
     conns: HashMap<Uuid, ConnEntry>,
     /// A user's connections on this node: a few at most (the per-user limit), so a list.
     users: HashMap<Uuid, Vec<Uuid>>,
@@ -47,6 +50,8 @@ pub struct Supervisor {
 // and counts where a set would allocate a table for one or two members (docs/benchmarks.md, #21).
 struct ChannelEntry {
     runner: Runner,
+    /// Which entry this is (see `Supervisor::entries_made`).
+    made: u64,
     /// How many of this node's connections follow the channel (each connection's own list says which).
     conns: usize,
 }
@@ -127,6 +132,7 @@ impl Supervisor {
             channels: HashMap::new(),
             heads_wanted: HashSet::new(),
             reading_heads: false,
+            entries_made: 0,
             conns: HashMap::new(),
             users: HashMap::new(),
         }
@@ -437,7 +443,9 @@ impl Handler<Subscribe> for Supervisor {
         let new = conn.follow(msg.channel);
         let channel = msg.channel;
         if let std::collections::hash_map::Entry::Vacant(vacant) = self.channels.entry(channel) {
-            vacant.insert(ChannelEntry { runner: Runner::Quiet(Quiet::default()), conns: 0 });
+            self.entries_made += 1;
+            let made = self.entries_made;
+            vacant.insert(ChannelEntry { runner: Runner::Quiet(Quiet::default()), made, conns: 0 });
             // Subscribed first, then the head read, so no frame falls between the two.
             let subscribed = self.bus.subscribe(Topic::Channel(channel));
             ctx.spawn(subscribed.into_actor(self).map(move |result, act, ctx| {
@@ -445,8 +453,11 @@ impl Handler<Subscribe> for Supervisor {
                     // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
                     tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
                 }
-                act.heads_wanted.insert(channel);
-                act.read_wanted_heads(ctx);
+                // Dropped meanwhile (and perhaps made again, with a subscription of its own coming).
+                if act.channels.get(&channel).is_some_and(|e| e.made == made) {
+                    act.heads_wanted.insert(channel);
+                    act.read_wanted_heads(ctx);
+                }
             }));
         }
         let Some(entry) = self.channels.get_mut(&channel) else { return };

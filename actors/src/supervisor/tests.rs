@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 use futures_util::future::ready;
+use tokio::sync::oneshot;
 
 use super::*;
 use crate::frame::{Frame, presence};
@@ -142,4 +143,57 @@ async fn a_quiet_channel_left_by_its_last_member_is_forgotten_without_an_actor()
     assert_eq!(supervisor.send(Count).await.unwrap().connections, 0);
     assert_eq!(started.channel_actors(), 0, "nothing started for a channel nobody here follows");
     assert_eq!(m.delivered(channel), Some(0));
+}
+
+/// A bus whose channel subscriptions complete when the test says so, in the order they were asked.
+#[derive(Default)]
+struct Slow(Mutex<Vec<oneshot::Sender<()>>>);
+
+impl Slow {
+    fn complete_next(&self) {
+        let next = self.0.lock().unwrap().remove(0);
+        let _ = next.send(());
+    }
+    fn pending(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+}
+
+impl Bus for Slow {
+    fn attach(&self, _: Recipient<BusReceived>, _: Recipient<BusReconnected>) {}
+    fn publish(&self, _: BusMessage) {}
+    fn subscribe(&self, topic: Topic) -> LocalFut<Result<(), String>> {
+        if !matches!(topic, Topic::Channel(_)) {
+            return Box::pin(ready(Ok(())));
+        }
+        let (done, wait) = oneshot::channel();
+        self.0.lock().unwrap().push(done);
+        Box::pin(async move { wait.await.map_err(|_| "dropped".to_string()) })
+    }
+    fn unsubscribe(&self, _: Topic) {}
+    fn is_connected(&self) -> bool {
+        true
+    }
+}
+
+#[actix::test]
+async fn a_channel_made_again_waits_for_its_own_subscription_not_the_dropped_entrys() {
+    let (log, channel, bus) = (Arc::new(Log::default()), Uuid::now_v7(), Arc::new(Slow::default()));
+    let tree = Tree::new(Arc::new(|_, _, _| {}), Arc::new(Started::default()));
+    let supervisor = Supervisor::new(tree.clone(), bus.clone(), log.clone(), Arc::new(AllLive), Arc::new(Unlimited));
+    let supervisor = tree.start_actor("router", supervisor);
+    let (first, second) = (member(channel, 0, true), member(channel, 0, true));
+    follow(&supervisor, &first, channel);
+    supervisor.do_send(Disconnected { conn: first.conn, user: first.user, channels: vec![] });
+    follow(&supervisor, &second, channel);
+    until("both subscriptions asked", || bus.pending() == 2).await;
+    bus.complete_next();
+    // Give a wrongly taken completion time to show: a head read and a join would follow at once.
+    assert_eq!(supervisor.send(Count).await.unwrap().channels, 1);
+    actix::clock::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(second.heard(), Vec::<String>::new(), "no head read before the channel's own subscription");
+    bus.complete_next();
+    until("the join", || second.heard.lock().unwrap().len() == 1).await;
+    assert_eq!(second.heard(), vec!["joined 0"]);
+    assert_eq!(first.heard(), Vec::<String>::new());
 }
