@@ -73,8 +73,12 @@ pub async fn connect(
     let conn = uuid::Uuid::now_v7();
     let span = tracing::info_span!("ws_handler", conn = %conn, user = tracing::field::Empty);
     let ip = state.client_ip(&req);
+    // The handshake's own awaits are boxed: a future is as large as its largest await, and during a
+    // connect burst thousands of handshakes wait at the admission below at once. Inline, the token
+    // check's database future made each waiting handshake several KiB, freed right after; glibc keeps
+    // such holes between the sockets' long-lived blocks (docs/benchmarks.md, issue #21).
     async move {
-        state.rate_limit(crate::ratelimit::Limit::Ws, &ip, &ip).await?;
+        Box::pin(state.rate_limit(crate::ratelimit::Limit::Ws, &ip, &ip)).await?;
         let browser_token = token_from_protocols(&req);
         let Some(token) = bearer(&req)
             .map(str::to_string)
@@ -96,7 +100,8 @@ pub async fn connect(
             busy.retry_after = Some(1);
             return Err(busy);
         };
-        let (caller, token_expires_at) = AuthUser::from_token_with_expiry(&state.store, &state.tokens, &token).await?;
+        let (caller, token_expires_at) =
+            Box::pin(AuthUser::from_token_with_expiry(&state.store, &state.tokens, &token)).await?;
         tracing::Span::current().record("user", tracing::field::display(caller.id()));
         let memberships = realtime.log.memberships(caller.id().0).await.map_err(|e| {
             tracing::warn!(ip, user = %caller.id(), error = %e, "WebSocket refused: cannot read the user's channels");
