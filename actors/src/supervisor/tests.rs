@@ -74,6 +74,14 @@ fn follow(supervisor: &Addr<Supervisor>, m: &Member, channel: Uuid) {
     supervisor.do_send(m.subscribe(channel));
 }
 
+/// A member at `delivered` that followed `channel` and heard its head (`joined <head>`, kept for the test).
+async fn joined(supervisor: &Addr<Supervisor>, channel: Uuid, delivered: i64) -> Member {
+    let m = member(channel, delivered, true);
+    follow(supervisor, &m, channel);
+    until("the join", || m.heard.lock().unwrap().len() == 1).await;
+    m
+}
+
 fn from_bus(frame: Frame) -> BusReceived {
     BusReceived(BusMessage::Channel { wire: frame.text.clone(), frame })
 }
@@ -83,9 +91,7 @@ async fn a_channel_runs_no_actor_until_a_persisted_frame_and_then_delivers_in_or
     let (log, channel) = (Arc::new(Log::default()), Uuid::now_v7());
     log.commit(posted(channel, 1));
     let (supervisor, started) = supervisor(log.clone());
-    let m = member(channel, 1, true);
-    follow(&supervisor, &m, channel);
-    until("the join", || m.heard.lock().unwrap().len() == 1).await;
+    let m = joined(&supervisor, channel, 1).await;
     assert_eq!(m.heard(), vec!["joined 1"], "a quiet channel still tells its members its head");
 
     supervisor.do_send(from_bus(presence(channel, Uuid::now_v7(), "away")));
@@ -115,9 +121,7 @@ async fn a_channel_runs_no_actor_until_a_persisted_frame_and_then_delivers_in_or
 async fn a_quiet_channel_the_log_shows_ahead_after_the_bus_came_back_wakes_and_reads_back() {
     let (log, channel) = (Arc::new(Log::default()), Uuid::now_v7());
     let (supervisor, started) = supervisor(log.clone());
-    let m = member(channel, 0, true);
-    follow(&supervisor, &m, channel);
-    until("the join", || m.heard.lock().unwrap().len() == 1).await;
+    let m = joined(&supervisor, channel, 0).await;
     // Committed while the bus was away: no frame came, only the reconnection.
     for seq in 1..=2 {
         log.commit(posted(channel, seq));
@@ -132,9 +136,7 @@ async fn a_quiet_channel_the_log_shows_ahead_after_the_bus_came_back_wakes_and_r
 async fn a_quiet_channel_left_by_its_last_member_is_forgotten_without_an_actor() {
     let (log, channel) = (Arc::new(Log::default()), Uuid::now_v7());
     let (supervisor, started) = supervisor(log.clone());
-    let m = member(channel, 0, true);
-    follow(&supervisor, &m, channel);
-    until("the join", || m.heard.lock().unwrap().len() == 1).await;
+    let m = joined(&supervisor, channel, 0).await;
     assert_eq!(supervisor.send(Count).await.unwrap().channels, 1);
     supervisor.do_send(Disconnected { conn: m.conn, user: m.user, channels: vec![] });
     assert_eq!(supervisor.send(Count).await.unwrap().channels, 0);
