@@ -1,5 +1,6 @@
-//! `Supervisor`: one per node. It owns the bus, keeps the registry of channel actors (one per channel
-//! with local sessions, stopped when the last one leaves) and of connections per user, routes every
+//! `Supervisor`: one per node. It owns the bus, keeps the registry of channels with local sessions
+//! (`channels`: quiet, or running their actor until the last session leaves) and of connections per
+//! user, routes every
 //! frame — from this node's writes and from the bus — to the right channel actor or user's sessions,
 //! sweeps the event log so nothing the bus lost stays lost, ends the sockets of logins that ended
 //! (told by the bus, or found by a check of the database before every sweep), and closes every
@@ -14,64 +15,33 @@ use actix::prelude::*;
 use actix_http::ws::{CloseCode, CloseReason};
 use uuid::Uuid;
 
-use crate::channel::{ChannelActor, Members, StopChannel};
 use crate::login::{CLOSE_LOGIN_ENDED, EndReason, LoginsEnded};
 use crate::messages::{
-    BusReceived, BusReconnected, CatchUp, CloseForRestart, Connected, Count, Deliver, Disconnected, Drain, Joined,
-    LiveConnections, LoginEnded, MembershipGranted, NodeCounts, Observed, Publish, Push, Reauthenticated,
-    SessionHandle, Subscribe, Unsubscribe,
+    BusReceived, BusReconnected, CloseForRestart, Connected, Count, Disconnected, Drain, LiveConnections, LoginEnded,
+    MembershipGranted, NodeCounts, Publish, Push, Reauthenticated, SessionHandle, Subscribe, Unsubscribe,
 };
 use crate::ports::{Bus, BusMessage, Connections, EventLog, Logins, Topic};
 use crate::tree::Tree;
+
+mod channels;
+use channels::{Channels, HeadRead, Subscribing};
 
 /// How often the supervisor checks that its sockets' logins are still live, then compares its
 /// channels with the log (catches messages the bus lost with no later message to reveal the gap).
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 pub struct Supervisor {
-    tree: Tree,
     bus: Arc<dyn Bus>,
-    log: Arc<dyn EventLog>,
     logins: Arc<dyn Logins>,
     connections: Arc<dyn Connections>,
-    channels: HashMap<Uuid, ChannelEntry>,
-    /// Quiet channels whose head is to be read (one read at a time, for all of them).
-    heads_wanted: HashSet<Uuid>,
-    reading_heads: bool,
-    /// Channel entries made so far: names each entry, so a topic subscription that completes after its
-    /// entry was dropped (and perhaps made again) is not taken for the new one's.
-    entries_made: u64,
+    channels: Channels,
     conns: HashMap<Uuid, ConnEntry>,
     /// A user's connections on this node: a few at most (the per-user limit), so a list.
     users: HashMap<Uuid, Vec<Uuid>>,
 }
 
-// The registries hold one entry per socket and per channel, so their shape is per-socket memory: lists
-// and counts where a set would allocate a table for one or two members (docs/benchmarks.md, #21).
-struct ChannelEntry {
-    runner: Runner,
-    /// Which entry this is (see `Supervisor::entries_made`).
-    made: u64,
-    /// How many of this node's connections follow the channel (each connection's own list says which).
-    conns: usize,
-}
-
-/// A channel starts quiet: its members are kept here and an ephemeral frame (typing, presence) is
-/// fanned out to them by the supervisor itself. Its actor starts with its first persisted frame (or
-/// when the log shows it ahead), which needs ordering and read-back; until then an idle channel costs
-/// its member list, not an actor (about a kilobyte: task, context, mailbox, address; issue #21).
-enum Runner {
-    Quiet(Quiet),
-    Running(Addr<ChannelActor>),
-}
-
-#[derive(Default)]
-struct Quiet {
-    /// The log's head, once read (after the topic was subscribed, so nothing falls between the two).
-    head: Option<i64>,
-    members: Members,
-}
-
+// The registries hold one entry per socket, so their shape is per-socket memory: lists where a set
+// would allocate a table for one or two members (docs/benchmarks.md, #21).
 struct ConnEntry {
     user: Uuid,
     login: Uuid,
@@ -124,15 +94,10 @@ impl Supervisor {
         connections: Arc<dyn Connections>,
     ) -> Self {
         Self {
-            tree,
+            channels: Channels::new(tree, bus.clone(), log),
             bus,
-            log,
             logins,
             connections,
-            channels: HashMap::new(),
-            heads_wanted: HashSet::new(),
-            reading_heads: false,
-            entries_made: 0,
             conns: HashMap::new(),
             users: HashMap::new(),
         }
@@ -173,19 +138,7 @@ impl Supervisor {
 
     fn route(&mut self, message: BusMessage) {
         match message {
-            BusMessage::Channel { frame, .. } => {
-                let channel = frame.channel;
-                match self.channels.get_mut(&channel).map(|e| &mut e.runner) {
-                    None => {}
-                    Some(Runner::Running(actor)) => actor.do_send(Deliver(frame)),
-                    Some(Runner::Quiet(quiet)) if frame.is_ephemeral() => quiet.members.fan_out(channel, &frame),
-                    Some(Runner::Quiet(_)) => {
-                        if let Some(actor) = self.wake(channel) {
-                            actor.do_send(Deliver(frame));
-                        }
-                    }
-                }
-            }
+            BusMessage::Channel { frame, .. } => self.channels.deliver(frame),
             BusMessage::User { user, text } => {
                 let Some(conns) = self.users.get(&user) else { return };
                 let granted = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| {
@@ -206,90 +159,28 @@ impl Supervisor {
         }
     }
 
-    /// Takes `conn` (which followed `channel`) out of the channel's actor, stopping it after the last.
-    fn drop_subscription(&mut self, conn: Uuid, channel: Uuid) {
-        let Some(entry) = self.channels.get_mut(&channel) else { return };
-        entry.conns = entry.conns.saturating_sub(1);
-        match &mut entry.runner {
-            Runner::Running(actor) => actor.do_send(Unsubscribe { conn, channel }),
-            Runner::Quiet(quiet) => quiet.members.remove(&conn),
-        }
-        if entry.conns == 0
-            && let Some(entry) = self.channels.remove(&channel)
-        {
-            // Unsubscribe now, before a later Subscribe could start a new actor for the channel:
-            // the bus applies commands in order.
-            self.bus.unsubscribe(Topic::Channel(channel));
-            if let Runner::Running(actor) = entry.runner {
-                actor.do_send(StopChannel);
-            }
-        }
-    }
-
-    /// Starts the actor of a quiet channel, handing it the members and the head; its address.
-    fn wake(&mut self, channel: Uuid) -> Option<Addr<ChannelActor>> {
-        let entry = self.channels.get_mut(&channel)?;
-        if let Runner::Quiet(quiet) = &mut entry.runner {
-            let Quiet { head, members } = std::mem::take(quiet);
-            let actor = ChannelActor::awake(channel, self.log.clone(), self.bus.clone(), head, members);
-            entry.runner = Runner::Running(self.tree.start_actor("channel", actor));
-        }
-        match &entry.runner {
-            Runner::Running(actor) => Some(actor.clone()),
-            Runner::Quiet(_) => None,
-        }
-    }
-
-    /// What a read of the log says of `channel`'s head: a quiet channel learns it (and tells its
-    /// members), or wakes when the log is ahead of it (the bus lost a frame); an actor compares.
-    fn head_read(&mut self, channel: Uuid, head: i64) {
-        let Some(entry) = self.channels.get_mut(&channel) else { return };
-        match &mut entry.runner {
-            Runner::Running(actor) => actor.do_send(Observed { last_seq: head }),
-            Runner::Quiet(quiet) => match quiet.head {
-                None => {
-                    quiet.head = Some(head);
-                    quiet.members.joined(channel, head);
-                }
-                Some(known) if head > known => {
-                    if let Some(actor) = self.wake(channel) {
-                        actor.do_send(Observed { last_seq: head });
-                    }
-                }
-                Some(_) => {}
-            },
-        }
-    }
-
-    /// Reads the heads of the quiet channels that want one, in one query; again for those wanted
-    /// meanwhile, and after a pause if the read failed.
+    /// Reads the heads wanted so far in one query; again for those wanted meanwhile, and after a
+    /// pause if the read failed.
     fn read_wanted_heads(&mut self, ctx: &mut Context<Self>) {
-        if self.reading_heads || self.heads_wanted.is_empty() {
-            return;
-        }
-        self.reading_heads = true;
-        let ids: Vec<Uuid> = self.heads_wanted.drain().collect();
-        let read = self.log.last_seqs(ids.clone());
-        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| {
-            act.reading_heads = false;
-            match result {
-                Ok(heads) => {
-                    for (channel, head) in heads {
-                        act.head_read(channel, head);
-                    }
-                    act.read_wanted_heads(ctx);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, channels = ids.len(), "cannot read the channels' heads; retrying");
-                    act.heads_wanted.extend(ids.into_iter().filter(|c| act.channels.contains_key(c)));
-                    ctx.run_later(Duration::from_secs(1), |act, ctx| act.read_wanted_heads(ctx));
-                }
+        let Some(HeadRead { channels, read }) = self.channels.next_head_read() else { return };
+        ctx.spawn(read.into_actor(self).map(move |result, act, ctx| match result {
+            Ok(heads) => {
+                act.channels.heads_read(heads);
+                act.read_wanted_heads(ctx);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, channels = channels.len(), "cannot read the channels' heads; retrying");
+                act.channels.head_read_failed(channels);
+                ctx.run_later(Duration::from_secs(1), |act, ctx| act.read_wanted_heads(ctx));
             }
         }));
     }
 
     fn sweep(&mut self, ctx: &mut Context<Self>) {
-        self.check_logins(ctx, |act, ctx| act.read_heads(ctx));
+        self.check_logins(ctx, |act, ctx| {
+            act.channels.want_every_head();
+            act.read_wanted_heads(ctx);
+        });
     }
 
     /// Renews the cluster-wide slot of every connection of this node.
@@ -298,22 +189,6 @@ impl Supervisor {
         if !live.is_empty() {
             self.connections.refresh(live);
         }
-    }
-
-    fn read_heads(&mut self, ctx: &mut Context<Self>) {
-        if self.channels.is_empty() {
-            return;
-        }
-        let ids: Vec<Uuid> = self.channels.keys().copied().collect();
-        let read = self.log.last_seqs(ids);
-        ctx.spawn(read.into_actor(self).map(|result, act, _| match result {
-            Ok(heads) => {
-                for (channel, last_seq) in heads {
-                    act.head_read(channel, last_seq);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "event-log sweep failed"),
-        }));
     }
 }
 
@@ -360,15 +235,7 @@ impl Handler<BusReconnected> for Supervisor {
         ctx.run_later(crate::breaker::OPEN_COOLDOWN + Duration::from_secs(1), |act, _| act.renew_slots());
         // Notices of ended logins may have been lost too: check before reading anything back.
         self.check_logins(ctx, |act, ctx| {
-            for (channel, entry) in &act.channels {
-                match &entry.runner {
-                    Runner::Running(actor) => actor.do_send(CatchUp),
-                    // A quiet channel wakes if its head moved while the bus was away.
-                    Runner::Quiet(_) => {
-                        act.heads_wanted.insert(*channel);
-                    }
-                }
-            }
+            act.channels.catch_up();
             act.read_wanted_heads(ctx);
         });
     }
@@ -411,7 +278,7 @@ impl Handler<Disconnected> for Supervisor {
     fn handle(&mut self, msg: Disconnected, ctx: &mut Context<Self>) {
         let Some(entry) = self.conns.remove(&msg.conn) else { return };
         for channel in entry.channels {
-            self.drop_subscription(msg.conn, channel);
+            self.channels.leave(msg.conn, channel);
         }
         if let Some(conns) = self.users.get_mut(&msg.user) {
             conns.retain(|c| *c != msg.conn);
@@ -441,38 +308,16 @@ impl Handler<Subscribe> for Supervisor {
     fn handle(&mut self, msg: Subscribe, ctx: &mut Context<Self>) {
         let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
         let new = conn.follow(msg.channel);
-        let channel = msg.channel;
-        if let std::collections::hash_map::Entry::Vacant(vacant) = self.channels.entry(channel) {
-            self.entries_made += 1;
-            let made = self.entries_made;
-            vacant.insert(ChannelEntry { runner: Runner::Quiet(Quiet::default()), made, conns: 0 });
-            // Subscribed first, then the head read, so no frame falls between the two.
-            let subscribed = self.bus.subscribe(Topic::Channel(channel));
-            ctx.spawn(subscribed.into_actor(self).map(move |result, act, ctx| {
-                if let Err(e) = result {
-                    // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
-                    tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
-                }
-                // Dropped meanwhile (and perhaps made again, with a subscription of its own coming).
-                if act.channels.get(&channel).is_some_and(|e| e.made == made) {
-                    act.heads_wanted.insert(channel);
-                    act.read_wanted_heads(ctx);
-                }
-            }));
-        }
-        let Some(entry) = self.channels.get_mut(&channel) else { return };
-        if new {
-            entry.conns += 1;
-        }
-        match &mut entry.runner {
-            Runner::Running(actor) => actor.do_send(msg),
-            Runner::Quiet(quiet) => {
-                if let Some(head) = quiet.head {
-                    msg.session.do_send(Joined { channel, last_seq: head });
-                }
-                quiet.members.insert(msg.conn, msg.user, msg.session);
+        let Some(Subscribing { channel, made, done }) = self.channels.join(msg, new) else { return };
+        ctx.spawn(done.into_actor(self).map(move |result, act, ctx| {
+            if let Err(e) = result {
+                // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
+                tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
             }
-        }
+            if act.channels.subscribed(channel, made) {
+                act.read_wanted_heads(ctx);
+            }
+        }));
     }
 }
 
@@ -480,7 +325,7 @@ impl Handler<Unsubscribe> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) {
         if self.conns.get_mut(&msg.conn).is_some_and(|conn| conn.unfollow(msg.channel)) {
-            self.drop_subscription(msg.conn, msg.channel);
+            self.channels.leave(msg.conn, msg.channel);
         }
     }
 }
@@ -523,11 +368,7 @@ pub struct CrashChannels;
 impl Handler<CrashChannels> for Supervisor {
     type Result = ();
     fn handle(&mut self, _: CrashChannels, _: &mut Context<Self>) {
-        for entry in self.channels.values() {
-            if let Runner::Running(actor) = &entry.runner {
-                actor.do_send(crate::tree::faults::Crash);
-            }
-        }
+        self.channels.crash();
     }
 }
 
