@@ -24,6 +24,7 @@ on_both_databases!(
     typing_is_ephemeral_and_never_replayed,
     a_post_arrives_live_exactly_as_it_is_replayed,
     client_frames_with_junk_are_refused_and_never_relayed,
+    a_socket_that_answers_pings_stays_open_and_a_silent_one_is_closed,
 );
 
 /// A post is published as the transaction wrote it, not read back; what a resuming client replays
@@ -125,6 +126,32 @@ async fn members_receive_channel_events_in_order_and_outsiders_receive_nothing(d
     let public = other_ws.expect("posted", T).await;
     assert_eq!(public["channel_id"], open.as_str());
     assert!(other_ws.seen.iter().all(|e| e["channel_id"] != secret.as_str()), "an outsider received a private event");
+}
+
+/// The server pings every socket; a client that reads (and so answers each ping with a pong) stays
+/// open well past the timeout, one that stops reading is closed as idle (1001) when a ping falls due
+/// after the timeout passed without a word from it.
+async fn a_socket_that_answers_pings_stays_open_and_a_silent_one_is_closed(db: Db) {
+    let vars = [("RUSTCHAT_WS_PING_SECONDS", "1"), ("RUSTCHAT_WS_CLIENT_TIMEOUT_SECONDS", "2")];
+    let Some(app) = spawn_app(db, &vars).await else { return };
+    let (owner, mate, ..) = trio(&app.address).await;
+    let mut silent = Ws::connect(&app.address, &token(&owner)).await;
+    let mut lively = Ws::connect(&app.address, &token(&mate)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match lively.read(left).await {
+            Read::TimedOut => break,
+            Read::Event(_) => {}
+            Read::Closed(c) => panic!("a client answering pings was closed: {c:?}"),
+        }
+    }
+    assert!(lively.pings >= 3, "a ping a second, {} in 5 s", lively.pings);
+    lively.send(json!({"action": "ping", "id": 1})).await;
+    assert_eq!(lively.expect("pong", T).await["id"], 1);
+
+    assert_eq!(silent.expect_close(T).await, (1001, "idle timeout".to_string()));
+    assert!(silent.pings >= 1, "the silent client was pinged before it was closed");
 }
 
 async fn client_actions_get_replies_correlated_by_id(db: Db) {

@@ -28,6 +28,9 @@ pub struct Ws {
     /// Every event read so far.
     pub seen: Vec<Value>,
     pub closed: Option<Option<(u16, String)>>,
+    /// WebSocket pings the server sent, read so far (tungstenite answers each with a pong when it next
+    /// reads or writes).
+    pub pings: usize,
 }
 
 fn ws_url(base: &str) -> String {
@@ -46,7 +49,7 @@ impl Ws {
             request.headers_mut().insert("Authorization", format!("Bearer {t}").parse().unwrap());
         }
         let (stream, _) = tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await?;
-        Ok(Ws { stream, seen: Vec::new(), closed: None })
+        Ok(Ws { stream, seen: Vec::new(), closed: None, pings: 0 })
     }
 
     /// Connects announcing a resume (`?resume=true`: events wait for the first frame) and waits for `hello`.
@@ -55,7 +58,7 @@ impl Ws {
         request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
         let (stream, _) =
             tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await.expect("handshake");
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None };
+        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
         ws.expect("hello", Duration::from_secs(10)).await;
         ws
     }
@@ -75,7 +78,7 @@ impl Ws {
         let (stream, response) =
             tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await.unwrap();
         let chosen = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap().to_string());
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None };
+        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
         ws.expect("hello", Duration::from_secs(10)).await;
         (ws, chosen)
     }
@@ -92,7 +95,7 @@ impl Ws {
             tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(tcp), Some(config()))
                 .await
                 .unwrap();
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None };
+        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
         ws.expect("hello", Duration::from_secs(10)).await;
         ws
     }
@@ -139,6 +142,7 @@ impl Ws {
                     self.closed = Some(c.clone());
                     return Read::Closed(c);
                 }
+                Message::Ping(_) => self.pings += 1,
                 _ => continue,
             }
         }

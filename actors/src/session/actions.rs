@@ -5,14 +5,13 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use actix::prelude::*;
-use actix_http::ws::CloseCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::WsSession;
 use crate::client::{self, ClientAction, PostAction, RequestId, Status};
 use crate::frame::Frame;
-use crate::login::{CLOSE_TOKEN_EXPIRED, Credential, TOKEN_GRACE};
+use crate::login::{Credential, TOKEN_GRACE};
 use crate::messages::{Publish, Reauthenticated};
 use crate::ports::BusMessage;
 
@@ -120,21 +119,9 @@ impl WsSession {
     /// Closes the socket [`TOKEN_GRACE`] after the credential's token expires (replacing any earlier
     /// deadline).
     pub(super) fn expire_at(&mut self, credential: Credential, ctx: &mut Context<Self>) {
-        if let Some(handle) = self.expiry.take() {
-            ctx.cancel_future(handle);
-        }
         let left = credential.expires_at.duration_since(SystemTime::now()).unwrap_or_default() + TOKEN_GRACE;
-        self.expiry = Some(ctx.run_later(left, |act, ctx| {
-            let _entered = act.span.enter();
-            tracing::info!(conn = %act.conn, user = %act.user, "closing WebSocket: access token expired");
-            drop(_entered);
-            act.close(
-                ctx,
-                CloseCode::Other(CLOSE_TOKEN_EXPIRED),
-                "access token expired: refresh it, reconnect and resume",
-                false,
-            );
-        }));
+        self.closes_at = Instant::now() + left;
+        self.arm_timer(ctx);
     }
 
     /// Tells everyone who shares a small channel with this user how they are.

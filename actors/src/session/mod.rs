@@ -31,7 +31,7 @@ pub use crate::counters::SessionCounters;
 use crate::cursor::Cursors;
 use crate::frame::direct;
 use crate::inbound::Inbound;
-use crate::login::Credential;
+use crate::login::{CLOSE_TOKEN_EXPIRED, Credential};
 use crate::messages::{CloseForRestart, Connected, Disconnected, LoginEnded, Push, SessionHandle};
 use crate::outbox::{Outbox, Refused};
 use crate::ports::{Actions, EventLog, Logins, Membership};
@@ -108,8 +108,11 @@ pub struct WsSession {
     logins: Arc<dyn Logins>,
     config: Arc<SessionConfig>,
     span: tracing::Span,
-    /// Closes the socket when its access token has expired (and the grace after it has passed).
-    expiry: Option<SpawnHandle>,
+    /// The session's one timer: it fires at the earlier of `next_ping` and `closes_at`.
+    timer: Option<SpawnHandle>,
+    /// When the access token's grace ends: the socket closes then unless a fresh token came.
+    closes_at: Instant,
+    next_ping: Instant,
     token_expires_at: SystemTime,
     last_heard: Instant,
     /// Where the client is in each channel; they hold channel events until the client's first frame
@@ -145,7 +148,9 @@ impl WsSession {
                 logins: parts.logins,
                 config: parts.config,
                 span: parts.span,
-                expiry: None,
+                timer: None,
+                closes_at: Instant::now(),
+                next_ping: Instant::now(),
                 token_expires_at: parts.token_expires_at,
                 last_heard: Instant::now(),
                 closing: false,
@@ -167,6 +172,44 @@ impl WsSession {
         if let Err(Refused::Full) = self.outbox.push_direct(text) {
             self.overflow(ctx, "direct frame refused");
         }
+    }
+
+    /// Sets the session's one timer for the earlier of the next ping and the token's deadline, replacing
+    /// the one set before. One timer rather than one per duty: each is a few hundred bytes of heap on
+    /// every idle socket (issue #21).
+    pub(super) fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        let due = self.next_ping.min(self.closes_at);
+        self.timer = Some(ctx.run_later(due.saturating_duration_since(Instant::now()), |act, ctx| {
+            act.timer = None;
+            act.on_timer(ctx);
+        }));
+    }
+
+    /// Closes the socket if its token's grace has passed, or if the client was silent past the
+    /// timeout when a ping is due; pings it otherwise, when due.
+    fn on_timer(&mut self, ctx: &mut Context<Self>) {
+        let now = Instant::now();
+        if now >= self.closes_at {
+            let _entered = self.span.enter();
+            tracing::info!(conn = %self.conn, user = %self.user, "closing WebSocket: access token expired");
+            drop(_entered);
+            let reason = "access token expired: refresh it, reconnect and resume";
+            return self.close(ctx, CloseCode::Other(CLOSE_TOKEN_EXPIRED), reason, false);
+        }
+        if now >= self.next_ping {
+            if self.last_heard.elapsed() > self.config.client_timeout {
+                let _entered = self.span.enter();
+                tracing::info!(conn = %self.conn, "closing idle WebSocket: no pong within the timeout");
+                drop(_entered);
+                return self.close(ctx, CloseCode::Away, "idle timeout", false);
+            }
+            self.outbox.ping();
+            self.next_ping = now + self.config.ping_interval;
+        }
+        self.arm_timer(ctx);
     }
 
     /// Queues a close frame (after what is queued, or instead of it with `discard`) and stops.
@@ -193,18 +236,9 @@ impl Actor for WsSession {
             login: self.login,
             session: self.handle.clone(),
         });
+        self.next_ping = Instant::now() + self.config.ping_interval;
         let opened_with = Credential { user: self.user, login: self.login, expires_at: self.token_expires_at };
         self.expire_at(opened_with, ctx);
-        ctx.run_interval(self.config.ping_interval, |act, ctx| {
-            if act.last_heard.elapsed() > act.config.client_timeout {
-                let _entered = act.span.enter();
-                tracing::info!(conn = %act.conn, "closing idle WebSocket: no pong within the timeout");
-                drop(_entered);
-                act.close(ctx, CloseCode::Away, "idle timeout", false);
-                return;
-            }
-            act.outbox.ping();
-        });
         // Subscribe to every channel of the user, then say hello: from then on nothing is missed (the
         // release below reads back whatever was committed since the memberships were read).
         for m in std::mem::take(&mut self.memberships) {
