@@ -42,6 +42,10 @@ fn config() -> WebSocketConfig {
 }
 
 impl Ws {
+    fn over(stream: Stream) -> Ws {
+        Ws { stream, seen: Vec::new(), closed: None, pings: 0 }
+    }
+
     /// Connects with `Authorization: Bearer <token>`; the handshake error when refused.
     pub async fn try_connect(base: &str, token: Option<&str>) -> Result<Ws, WsError> {
         let mut request = ws_url(base).into_client_request()?;
@@ -49,7 +53,7 @@ impl Ws {
             request.headers_mut().insert("Authorization", format!("Bearer {t}").parse().unwrap());
         }
         let (stream, _) = tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await?;
-        Ok(Ws { stream, seen: Vec::new(), closed: None, pings: 0 })
+        Ok(Ws::over(stream))
     }
 
     /// Connects announcing a resume (`?resume=true`: events wait for the first frame) and waits for `hello`.
@@ -58,7 +62,7 @@ impl Ws {
         request.headers_mut().insert("Authorization", format!("Bearer {token}").parse().unwrap());
         let (stream, _) =
             tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await.expect("handshake");
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
+        let mut ws = Ws::over(stream);
         ws.expect("hello", Duration::from_secs(10)).await;
         ws
     }
@@ -78,7 +82,7 @@ impl Ws {
         let (stream, response) =
             tokio_tungstenite::connect_async_with_config(request, Some(config()), false).await.unwrap();
         let chosen = response.headers().get("sec-websocket-protocol").map(|v| v.to_str().unwrap().to_string());
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
+        let mut ws = Ws::over(stream);
         ws.expect("hello", Duration::from_secs(10)).await;
         (ws, chosen)
     }
@@ -95,7 +99,7 @@ impl Ws {
             tokio_tungstenite::client_async_with_config(request, MaybeTlsStream::Plain(tcp), Some(config()))
                 .await
                 .unwrap();
-        let mut ws = Ws { stream, seen: Vec::new(), closed: None, pings: 0 };
+        let mut ws = Ws::over(stream);
         ws.expect("hello", Duration::from_secs(10)).await;
         ws
     }

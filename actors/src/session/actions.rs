@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::WsSession;
 use crate::client::{self, ClientAction, PostAction, RequestId, Status};
 use crate::frame::Frame;
-use crate::login::{Credential, TOKEN_GRACE};
+use crate::login::Credential;
 use crate::messages::{Publish, Reauthenticated};
 use crate::ports::BusMessage;
 
@@ -119,8 +119,7 @@ impl WsSession {
     /// Closes the socket [`TOKEN_GRACE`] after the credential's token expires (replacing any earlier
     /// deadline).
     pub(super) fn expire_at(&mut self, credential: Credential, ctx: &mut Context<Self>) {
-        let left = credential.expires_at.duration_since(SystemTime::now()).unwrap_or_default() + TOKEN_GRACE;
-        self.closes_at = Instant::now() + left;
+        self.closes_at = super::closes_at(credential.expires_at);
         self.arm_timer(ctx);
     }
 

@@ -31,7 +31,7 @@ pub use crate::counters::SessionCounters;
 use crate::cursor::Cursors;
 use crate::frame::direct;
 use crate::inbound::Inbound;
-use crate::login::{CLOSE_TOKEN_EXPIRED, Credential};
+use crate::login::{CLOSE_TOKEN_EXPIRED, TOKEN_GRACE};
 use crate::messages::{CloseForRestart, Connected, Disconnected, LoginEnded, Push, SessionHandle};
 use crate::outbox::{Outbox, Refused};
 use crate::ports::{Actions, EventLog, Logins, Membership};
@@ -113,7 +113,6 @@ pub struct WsSession {
     /// When the access token's grace ends: the socket closes then unless a fresh token came.
     closes_at: Instant,
     next_ping: Instant,
-    token_expires_at: SystemTime,
     last_heard: Instant,
     /// Where the client is in each channel; they hold channel events until the client's first frame
     /// or [`RESUME_WINDOW`].
@@ -135,6 +134,7 @@ impl WsSession {
         WsSession::create(move |ctx| {
             ctx.add_stream(stream);
             parts.outbox.attach(ctx.address().recipient().downgrade());
+            let next_ping = Instant::now() + parts.config.ping_interval;
             WsSession {
                 conn: parts.conn,
                 user: parts.user,
@@ -149,9 +149,8 @@ impl WsSession {
                 config: parts.config,
                 span: parts.span,
                 timer: None,
-                closes_at: Instant::now(),
-                next_ping: Instant::now(),
-                token_expires_at: parts.token_expires_at,
+                closes_at: closes_at(parts.token_expires_at),
+                next_ping,
                 last_heard: Instant::now(),
                 closing: false,
                 resume_announced: parts.resume_announced,
@@ -225,6 +224,11 @@ impl WsSession {
     }
 }
 
+/// When a socket whose token expires at `expires_at` closes: [`TOKEN_GRACE`] later.
+pub(super) fn closes_at(expires_at: SystemTime) -> Instant {
+    Instant::now() + expires_at.duration_since(SystemTime::now()).unwrap_or_default() + TOKEN_GRACE
+}
+
 impl Actor for WsSession {
     type Context = Context<Self>;
 
@@ -236,9 +240,7 @@ impl Actor for WsSession {
             login: self.login,
             session: self.handle.clone(),
         });
-        self.next_ping = Instant::now() + self.config.ping_interval;
-        let opened_with = Credential { user: self.user, login: self.login, expires_at: self.token_expires_at };
-        self.expire_at(opened_with, ctx);
+        self.arm_timer(ctx);
         // Subscribe to every channel of the user, then say hello: from then on nothing is missed (the
         // release below reads back whatever was committed since the memberships were read).
         for m in std::mem::take(&mut self.memberships) {
