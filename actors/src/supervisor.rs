@@ -309,15 +309,37 @@ impl Handler<Subscribe> for Supervisor {
         let Some(conn) = self.conns.get_mut(&msg.conn) else { return };
         let new = conn.follow(msg.channel);
         let Some(Subscribing { channel, made, done }) = self.channels.join(msg, new) else { return };
-        ctx.spawn(done.into_actor(self).map(move |result, act, ctx| {
-            if let Err(e) = result {
-                // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
-                tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
-            }
-            if act.channels.subscribed(channel, made) {
-                act.read_wanted_heads(ctx);
-            }
-        }));
+        // Awaited on a task of its own, not in this actor's context: actix polls every future a
+        // context holds whenever the actor wakes, and during a connect burst thousands of
+        // subscriptions wait on Redis at once, which made every message the router handled cost
+        // thousands of polls.
+        let me = ctx.address();
+        actix::spawn(async move {
+            let result = done.await;
+            me.do_send(Subscribed { channel, made, result });
+        });
+    }
+}
+
+/// A channel's topic subscription ended, made or not.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Subscribed {
+    channel: Uuid,
+    made: u64,
+    result: Result<(), String>,
+}
+
+impl Handler<Subscribed> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, Subscribed { channel, made, result }: Subscribed, ctx: &mut Context<Self>) {
+        if let Err(e) = result {
+            // Not fatal: delivery continues locally, and the sweep reads back what peers wrote.
+            tracing::warn!(%channel, error = %e, "cannot subscribe to the channel topic");
+        }
+        if self.channels.subscribed(channel, made) {
+            self.read_wanted_heads(ctx);
+        }
     }
 }
 
