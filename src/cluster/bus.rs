@@ -35,7 +35,8 @@ use super::Keys;
 use super::echoes::Echoes;
 use super::pubsub::{PubSub, PubSubTarget};
 
-/// Publishes sent in one pipeline at most.
+/// Commands of one kind sent in one round trip at most (publishes in one pipeline, topics in one
+/// subscription).
 const MAX_BATCH: usize = 512;
 
 /// Counts the metrics read.
@@ -204,6 +205,10 @@ impl Bus for RedisBus {
     }
 }
 
+fn same_kind(a: &Command, b: &Command) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
+}
+
 /// What a bus message carries, for the `kind` field of its spans.
 fn kind_of(message: &BusMessage) -> &'static str {
     match message {
@@ -313,9 +318,9 @@ impl BusTask {
     async fn resubscribe(&self, manager: &mut PubSub) -> bool {
         let topics: Vec<String> = self.desired().iter().cloned().collect();
         let mut all = true;
-        for topic in &topics {
-            if let Err(e) = manager.subscribe(topic).await {
-                tracing::warn!(%topic, error = %e, "re-subscribe failed");
+        for chunk in topics.chunks(MAX_BATCH) {
+            if let Err(e) = manager.subscribe(chunk).await {
+                tracing::warn!(topics = chunk.len(), error = %e, "re-subscribe failed");
                 all = false;
             }
         }
@@ -337,63 +342,90 @@ impl BusTask {
         }
     }
 
+    /// Applies `cmd` together with the commands of its kind queued right behind it, as one batch (one
+    /// round trip), then each following run of commands the same way until the queue is empty. Order
+    /// is kept: a batch ends at the first command of another kind. After a connect burst thousands of
+    /// subscriptions queue here, and publishes wait behind them.
     async fn apply(&mut self, manager: &mut PubSub, cmd: Command, rest: &mut mpsc::UnboundedReceiver<Command>) {
-        match cmd {
-            Command::Publish(topic, payload, handed) => {
-                let mut batch = vec![(topic, payload)];
-                let mut timed: Vec<Instant> = handed.into_iter().collect();
-                let mut deferred = None;
-                // Batch whatever publishes are already queued; stop at the first non-publish.
-                for _ in 1..MAX_BATCH {
-                    match rest.try_recv() {
-                        Ok(Command::Publish(t, p, handed)) => {
-                            batch.push((t, p));
-                            timed.extend(handed);
-                        }
-                        Ok(other) => {
-                            deferred = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
+        let mut next = Some(cmd);
+        while let Some(cmd) = next.take() {
+            let mut batch = vec![cmd];
+            while batch.len() < MAX_BATCH {
+                match rest.try_recv() {
+                    Ok(cmd) if same_kind(&cmd, &batch[0]) => batch.push(cmd),
+                    Ok(other) => {
+                        next = Some(other);
+                        break;
                     }
-                }
-                {
-                    let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
-                    for (topic, payload) in &batch {
-                        if desired.contains(topic) {
-                            self.echoes.expect(topic, payload.clone());
-                        }
-                    }
-                }
-                let count = batch.len() as u64;
-                let span = tracing::debug_span!("bus.send", count);
-                let sent: redis::RedisResult<()> = manager.publish(batch).instrument(span).await;
-                if sent.is_ok() {
-                    self.stats.published.fetch_add(count, Ordering::Relaxed);
-                    for handed in timed {
-                        self.stats.observe(Stage::Publish, handed.elapsed().as_secs_f64());
-                    }
-                }
-                if let Err(e) = sent {
-                    // At-most-once: peers read the lost events back from the log after reconnecting.
-                    tracing::debug!(error = %e, "publish failed");
-                }
-                if let Some(cmd) = deferred {
-                    Box::pin(self.apply(manager, cmd, rest)).await;
+                    Err(_) => break,
                 }
             }
-            Command::Subscribe(topic, reply) => {
-                self.desired().insert(topic.clone());
-                let result = manager.subscribe(&topic).await.map_err(|e| e.to_string());
-                let _ = reply.send(result);
+            match batch[0] {
+                Command::Publish(..) => self.publish(manager, batch).await,
+                Command::Subscribe(..) => self.subscribe(manager, batch).await,
+                Command::Unsubscribe(..) => self.unsubscribe(manager, batch).await,
             }
-            Command::Unsubscribe(topic) => {
+        }
+    }
+
+    async fn publish(&mut self, manager: &mut PubSub, batch: Vec<Command>) {
+        let mut messages = Vec::with_capacity(batch.len());
+        let mut timed: Vec<Instant> = Vec::new();
+        for cmd in batch {
+            if let Command::Publish(topic, payload, handed) = cmd {
+                messages.push((topic, payload));
+                timed.extend(handed);
+            }
+        }
+        {
+            let desired = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+            for (topic, payload) in &messages {
+                if desired.contains(topic) {
+                    self.echoes.expect(topic, payload.clone());
+                }
+            }
+        }
+        let count = messages.len() as u64;
+        let span = tracing::debug_span!("bus.send", count);
+        match manager.publish(messages).instrument(span).await {
+            Ok(()) => {
+                self.stats.published.fetch_add(count, Ordering::Relaxed);
+                for handed in timed {
+                    self.stats.observe(Stage::Publish, handed.elapsed().as_secs_f64());
+                }
+            }
+            // At-most-once: peers read the lost events back from the log after reconnecting.
+            Err(e) => tracing::debug!(error = %e, "publish failed"),
+        }
+    }
+
+    async fn subscribe(&mut self, manager: &mut PubSub, batch: Vec<Command>) {
+        let mut topics = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for cmd in batch {
+            if let Command::Subscribe(topic, reply) = cmd {
+                topics.push(topic);
+                replies.push(reply);
+            }
+        }
+        self.desired().extend(topics.iter().cloned());
+        let result = manager.subscribe(&topics).await.map_err(|e| e.to_string());
+        for reply in replies {
+            let _ = reply.send(result.clone());
+        }
+    }
+
+    async fn unsubscribe(&mut self, manager: &mut PubSub, batch: Vec<Command>) {
+        let mut topics = Vec::with_capacity(batch.len());
+        for cmd in batch {
+            if let Command::Unsubscribe(topic) = cmd {
                 self.desired().remove(&topic);
                 self.echoes.forget(&topic);
-                if let Err(e) = manager.unsubscribe(&topic).await {
-                    tracing::debug!(%topic, error = %e, "unsubscribe failed");
-                }
+                topics.push(topic);
             }
+        }
+        if let Err(e) = manager.unsubscribe(&topics).await {
+            tracing::debug!(topics = topics.len(), error = %e, "unsubscribe failed");
         }
     }
 

@@ -90,17 +90,30 @@ pub enum PubSub {
 }
 
 impl PubSub {
-    pub async fn subscribe(&mut self, topic: &str) -> RedisResult<()> {
+    /// Subscribes to `topics`: one command on one server; on a cluster one per topic, since a
+    /// sharded subscription names channels of one hash slot only.
+    pub async fn subscribe(&mut self, topics: &[String]) -> RedisResult<()> {
         match self {
-            PubSub::Single(c) => c.subscribe(topic).await,
-            PubSub::Cluster(c) => c.ssubscribe(topic).await,
+            PubSub::Single(c) => c.subscribe(topics).await,
+            PubSub::Cluster(c) => {
+                for topic in topics {
+                    c.ssubscribe(topic).await?;
+                }
+                Ok(())
+            }
         }
     }
 
-    pub async fn unsubscribe(&mut self, topic: &str) -> RedisResult<()> {
+    /// Unsubscribes from `topics`, batched as [`PubSub::subscribe`] is.
+    pub async fn unsubscribe(&mut self, topics: &[String]) -> RedisResult<()> {
         match self {
-            PubSub::Single(c) => c.unsubscribe(topic).await,
-            PubSub::Cluster(c) => c.sunsubscribe(topic).await,
+            PubSub::Single(c) => c.unsubscribe(topics).await,
+            PubSub::Cluster(c) => {
+                for topic in topics {
+                    c.sunsubscribe(topic).await?;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -11,6 +11,7 @@ mod authz;
 mod backup;
 mod bots;
 mod browser;
+mod bus;
 mod channels;
 mod cli;
 mod cluster;
