@@ -319,9 +319,11 @@ impl BusTask {
         let topics: Vec<String> = self.desired().iter().cloned().collect();
         let mut all = true;
         for chunk in topics.chunks(MAX_BATCH) {
-            if let Err(e) = manager.subscribe(chunk).await {
-                tracing::warn!(topics = chunk.len(), error = %e, "re-subscribe failed");
-                all = false;
+            for (topic, result) in chunk.iter().zip(manager.subscribe(chunk).await) {
+                if let Err(e) = result {
+                    tracing::warn!(%topic, error = %e, "re-subscribe failed");
+                    all = false;
+                }
             }
         }
         all
@@ -409,9 +411,8 @@ impl BusTask {
             }
         }
         self.desired().extend(topics.iter().cloned());
-        let result = manager.subscribe(&topics).await.map_err(|e| e.to_string());
-        for reply in replies {
-            let _ = reply.send(result.clone());
+        for (reply, result) in replies.into_iter().zip(manager.subscribe(&topics).await) {
+            let _ = reply.send(result.map_err(|e| e.to_string()));
         }
     }
 

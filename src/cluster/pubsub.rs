@@ -90,29 +90,39 @@ pub enum PubSub {
 }
 
 impl PubSub {
-    /// Subscribes to `topics`: one command on one server; on a cluster one per topic, since a
-    /// sharded subscription names channels of one hash slot only.
-    pub async fn subscribe(&mut self, topics: &[String]) -> RedisResult<()> {
+    /// Subscribes to `topics`, with the outcome for each: one command on one server (one outcome for
+    /// all); on a cluster one command per topic, since a sharded subscription names channels of one
+    /// hash slot only.
+    pub async fn subscribe(&mut self, topics: &[String]) -> Vec<RedisResult<()>> {
         match self {
-            PubSub::Single(c) => c.subscribe(topics).await,
+            PubSub::Single(c) => {
+                let result = c.subscribe(topics).await;
+                topics.iter().map(|_| result.clone()).collect()
+            }
             PubSub::Cluster(c) => {
+                let mut results = Vec::with_capacity(topics.len());
                 for topic in topics {
-                    c.ssubscribe(topic).await?;
+                    results.push(c.ssubscribe(topic).await);
                 }
-                Ok(())
+                results
             }
         }
     }
 
-    /// Unsubscribes from `topics`, batched as [`PubSub::subscribe`] is.
+    /// Unsubscribes from `topics`, batched as [`PubSub::subscribe`] is; every topic is tried, and
+    /// the first failure is returned.
     pub async fn unsubscribe(&mut self, topics: &[String]) -> RedisResult<()> {
         match self {
             PubSub::Single(c) => c.unsubscribe(topics).await,
             PubSub::Cluster(c) => {
+                let mut first = Ok(());
                 for topic in topics {
-                    c.sunsubscribe(topic).await?;
+                    let result = c.sunsubscribe(topic).await;
+                    if first.is_ok() {
+                        first = result;
+                    }
                 }
-                Ok(())
+                first
             }
         }
     }
