@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use rustchat::cluster::Keys;
-use rustchat::cluster::bus::{BusStats, RedisBus};
 use rustchat_actors::ports::{Bus, BusMessage, BusReceived, BusReconnected, Topic};
 use uuid::Uuid;
 
-use crate::common::{eventually, redis_available, redis_url};
+use crate::common::{eventually, redis_available, start_redis_bus};
 
 /// Remembers the users whose topic carried a message, in arrival order.
 #[derive(Clone, Default)]
@@ -42,25 +41,6 @@ impl Handler<BusReconnected> for Received {
     fn handle(&mut self, _: BusReconnected, _: &mut Context<Self>) {}
 }
 
-struct Uncounted;
-impl rustchat_actors::tree::Restarts for Uncounted {
-    fn declare(&self, _: &'static str) {}
-    fn record(&self, _: &'static str) {}
-}
-
-fn start_bus(keys: &Keys) -> (RedisBus, rustchat_actors::Tree) {
-    let tree = rustchat_actors::Tree::new(Arc::new(|_, _, _| {}), Arc::new(Uncounted));
-    let bus = RedisBus::start(
-        &redis_url(),
-        keys.clone(),
-        Arc::new(BusStats::default()),
-        rustchat::realtime::render::frame_from_bus,
-        &tree,
-    )
-    .unwrap();
-    (bus, tree)
-}
-
 fn hello(user: Uuid) -> BusMessage {
     BusMessage::User { user, text: "hello".into() }
 }
@@ -71,7 +51,7 @@ async fn topics_subscribed_in_a_burst_all_receive_and_unsubscribed_ones_stop() {
         return;
     }
     let keys = Keys::new(&format!("bus-{}", Uuid::now_v7().simple()));
-    let ((publisher, _a), (subscriber, _b)) = (start_bus(&keys), start_bus(&keys));
+    let ((publisher, _a), (subscriber, _b)) = (start_redis_bus(&keys), start_redis_bus(&keys));
     let received = Received::default();
     let inbox = received.clone().start();
     subscriber.attach(inbox.clone().recipient(), inbox.recipient());

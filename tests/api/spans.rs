@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustchat::cluster::Keys;
-use rustchat::cluster::bus::{BusStats, RedisBus};
 use rustchat::config::Settings;
 use rustchat::domain::{TeamId, UserId};
 use rustchat::store::Store;
@@ -16,7 +15,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
-use crate::common::{eventually, redis_available, redis_url};
+use crate::common::{eventually, redis_available, start_redis_bus};
 
 /// One span as opened, with the fields recorded on it so far.
 #[derive(Debug, Clone)]
@@ -90,13 +89,6 @@ async fn each_store_query_runs_in_a_span_naming_its_method() {
     store.close().await;
 }
 
-/// Counts nothing: this test's tree only hosts the bus task.
-struct Uncounted;
-impl rustchat_actors::tree::Restarts for Uncounted {
-    fn declare(&self, _: &'static str) {}
-    fn record(&self, _: &'static str) {}
-}
-
 // The bus task is a child of the supervisor tree, which runs on an actix system.
 #[actix_web::test]
 async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
@@ -108,19 +100,7 @@ async fn bus_publishes_and_deliveries_run_in_spans_naming_topic_and_kind() {
     let keys = Keys::new(&format!("spans-{}", uuid::Uuid::now_v7().simple()));
     // Two nodes' buses: a bus drops Redis's echo of its own publishes before parsing them, so what one
     // node publishes is received (and spanned) by the other.
-    let start = || {
-        let tree = rustchat_actors::Tree::new(Arc::new(|_, _, _| {}), Arc::new(Uncounted));
-        let bus = RedisBus::start(
-            &redis_url(),
-            keys.clone(),
-            Arc::new(BusStats::default()),
-            rustchat::realtime::render::frame_from_bus,
-            &tree,
-        )
-        .unwrap();
-        (bus, tree)
-    };
-    let ((publisher, _tree_a), (receiver, _tree_b)) = (start(), start());
+    let ((publisher, _tree_a), (receiver, _tree_b)) = (start_redis_bus(&keys), start_redis_bus(&keys));
     let user = uuid::Uuid::now_v7();
     let topic = keys.topic(Topic::User(user));
     // The subscription is remembered even when it is asked for before the connection is up.

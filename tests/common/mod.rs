@@ -49,6 +49,28 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// A node's Redis bus on the test Redis, under `keys`, as the child of a tree of its own (returned:
+/// the bus task lives as long as it). Call inside an actix system.
+pub fn start_redis_bus(keys: &rustchat::cluster::Keys) -> (rustchat::cluster::bus::RedisBus, rustchat_actors::Tree) {
+    let tree = rustchat_actors::Tree::new(std::sync::Arc::new(|_, _, _| {}), std::sync::Arc::new(Uncounted));
+    let bus = rustchat::cluster::bus::RedisBus::start(
+        &redis_url(),
+        keys.clone(),
+        std::sync::Arc::new(rustchat::cluster::bus::BusStats::default()),
+        rustchat::realtime::render::frame_from_bus,
+        &tree,
+    )
+    .unwrap();
+    (bus, tree)
+}
+
+/// Counts nothing: a test's tree that only hosts a bus task.
+struct Uncounted;
+impl rustchat_actors::tree::Restarts for Uncounted {
+    fn declare(&self, _: &'static str) {}
+    fn record(&self, _: &'static str) {}
+}
+
 fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
