@@ -106,8 +106,9 @@ fn main() -> ExitCode {
 async fn migrate_only(settings: &Settings) -> anyhow::Result<(usize, usize)> {
     let store = Store::connect_lazy(&settings.database)?;
     let result = async {
+        let lock = store.migration_lock().await?;
         store.check_reachable(settings.database.acquire_timeout).await?;
-        let applied = store.migrate().await?;
+        let applied = store.migrate_locked(&lock).await?;
         let status = store.migration_status().await?;
         anyhow::Ok((applied.len(), status.known))
     }

@@ -240,9 +240,10 @@ fn breaker_observer(metrics: Arc<Metrics>) -> Observer {
 /// `RUSTCHAT_AUTO_MIGRATE` is on, or refuses to go on while any is pending. Node start and the admin
 /// command line both begin here.
 pub async fn prepare_schema(store: &Store, settings: &DatabaseSettings) -> anyhow::Result<()> {
+    let lock = store.migration_lock().await?;
     store.check_reachable(settings.acquire_timeout).await?;
     if settings.auto_migrate {
-        store.migrate().await.context("applying database migrations failed")?;
+        store.migrate_locked(&lock).await.context("applying database migrations failed")?;
         return Ok(());
     }
     let status = store.migration_status().await.context("cannot read the database's migration status")?;

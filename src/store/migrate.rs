@@ -23,6 +23,14 @@ pub struct MigrationStatus {
     pub pending: Vec<String>,
 }
 
+/// Proof that this process is the only one migrating (or connecting for the first time to) the
+/// database: on SQLite an exclusive lock on `<db>.migrate-lock`, held until dropped; on PostgreSQL
+/// nothing, since `migrate` holds sqlx's advisory lock itself.
+#[derive(Debug)]
+pub struct MigrationLock {
+    _file: Option<std::fs::File>,
+}
+
 /// One migration this process applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedMigration {
@@ -42,7 +50,14 @@ impl Store {
     /// Applies every pending migration, logging each, and returns those this call applied (none when
     /// the schema was up to date, or another process applied them first: callers wait for each other).
     pub async fn migrate(&self) -> anyhow::Result<Vec<AppliedMigration>> {
-        let _file_lock = self.sqlite_migration_lock().await?;
+        let lock = self.migration_lock().await?;
+        self.migrate_locked(&lock).await
+    }
+
+    /// `migrate` for a caller that already holds the lock, because it had to connect under it too:
+    /// the first connections to a new SQLite file switch it to WAL, and several processes doing that
+    /// at once can be refused "database is locked" without SQLite waiting out its busy timeout.
+    pub async fn migrate_locked(&self, _lock: &MigrationLock) -> anyhow::Result<Vec<AppliedMigration>> {
         let migrator = self.migrator();
         let result = match &self.pool {
             Pool::Pg(pool) => match pool.acquire().await {
@@ -85,19 +100,23 @@ impl Store {
         Ok(MigrationStatus { known: migrator.iter().count(), pending })
     }
 
-    /// SQLite has no advisory locks; an exclusive lock on `<db>.migrate-lock` serialises migrators.
-    async fn sqlite_migration_lock(&self) -> anyhow::Result<Option<std::fs::File>> {
+    /// Waits for the other processes migrating this database to finish. SQLite has no advisory
+    /// locks; an exclusive lock on `<db>.migrate-lock` serialises migrators.
+    pub async fn migration_lock(&self) -> anyhow::Result<MigrationLock> {
         let Some(db) = &self.sqlite_path else {
-            return Ok(None);
+            return Ok(MigrationLock { _file: None });
         };
         let path = db.with_extension("migrate-lock");
-        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
-            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
-            file.lock()?;
-            Ok(file)
+        let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
+            let open = || -> std::io::Result<std::fs::File> {
+                let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+                file.lock()?;
+                Ok(file)
+            };
+            open().map_err(|e| anyhow::anyhow!("cannot lock {} for migrating: {e}", path.display()))
         })
         .await??;
-        Ok(Some(file))
+        Ok(MigrationLock { _file: Some(file) })
     }
 }
 

@@ -39,7 +39,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use channels::{ChannelPatch, NewChannel};
 pub use diagnose::{Cause, Unusable};
 pub use hooks::{IncomingHook, NewHook};
-pub use migrate::{AppliedMigration, MigrationStatus};
+pub use migrate::{AppliedMigration, MigrationLock, MigrationStatus};
 pub use posts::{NewPost, PostCursor, SINCE_LIMIT};
 pub use preferences::Preference;
 pub use search::SearchQuery;
