@@ -62,6 +62,10 @@ pub struct Args {
     /// Client sockets bind to 127.0.0.1 .. 127.0.0.N (about 28 k ephemeral ports each).
     #[arg(long, default_value_t = 1)]
     pub source_addresses: u8,
+    /// Runtime threads in each of the tool's processes (default: one per core). The tool shares the
+    /// machine with what it measures; one thread spares it the wake-ups of threads stealing work.
+    #[arg(long, env = "RUSTCHAT_LOAD_THREADS")]
+    pub threads: Option<usize>,
     /// Worker processes holding the sockets (a process may hold at most 20 000 file descriptors).
     #[arg(long, default_value_t = 1)]
     pub processes: usize,
@@ -144,6 +148,7 @@ impl Args {
         anyhow::ensure!(self.connections > 0, "--connections must be at least 1");
         anyhow::ensure!(self.group >= 2, "--group must be at least 2");
         anyhow::ensure!(self.processes >= 1, "--processes must be at least 1");
+        anyhow::ensure!(self.threads.is_none_or(|n| n >= 1), "--threads must be at least 1");
         anyhow::ensure!(self.source_addresses >= 1, "--source-addresses must be at least 1");
         anyhow::ensure!((0.0..=1.0).contains(&self.personal_fraction), "--personal-fraction is a fraction 0..1");
         anyhow::ensure!((0.0..=100.0).contains(&self.slow_percent), "--slow-percent is a percentage");

@@ -242,7 +242,7 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
         handles.push(if args.processes == 1 {
             worker::spawn_local(p, report_tx.clone())
         } else {
-            worker::spawn_process(&p, report_tx.clone())?
+            worker::spawn_process(&p, args.threads, report_tx.clone())?
         });
     }
     drop(report_tx);

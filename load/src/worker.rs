@@ -329,10 +329,18 @@ pub fn spawn_local(plan: WorkerPlan, reports: mpsc::UnboundedSender<Report>) -> 
 }
 
 /// A worker in a child process: this executable with `--worker PLAN`.
-pub fn spawn_process(plan: &WorkerPlan, reports: mpsc::UnboundedSender<Report>) -> anyhow::Result<WorkerHandle> {
+pub fn spawn_process(
+    plan: &WorkerPlan,
+    threads: Option<usize>,
+    reports: mpsc::UnboundedSender<Report>,
+) -> anyhow::Result<WorkerHandle> {
     let path = std::env::temp_dir().join(format!("rustchat-load-{}-w{}.json", std::process::id(), plan.worker));
     std::fs::write(&path, serde_json::to_vec(plan)?)?;
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    if let Some(n) = threads {
+        command.arg("--threads").arg(n.to_string());
+    }
+    let mut child = command
         .arg("--worker")
         .arg(&path)
         .stdin(Stdio::piped())
