@@ -12,7 +12,7 @@ WORKDIR /src
 #    with stub sources, so `cargo build` compiles every dependency and nothing of ours. vendor/ holds
 #    the patched actix-http that Cargo.toml's [patch.crates-io] points at: a dependency, built here.
 #    `scripts/docker-build-check` (run by .ci/run) builds this file for real.
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY vendor vendor
 COPY actors/Cargo.toml actors/Cargo.toml
 COPY load/Cargo.toml load/Cargo.toml
