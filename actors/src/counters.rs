@@ -12,6 +12,9 @@ pub struct SessionCounters {
     pub slow: AtomicU64,
     /// Event-log reads by sessions catching up (resumes, gaps, joins): what reconnect waves cost the database.
     pub read_backs: AtomicU64,
+    /// Event-log reads by channel actors (a sweep or a bus reconnect showed the log ahead of what the
+    /// bus brought, or a frame came after a gap): what a lossy or lagging bus costs the database.
+    pub channel_read_backs: AtomicU64,
     /// Called with the seconds from a channel frame's arrival on this node to its socket write queue.
     pub fanout_latency: OnceLock<Box<dyn Fn(f64) + Send + Sync>>,
     /// Called for the stages the sessions time (`Stage::Write`).

@@ -1,6 +1,10 @@
 //! The actors' view of the database: the event log rendered as frames, channel heads, memberships.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use rustchat_actors::Frame;
+use rustchat_actors::counters::SessionCounters;
 use rustchat_actors::ports::{EventLog, LocalFut, Membership};
 use uuid::Uuid;
 
@@ -12,10 +16,16 @@ pub struct StoreLog {
     pub store: Store,
     /// Channels with more members carry no `presence` events.
     pub presence_max_members: i64,
+    /// Where set, each event read counts as a channel actor's read-back (the supervisor's log, which
+    /// its channel actors read through; sessions count their own).
+    pub channel_reads: Option<Arc<SessionCounters>>,
 }
 
 impl EventLog for StoreLog {
     fn events_after(&self, channel: Uuid, after: i64, limit: u32) -> LocalFut<Result<Vec<Frame>, String>> {
+        if let Some(counters) = &self.channel_reads {
+            counters.channel_read_backs.fetch_add(1, Ordering::Relaxed);
+        }
         let store = self.store.clone();
         Box::pin(async move {
             let events = store.events_after(ChannelId(channel), after, limit).await.map_err(|e| format!("{e:?}"))?;

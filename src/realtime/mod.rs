@@ -87,11 +87,14 @@ impl Realtime {
                     (Arc::new(LocalBus::new(bus_stats)), Arc::new(LocalSlots::default()), Arc::new(LocalRegistry))
                 }
             };
-        let log = Arc::new(StoreLog { store: store.clone(), presence_max_members: settings.ws.presence_max_members });
+        let presence_max_members = settings.ws.presence_max_members;
+        let log = Arc::new(StoreLog { store: store.clone(), presence_max_members, channel_reads: None });
+        let channel_log =
+            Arc::new(StoreLog { store: store.clone(), presence_max_members, channel_reads: Some(counters.clone()) });
         let logins: Arc<dyn Logins> = Arc::new(StoreLogins { store: store.clone(), tokens: tokens.clone() });
         let supervisor = tree.start_actor(
             "router",
-            Supervisor::new(tree.clone(), bus.clone(), log.clone(), logins.clone(), slots.clone()),
+            Supervisor::new(tree.clone(), bus.clone(), channel_log, logins.clone(), slots.clone()),
         );
         tree.declare("channel");
         let presence = tree.start_actor("presence", Presence::new(supervisor.clone(), slots.clone()));

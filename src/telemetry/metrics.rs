@@ -108,11 +108,17 @@ impl Metrics {
             "sockets closed as slow consumers (4008)",
             Box::new(move || s.slow.load(Ordering::Relaxed)),
         );
-        let s = sessions;
+        let s = sessions.clone();
         observed(
             "rustchat_websocket_read_backs",
             "event-log reads by sockets catching up (resumes, gaps, joins)",
             Box::new(move || s.read_backs.load(Ordering::Relaxed)),
+        );
+        let s = sessions;
+        observed(
+            "rustchat_channel_read_backs",
+            "event-log reads by channel actors (the log ahead of the bus at a sweep or a bus reconnect, or a gap)",
+            Box::new(move || s.channel_read_backs.load(Ordering::Relaxed)),
         );
         let b = bus.clone();
         observed(

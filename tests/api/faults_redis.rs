@@ -253,8 +253,12 @@ async fn a_node_cut_off_from_redis_but_not_postgres_still_serves_every_event_wit
     // A black hole: connections stay open, nothing passes either way. The node cannot tell at once
     // (an idle subscription sees no error); its readiness ping times out and says so.
     relay.hold();
+    let reads_before = channel_read_backs(&cluster.base(0)).await;
     let held = each_within_the_sweep_bound(&writer, &mut ws, &private, "held", 4).await;
     eprintln!("slowest delivery while held: {held:?} (bound {SWEEP_BOUND:?})");
+    // What the sweep read back shows in the node's metrics, for an operator to see the bus failing.
+    let reads = channel_read_backs(&cluster.base(0)).await - reads_before;
+    assert!(reads >= 1.0, "the held events reached the client, but no channel read-back was counted");
     let ready = eventually(T, "the partitioned node's readiness to name redis", || {
         let base = cluster.base(0);
         async move {
@@ -285,6 +289,12 @@ async fn a_node_cut_off_from_redis_but_not_postgres_still_serves_every_event_wit
     let end = last_seq(&owner, &private).await;
     assert_contiguous(&ws.until_seq(&private, end, T).await, start + 1);
     assert_contiguous(&far.until_seq(&private, end, T).await, start + 1);
+}
+
+/// Event-log reads by the node's channel actors so far, from its metrics.
+async fn channel_read_backs(base: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/api/v1/health/metrics")).await.unwrap().text().await.unwrap();
+    crate::operability::sample(&text, "rustchat_channel_read_backs_total", &[]).unwrap_or(0.0)
 }
 
 /// How far the skewed nodes' clocks are off: more than an access token's life (15 min), so a token
