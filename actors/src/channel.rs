@@ -21,10 +21,6 @@ use crate::ports::{Bus, EventLog, Topic};
 const BACKFILL_PAGE: u32 = 500;
 /// Wait before retrying a failed read-back.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long a channel found behind the log (by a sweep) may go without the bus bringing anything
-/// before the actor reads the log itself. A node that has fallen behind its bus is late, not lossy:
-/// reading back every channel a sweep finds behind then only adds database work to the backlog.
-pub const STALL_GRACE: Duration = Duration::from_millis(500);
 
 pub struct ChannelActor {
     channel: Uuid,
@@ -36,15 +32,6 @@ pub struct ChannelActor {
     /// Frames that arrived ahead of a gap (or before initialisation), by seq.
     pending: BTreeMap<i64, Frame>,
     backfilling: bool,
-    /// Set while a sweep's head is ahead of `last_seq`: whether the bus makes progress toward it.
-    behind: Option<Behind>,
-}
-
-/// A head the log showed ahead of the actor, and how far the actor had got when it looked.
-#[derive(Clone, Copy)]
-struct Behind {
-    head: i64,
-    from: i64,
 }
 
 /// A channel's sessions on this node, by connection: what the channel actor fans out to, and what the
@@ -130,7 +117,6 @@ impl ChannelActor {
             members: Members::default(),
             pending: BTreeMap::new(),
             backfilling: false,
-            behind: None,
         }
     }
 
@@ -255,7 +241,6 @@ impl Supervised for ChannelActor {
         self.last_seq = None;
         self.pending.clear();
         self.backfilling = false;
-        self.behind = None;
     }
 }
 
@@ -310,36 +295,10 @@ impl Handler<Unsubscribe> for ChannelActor {
 impl Handler<Observed> for ChannelActor {
     type Result = ();
 
-    /// The log is ahead: read it back unless the bus is still bringing frames (see [`STALL_GRACE`]).
     fn handle(&mut self, msg: Observed, ctx: &mut Context<Self>) {
-        let Some(last) = self.last_seq else { return };
-        if msg.last_seq <= last {
-            return;
+        if self.last_seq.is_some_and(|last| msg.last_seq > last) {
+            self.backfill(ctx);
         }
-        match &mut self.behind {
-            Some(behind) => behind.head = behind.head.max(msg.last_seq),
-            None => {
-                self.behind = Some(Behind { head: msg.last_seq, from: last });
-                ctx.run_later(STALL_GRACE, |act, ctx| act.check_progress(ctx));
-            }
-        }
-    }
-}
-
-impl ChannelActor {
-    /// A grace after a sweep found the channel behind: caught up, still moving (look again), or stuck
-    /// (the bus lost what the log has: read it back).
-    fn check_progress(&mut self, ctx: &mut Context<Self>) {
-        let (Some(behind), Some(last)) = (self.behind.take(), self.last_seq) else { return };
-        if last >= behind.head {
-            return;
-        }
-        if last > behind.from {
-            self.behind = Some(Behind { head: behind.head, from: last });
-            ctx.run_later(STALL_GRACE, |act, ctx| act.check_progress(ctx));
-            return;
-        }
-        self.backfill(ctx);
     }
 }
 

@@ -19,24 +19,17 @@ use crate::messages::{
 use crate::outbox::{Bounds, Outbox};
 use crate::ports::{Bus, BusMessage, BusReceived, BusReconnected, EventLog, LocalFut, Membership, Topic};
 
-/// An in-memory event log that counts its event reads.
 #[derive(Default)]
-pub(crate) struct Log(Mutex<HashMap<Uuid, Vec<Frame>>>, std::sync::atomic::AtomicU64);
+pub(crate) struct Log(Mutex<HashMap<Uuid, Vec<Frame>>>);
 
 impl Log {
     pub(crate) fn commit(&self, frame: Frame) {
         self.0.lock().unwrap().entry(frame.channel).or_default().push(frame);
     }
-
-    /// How many event reads (`events_after`) were made.
-    pub(crate) fn reads(&self) -> u64 {
-        self.1.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 impl EventLog for Log {
     fn events_after(&self, channel: Uuid, after: i64, limit: u32) -> LocalFut<Result<Vec<Frame>, String>> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let log = self.0.lock().unwrap();
         let page = log.get(&channel).into_iter().flatten().filter(|f| f.seq > after).take(limit as usize);
         Box::pin(ready(Ok(page.cloned().collect())))
